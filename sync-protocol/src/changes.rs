@@ -1,0 +1,268 @@
+//! The changes a kiosk makes offline and queues for sync, as they travel on the wire.
+//!
+//! Every local write goes with one outbox row: a [`Change`] with the device's dense sequence
+//! number, an HLC stamp, the package version it was made against, its kind, the schema version of
+//! that kind, the id of the record it touches and its payload. The payload stays raw JSON in the
+//! envelope, so a server stores what it received byte for byte and a kind or schema version it does
+//! not know is parked as a rejection instead of failing the whole batch; [`Change::body`] parses it.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::hlc::Hlc;
+use crate::ids::{AttendeeId, ChangeId, CheckInId, DeviceId, GateId, TicketId};
+use crate::model::{Attendee, Direction, FormRef, Ticket};
+use crate::time::UnixMillis;
+use crate::verdict::VerdictCode;
+
+/// The kinds of change, each with its own payload schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    CheckIn,
+    FailedScan,
+    CheckInAnnulment,
+    WalkIn,
+    AttendeeEdit,
+}
+
+impl ChangeKind {
+    /// Every kind, for tables and tests.
+    pub const ALL: [ChangeKind; 5] = [
+        ChangeKind::CheckIn,
+        ChangeKind::FailedScan,
+        ChangeKind::CheckInAnnulment,
+        ChangeKind::WalkIn,
+        ChangeKind::AttendeeEdit,
+    ];
+
+    /// The schema version this build writes for the kind.
+    pub fn current_schema(self) -> u16 {
+        1
+    }
+
+    /// Stable name, as in the JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::CheckIn => "check_in",
+            ChangeKind::FailedScan => "failed_scan",
+            ChangeKind::CheckInAnnulment => "check_in_annulment",
+            ChangeKind::WalkIn => "walk_in",
+            ChangeKind::AttendeeEdit => "attendee_edit",
+        }
+    }
+
+    /// The kind named `s`, if any.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// A check-in: an immutable fact. Its id is the nonce that makes a replay recognisable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckIn {
+    pub id: CheckInId,
+    pub ticket_id: TicketId,
+    pub gate_id: GateId,
+    pub direction: Direction,
+    /// The verdict the kiosk gave at the time (the person passed if it admitted).
+    pub verdict: VerdictCode,
+    /// Whether the kiosk was offline when it decided.
+    pub offline: bool,
+    /// The kiosk's wall clock at the scan, for display; ordering uses the change's HLC.
+    pub scanned_at: UnixMillis,
+}
+
+/// A scan that did not admit anyone and matched no known ticket, or was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedScan {
+    pub id: CheckInId,
+    pub gate_id: GateId,
+    pub direction: Direction,
+    /// The ticket, if the code matched one.
+    pub ticket_id: Option<TicketId>,
+    pub verdict: VerdictCode,
+    /// What was scanned, cut to 256 characters (it may be anything a camera saw).
+    pub scanned_text: String,
+    pub offline: bool,
+    pub scanned_at: UnixMillis,
+}
+
+/// Annuls a check-in this device made (a turnstile that did not turn), within a short window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckInAnnulment {
+    pub check_in_id: CheckInId,
+    pub ticket_id: TicketId,
+    pub reason: String,
+}
+
+/// A walk-in registered at the desk: a new attendee and their ticket, made offline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WalkIn {
+    pub attendee: Attendee,
+    pub ticket: Ticket,
+    /// The form and version the answers were given against.
+    pub form: Option<FormRef>,
+}
+
+/// One field's new value, with the stamp of the version the writer saw before editing it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldEdit {
+    pub value: serde_json::Value,
+    /// HLC of the value this writer replaced (`None`: it saw the value from the package).
+    pub seen: Option<Hlc>,
+}
+
+/// An edit of an attendee's fields. Field names: `first_name`, `last_name`, `email`, `phone`, and
+/// `answers.<field id>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttendeeEdit {
+    pub attendee_id: AttendeeId,
+    pub fields: BTreeMap<String, FieldEdit>,
+}
+
+/// A parsed change payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeBody {
+    CheckIn(CheckIn),
+    FailedScan(FailedScan),
+    CheckInAnnulment(CheckInAnnulment),
+    WalkIn(WalkIn),
+    AttendeeEdit(AttendeeEdit),
+}
+
+impl ChangeBody {
+    /// The kind of this payload.
+    pub fn kind(&self) -> ChangeKind {
+        match self {
+            ChangeBody::CheckIn(_) => ChangeKind::CheckIn,
+            ChangeBody::FailedScan(_) => ChangeKind::FailedScan,
+            ChangeBody::CheckInAnnulment(_) => ChangeKind::CheckInAnnulment,
+            ChangeBody::WalkIn(_) => ChangeKind::WalkIn,
+            ChangeBody::AttendeeEdit(_) => ChangeKind::AttendeeEdit,
+        }
+    }
+
+    /// The id of the record this change is about (ticket, attendee...), as text.
+    pub fn entity_id(&self) -> String {
+        match self {
+            ChangeBody::CheckIn(c) => c.ticket_id.to_string(),
+            ChangeBody::FailedScan(f) => f.id.to_string(),
+            ChangeBody::CheckInAnnulment(a) => a.ticket_id.to_string(),
+            ChangeBody::WalkIn(w) => w.attendee.id.to_string(),
+            ChangeBody::AttendeeEdit(e) => e.attendee_id.to_string(),
+        }
+    }
+
+    fn to_json(&self) -> serde_json::Value {
+        let value = match self {
+            ChangeBody::CheckIn(c) => serde_json::to_value(c),
+            ChangeBody::FailedScan(f) => serde_json::to_value(f),
+            ChangeBody::CheckInAnnulment(a) => serde_json::to_value(a),
+            ChangeBody::WalkIn(w) => serde_json::to_value(w),
+            ChangeBody::AttendeeEdit(e) => serde_json::to_value(e),
+        };
+        value.expect("protocol types always serialize")
+    }
+}
+
+/// One outbox row on the wire.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    pub id: ChangeId,
+    pub device_id: DeviceId,
+    /// Dense per device, from 1: the server keeps (device_id, seq) unique.
+    pub seq: u64,
+    pub hlc: Hlc,
+    /// Package version the kiosk held when it made the change.
+    pub package_version: u64,
+    /// Kind name; kept as text so an unknown kind is parked, not a parse failure of the batch.
+    pub kind: String,
+    pub schema_version: u16,
+    pub entity_id: String,
+    pub payload: serde_json::Value,
+}
+
+/// Why a change's payload cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChangeError {
+    #[error("unknown change kind {0:?}")]
+    UnknownKind(String),
+    #[error(
+        "schema version {version} of {kind} is not supported (this side reads up to {supported})"
+    )]
+    UnsupportedSchema {
+        kind: &'static str,
+        version: u16,
+        supported: u16,
+    },
+    #[error("payload of {kind} is invalid: {detail}")]
+    InvalidPayload { kind: &'static str, detail: String },
+    #[error("entity id {found} does not match the payload's {expected}")]
+    EntityMismatch { expected: String, found: String },
+}
+
+impl Change {
+    /// Builds an outbox row for `body`.
+    pub fn new(
+        id: ChangeId,
+        device_id: DeviceId,
+        seq: u64,
+        hlc: Hlc,
+        package_version: u64,
+        body: &ChangeBody,
+    ) -> Self {
+        let kind = body.kind();
+        Self {
+            id,
+            device_id,
+            seq,
+            hlc,
+            package_version,
+            kind: kind.as_str().to_owned(),
+            schema_version: kind.current_schema(),
+            entity_id: body.entity_id(),
+            payload: body.to_json(),
+        }
+    }
+
+    /// Parses the payload according to its kind and schema version.
+    pub fn body(&self) -> Result<ChangeBody, ChangeError> {
+        let kind = ChangeKind::parse(&self.kind)
+            .ok_or_else(|| ChangeError::UnknownKind(self.kind.clone()))?;
+        if self.schema_version == 0 || self.schema_version > kind.current_schema() {
+            return Err(ChangeError::UnsupportedSchema {
+                kind: kind.as_str(),
+                version: self.schema_version,
+                supported: kind.current_schema(),
+            });
+        }
+        fn parse<T: serde::de::DeserializeOwned>(
+            kind: ChangeKind,
+            v: &serde_json::Value,
+        ) -> Result<T, ChangeError> {
+            T::deserialize(v).map_err(|e| ChangeError::InvalidPayload {
+                kind: kind.as_str(),
+                detail: e.to_string(),
+            })
+        }
+        let body = match kind {
+            ChangeKind::CheckIn => ChangeBody::CheckIn(parse(kind, &self.payload)?),
+            ChangeKind::FailedScan => ChangeBody::FailedScan(parse(kind, &self.payload)?),
+            ChangeKind::CheckInAnnulment => {
+                ChangeBody::CheckInAnnulment(parse(kind, &self.payload)?)
+            }
+            ChangeKind::WalkIn => ChangeBody::WalkIn(parse(kind, &self.payload)?),
+            ChangeKind::AttendeeEdit => ChangeBody::AttendeeEdit(parse(kind, &self.payload)?),
+        };
+        let expected = body.entity_id();
+        if expected != self.entity_id {
+            return Err(ChangeError::EntityMismatch {
+                expected,
+                found: self.entity_id.clone(),
+            });
+        }
+        Ok(body)
+    }
+}

@@ -1,0 +1,18 @@
+//! The pure protocol shared by the kiosk and the sync server.
+//!
+//! What lives here: ids, the hybrid logical clock, the records of an event package, the changes a
+//! kiosk makes and their wire messages, the signed ticket-code format, crypto envelopes, and the
+//! verdict and merge rules as pure functions. What does not: any I/O, clock read, thread, database
+//! or network code. Time and randomness are passed in, so everything here is deterministic and
+//! tested without mocks.
+
+pub mod changes;
+pub mod crypto;
+pub mod hlc;
+pub mod ids;
+pub mod model;
+pub mod time;
+pub mod verdict;
+
+pub use hlc::{Hlc, HlcClock};
+pub use time::UnixMillis;
