@@ -6,13 +6,19 @@
 //! or network code. Time and randomness are passed in, so everything here is deterministic and
 //! tested without mocks.
 
+pub mod certificate;
 pub mod changes;
 pub mod crypto;
+pub mod forms;
 pub mod hlc;
 pub mod ids;
+pub mod merge;
 pub mod model;
+pub mod package;
+pub mod ticket_code;
 pub mod time;
 pub mod verdict;
+pub mod wire;
 
 pub use hlc::{Hlc, HlcClock};
 pub use time::UnixMillis;

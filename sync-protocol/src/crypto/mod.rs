@@ -3,6 +3,9 @@
 //!
 //! Everything takes its randomness from the caller (a `CryptoRng`), so tests are deterministic.
 
+mod blind;
+mod pin;
+mod seal;
 mod sign;
 
 pub use sign::{KeyId, PublicKey, SecretKey, SignatureError, Signed};
