@@ -1,1 +1,587 @@
-//! (being written)
+//! Event packages: everything a kiosk needs to work offline, signed by the server.
+//!
+//! A package is a [`PackageManifest`] signed with the server's Ed25519 key plus a body: a full
+//! [`PackageSnapshot`], or a [`PackageDelta`] from an earlier version. The manifest carries the
+//! body's SHA-256, so the signature covers the body without hashing it twice. A kiosk pins the
+//! server key at enrolment and [`open_package`] refuses anything unsigned, tampered, for another
+//! event, older than what it holds, or a delta whose base it does not hold.
+//!
+//! Snapshots keep their lists sorted by id, so [`diff`] and [`apply_delta`] are plain merges and
+//! `apply_delta(old, diff(old, new)) == new`.
+//!
+//! On a USB stick a package is one file: the line `GATEPASS-PACKAGE 1`, the signed manifest as
+//! one JSON line, then the body bytes ([`PackageFile`]).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::certificate::DeviceCertificate;
+use crate::changes::CheckIn;
+use crate::crypto::{PublicKey, SecretKey, SignatureError, Signed};
+use crate::forms::Form;
+use crate::hlc::Hlc;
+use crate::ids::{AttendeeId, CheckInId, DeviceId, EventId, TicketId};
+use crate::model::{Attendee, Event, Gate, Ticket, TicketType};
+use crate::time::UnixMillis;
+use crate::wire::Cursor;
+
+/// Format of manifests and bodies this build reads and writes.
+pub const PACKAGE_FORMAT: u16 = 1;
+
+/// First line of a package file.
+const FILE_MAGIC: &[u8] = b"GATEPASS-PACKAGE 1\n";
+
+/// What a signed manifest says about its body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageManifest {
+    pub format: u16,
+    pub event_id: EventId,
+    /// Version of the event's data this package brings the kiosk to.
+    pub version: u64,
+    /// `None` for a full snapshot; the version a delta applies to otherwise.
+    pub base_version: Option<u64>,
+    pub created_at: UnixMillis,
+    /// The change feed's position when the package was built: pull from here after applying it.
+    pub cursor: Cursor,
+    /// Lowercase hex SHA-256 of the body bytes.
+    pub body_sha256: String,
+    pub body_len: u64,
+    /// Tickets in the snapshot (after applying, for a delta).
+    pub ticket_count: u64,
+}
+
+/// A check-in the server knew when the package was built, so a kiosk that joins late still says
+/// "already used".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KnownCheckIn {
+    pub check_in: CheckIn,
+    pub device_id: DeviceId,
+    pub hlc: Hlc,
+    /// Annulled by its device (a turnstile that did not turn): does not count as an admission.
+    pub annulled: bool,
+}
+
+/// A full copy of one event's data for kiosks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageSnapshot {
+    pub event: Event,
+    pub ticket_types: Vec<TicketType>,
+    pub gates: Vec<Gate>,
+    pub forms: Vec<Form>,
+    pub attendees: Vec<Attendee>,
+    pub tickets: Vec<Ticket>,
+    pub check_ins: Vec<KnownCheckIn>,
+    /// Certificates of the event's kiosks, so badges signed by any of them verify offline.
+    pub certificates: Vec<Signed<DeviceCertificate>>,
+    /// Devices whose certificates and signed badges are no longer accepted.
+    pub revoked_devices: Vec<DeviceId>,
+}
+
+/// The change from one snapshot to the next. Small tables (event, ticket types, gates, forms,
+/// certificates, revoked devices) travel whole; large ones as upserts and removals.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageDelta {
+    pub event: Event,
+    pub ticket_types: Vec<TicketType>,
+    pub gates: Vec<Gate>,
+    pub forms: Vec<Form>,
+    pub certificates: Vec<Signed<DeviceCertificate>>,
+    pub revoked_devices: Vec<DeviceId>,
+    pub upsert_attendees: Vec<Attendee>,
+    pub remove_attendees: Vec<AttendeeId>,
+    pub upsert_tickets: Vec<Ticket>,
+    pub remove_tickets: Vec<TicketId>,
+    pub upsert_check_ins: Vec<KnownCheckIn>,
+    pub remove_check_ins: Vec<CheckInId>,
+}
+
+/// A package body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PackageBody {
+    Full(PackageSnapshot),
+    Delta(PackageDelta),
+}
+
+/// Why a package was refused. The kiosk keeps what it had in every case.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PackageError {
+    #[error("package signature: {0}")]
+    Signature(#[from] SignatureError),
+    #[error("package format {0} is not supported by this kiosk (it reads {PACKAGE_FORMAT})")]
+    UnsupportedFormat(u16),
+    #[error("package is for event {found}, this kiosk is enrolled for {expected}")]
+    WrongEvent { expected: EventId, found: EventId },
+    #[error("package body does not match its signed manifest (altered or truncated)")]
+    BodyMismatch,
+    #[error("package body is malformed: {0}")]
+    MalformedBody(String),
+    #[error("package version {offered} is not newer than the version {held} this kiosk holds")]
+    NotNewer { held: u64, offered: u64 },
+    #[error("package is a delta from version {base}, but this kiosk holds {held:?}")]
+    BaseMismatch { base: u64, held: Option<u64> },
+    #[error("not a package file")]
+    NotAPackageFile,
+}
+
+impl PackageSnapshot {
+    /// Sorts every list by id (and drops exact duplicates), the canonical form for diffs.
+    pub fn normalize(&mut self) {
+        sort_dedup(&mut self.ticket_types, |t| t.id);
+        sort_dedup(&mut self.gates, |g| g.id);
+        sort_dedup(&mut self.forms, |f| (f.id, f.version));
+        sort_dedup(&mut self.attendees, |a| a.id);
+        sort_dedup(&mut self.tickets, |t| t.id);
+        sort_dedup(&mut self.check_ins, |c| c.check_in.id);
+        self.certificates.sort_by(|a, b| a.payload.cmp(&b.payload));
+        self.certificates.dedup();
+        self.revoked_devices.sort();
+        self.revoked_devices.dedup();
+    }
+}
+
+fn sort_dedup<T, K: Ord>(items: &mut Vec<T>, key: impl Fn(&T) -> K) {
+    items.sort_by_key(|item| key(item));
+    items.dedup_by(|a, b| key(a) == key(b));
+}
+
+/// The delta that turns `old` into `new` (both normalized).
+pub fn diff(old: &PackageSnapshot, new: &PackageSnapshot) -> PackageDelta {
+    let (upsert_attendees, remove_attendees) = diff_list(&old.attendees, &new.attendees, |a| a.id);
+    let (upsert_tickets, remove_tickets) = diff_list(&old.tickets, &new.tickets, |t| t.id);
+    let (upsert_check_ins, remove_check_ins) =
+        diff_list(&old.check_ins, &new.check_ins, |c| c.check_in.id);
+    PackageDelta {
+        event: new.event.clone(),
+        ticket_types: new.ticket_types.clone(),
+        gates: new.gates.clone(),
+        forms: new.forms.clone(),
+        certificates: new.certificates.clone(),
+        revoked_devices: new.revoked_devices.clone(),
+        upsert_attendees,
+        remove_attendees,
+        upsert_tickets,
+        remove_tickets,
+        upsert_check_ins,
+        remove_check_ins,
+    }
+}
+
+fn diff_list<T: Clone + PartialEq, K: Ord + Copy>(
+    old: &[T],
+    new: &[T],
+    key: impl Fn(&T) -> K,
+) -> (Vec<T>, Vec<K>) {
+    let old_by_key: BTreeMap<K, &T> = old.iter().map(|item| (key(item), item)).collect();
+    let new_keys: std::collections::BTreeSet<K> = new.iter().map(&key).collect();
+    let upserts = new
+        .iter()
+        .filter(|item| old_by_key.get(&key(item)) != Some(item))
+        .cloned()
+        .collect();
+    let removals = old_by_key
+        .keys()
+        .filter(|k| !new_keys.contains(k))
+        .copied()
+        .collect();
+    (upserts, removals)
+}
+
+/// Applies `delta` to `base`, giving the next snapshot (normalized).
+pub fn apply_delta(base: &PackageSnapshot, delta: &PackageDelta) -> PackageSnapshot {
+    let mut next = PackageSnapshot {
+        event: delta.event.clone(),
+        ticket_types: delta.ticket_types.clone(),
+        gates: delta.gates.clone(),
+        forms: delta.forms.clone(),
+        attendees: apply_list(
+            &base.attendees,
+            &delta.upsert_attendees,
+            &delta.remove_attendees,
+            |a| a.id,
+        ),
+        tickets: apply_list(
+            &base.tickets,
+            &delta.upsert_tickets,
+            &delta.remove_tickets,
+            |t| t.id,
+        ),
+        check_ins: apply_list(
+            &base.check_ins,
+            &delta.upsert_check_ins,
+            &delta.remove_check_ins,
+            |c| c.check_in.id,
+        ),
+        certificates: delta.certificates.clone(),
+        revoked_devices: delta.revoked_devices.clone(),
+    };
+    next.normalize();
+    next
+}
+
+fn apply_list<T: Clone, K: Ord + Copy>(
+    base: &[T],
+    upserts: &[T],
+    removals: &[K],
+    key: impl Fn(&T) -> K,
+) -> Vec<T> {
+    let mut by_key: BTreeMap<K, T> = base.iter().map(|item| (key(item), item.clone())).collect();
+    for k in removals {
+        by_key.remove(k);
+    }
+    for item in upserts {
+        by_key.insert(key(item), item.clone());
+    }
+    by_key.into_values().collect()
+}
+
+/// A signed manifest with its body bytes, as served or written to a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageFile {
+    pub manifest: Signed<PackageManifest>,
+    pub body: Vec<u8>,
+}
+
+/// What a package builder says about the package besides its body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PackageMeta {
+    pub event_id: EventId,
+    pub version: u64,
+    pub base_version: Option<u64>,
+    pub created_at: UnixMillis,
+    pub cursor: Cursor,
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Serialises and signs a package body.
+pub fn seal_package(meta: PackageMeta, body: &PackageBody, key: &SecretKey) -> PackageFile {
+    let bytes = serde_json::to_vec(body).expect("protocol types always serialize");
+    let ticket_count = match body {
+        PackageBody::Full(snapshot) => snapshot.tickets.len() as u64,
+        PackageBody::Delta(_) => 0,
+    };
+    seal_body_bytes(meta, bytes, ticket_count, key)
+}
+
+/// Signs body bytes already serialised (the server streams large bodies).
+pub fn seal_body_bytes(
+    meta: PackageMeta,
+    body: Vec<u8>,
+    ticket_count: u64,
+    key: &SecretKey,
+) -> PackageFile {
+    let manifest = PackageManifest {
+        format: PACKAGE_FORMAT,
+        event_id: meta.event_id,
+        version: meta.version,
+        base_version: meta.base_version,
+        created_at: meta.created_at,
+        cursor: meta.cursor,
+        body_sha256: sha256_hex(&body),
+        body_len: body.len() as u64,
+        ticket_count,
+    };
+    PackageFile {
+        manifest: Signed::sign(&manifest, key),
+        body,
+    }
+}
+
+/// Checks a package against the pinned server key and what the kiosk holds, then parses it.
+///
+/// `held_version` is the version the kiosk holds (`None`: no package yet).
+pub fn open_package(
+    file: &PackageFile,
+    server_key: &PublicKey,
+    event_id: EventId,
+    held_version: Option<u64>,
+) -> Result<(PackageManifest, PackageBody), PackageError> {
+    let manifest = verify_manifest(&file.manifest, server_key, event_id, held_version)?;
+    if file.body.len() as u64 != manifest.body_len || sha256_hex(&file.body) != manifest.body_sha256
+    {
+        return Err(PackageError::BodyMismatch);
+    }
+    let body: PackageBody = serde_json::from_slice(&file.body)
+        .map_err(|e| PackageError::MalformedBody(e.to_string()))?;
+    let is_full = matches!(body, PackageBody::Full(_));
+    if is_full != manifest.base_version.is_none() {
+        return Err(PackageError::MalformedBody(
+            "body kind does not match the manifest".into(),
+        ));
+    }
+    Ok((manifest, body))
+}
+
+/// Checks a signed manifest alone (before downloading the body it describes).
+pub fn verify_manifest(
+    manifest: &Signed<PackageManifest>,
+    server_key: &PublicKey,
+    event_id: EventId,
+    held_version: Option<u64>,
+) -> Result<PackageManifest, PackageError> {
+    let manifest = manifest.open(server_key)?;
+    if manifest.format != PACKAGE_FORMAT {
+        return Err(PackageError::UnsupportedFormat(manifest.format));
+    }
+    if manifest.event_id != event_id {
+        return Err(PackageError::WrongEvent {
+            expected: event_id,
+            found: manifest.event_id,
+        });
+    }
+    if let Some(held) = held_version
+        && manifest.version <= held
+    {
+        return Err(PackageError::NotNewer {
+            held,
+            offered: manifest.version,
+        });
+    }
+    if let Some(base) = manifest.base_version
+        && held_version != Some(base)
+    {
+        return Err(PackageError::BaseMismatch {
+            base,
+            held: held_version,
+        });
+    }
+    Ok(manifest)
+}
+
+impl PackageFile {
+    /// The file form: magic line, manifest JSON line, body bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let manifest = serde_json::to_vec(&self.manifest).expect("protocol types always serialize");
+        let mut out = Vec::with_capacity(FILE_MAGIC.len() + manifest.len() + 1 + self.body.len());
+        out.extend_from_slice(FILE_MAGIC);
+        out.extend_from_slice(&manifest);
+        out.push(b'\n');
+        out.extend_from_slice(&self.body);
+        out
+    }
+
+    /// Reads the file form; the content is checked later by [`open_package`].
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, PackageError> {
+        let rest = bytes
+            .strip_prefix(FILE_MAGIC)
+            .ok_or(PackageError::NotAPackageFile)?;
+        let newline = rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .ok_or(PackageError::NotAPackageFile)?;
+        let manifest =
+            serde_json::from_slice(&rest[..newline]).map_err(|_| PackageError::NotAPackageFile)?;
+        Ok(Self {
+            manifest,
+            body: rest[newline + 1..].to_vec(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{GateId, TicketTypeId};
+    use crate::model::{GateMode, Reentry, TicketStatus};
+    use proptest::prelude::*;
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng;
+
+    const T0: UnixMillis = UnixMillis(1_790_000_000_000);
+
+    fn snapshot(rng: &mut ChaCha20Rng, tickets: usize) -> PackageSnapshot {
+        let event = Event {
+            id: EventId::new(T0, rng),
+            name: "Harbour Days".into(),
+            time_zone: "Europe/Berlin".into(),
+            starts_at: T0,
+            ends_at: T0.plus_millis(86_400_000),
+        };
+        let day = TicketType {
+            id: TicketTypeId::new(T0, rng),
+            name: "Day pass".into(),
+            valid_from: None,
+            valid_until: None,
+        };
+        let gate = Gate {
+            id: GateId::new(T0, rng),
+            name: "North".into(),
+            allowed_ticket_types: vec![],
+            mode: GateMode::EntryAndExit,
+            reentry: Reentry::AfterExit,
+            required_answers: vec![],
+        };
+        let mut snapshot = PackageSnapshot {
+            event,
+            ticket_types: vec![day.clone()],
+            gates: vec![gate],
+            forms: vec![],
+            attendees: vec![],
+            tickets: vec![],
+            check_ins: vec![],
+            certificates: vec![],
+            revoked_devices: vec![],
+        };
+        for i in 0..tickets {
+            let attendee = Attendee {
+                id: AttendeeId::new(T0, rng),
+                first_name: format!("Ada{i}"),
+                last_name: "Lovelace".into(),
+                email: Some(format!("ada{i}@example.org")),
+                phone: None,
+                answers: Default::default(),
+                form: None,
+            };
+            snapshot.tickets.push(Ticket {
+                id: TicketId::new(T0, rng),
+                attendee_id: attendee.id,
+                ticket_type_id: day.id,
+                status: TicketStatus::Valid,
+                code: format!("OPAQUE-{i}"),
+            });
+            snapshot.attendees.push(attendee);
+        }
+        snapshot.normalize();
+        snapshot
+    }
+
+    fn meta(event_id: EventId, version: u64, base_version: Option<u64>) -> PackageMeta {
+        PackageMeta {
+            event_id,
+            version,
+            base_version,
+            created_at: T0,
+            cursor: Cursor::START,
+        }
+    }
+
+    #[test]
+    fn sealed_package_opens_with_the_pinned_key() {
+        let mut rng = ChaCha20Rng::seed_from_u64(1);
+        let key = SecretKey::generate(&mut rng);
+        let snap = snapshot(&mut rng, 3);
+        let file = seal_package(
+            meta(snap.event.id, 1, None),
+            &PackageBody::Full(snap.clone()),
+            &key,
+        );
+        let bytes = file.to_bytes();
+        let file = PackageFile::from_bytes(&bytes).unwrap();
+        let (manifest, body) = open_package(&file, &key.public_key(), snap.event.id, None).unwrap();
+        assert_eq!(manifest.version, 1);
+        assert_eq!(manifest.ticket_count, 3);
+        assert_eq!(body, PackageBody::Full(snap));
+    }
+
+    #[test]
+    fn tampered_unsigned_foreign_or_stale_packages_are_refused() {
+        let mut rng = ChaCha20Rng::seed_from_u64(2);
+        let key = SecretKey::generate(&mut rng);
+        let impostor = SecretKey::generate(&mut rng);
+        let snap = snapshot(&mut rng, 2);
+        let event = snap.event.id;
+        let body = PackageBody::Full(snap);
+        let file = seal_package(meta(event, 5, None), &body, &key);
+
+        let mut tampered = file.clone();
+        let at = tampered.body.len() / 2;
+        tampered.body[at] ^= 1;
+        assert_eq!(
+            open_package(&tampered, &key.public_key(), event, None),
+            Err(PackageError::BodyMismatch)
+        );
+        let mut truncated = file.clone();
+        truncated.body.pop();
+        assert_eq!(
+            open_package(&truncated, &key.public_key(), event, None),
+            Err(PackageError::BodyMismatch)
+        );
+
+        let forged = seal_package(meta(event, 5, None), &body, &impostor);
+        assert!(matches!(
+            open_package(&forged, &key.public_key(), event, None),
+            Err(PackageError::Signature(_))
+        ));
+
+        let other_event = EventId::new(T0, &mut rng);
+        assert!(matches!(
+            open_package(&file, &key.public_key(), other_event, None),
+            Err(PackageError::WrongEvent { .. })
+        ));
+        assert_eq!(
+            open_package(&file, &key.public_key(), event, Some(5)),
+            Err(PackageError::NotNewer {
+                held: 5,
+                offered: 5
+            })
+        );
+        assert_eq!(
+            PackageFile::from_bytes(b"not a package"),
+            Err(PackageError::NotAPackageFile)
+        );
+    }
+
+    #[test]
+    fn a_delta_needs_its_base() {
+        let mut rng = ChaCha20Rng::seed_from_u64(3);
+        let key = SecretKey::generate(&mut rng);
+        let old = snapshot(&mut rng, 2);
+        let mut new = old.clone();
+        new.tickets[0].status = TicketStatus::Revoked;
+        let delta = diff(&old, &new);
+        assert_eq!(delta.upsert_tickets.len(), 1);
+        let file = seal_package(
+            meta(old.event.id, 2, Some(1)),
+            &PackageBody::Delta(delta.clone()),
+            &key,
+        );
+        assert_eq!(
+            open_package(&file, &key.public_key(), old.event.id, None),
+            Err(PackageError::BaseMismatch {
+                base: 1,
+                held: None
+            })
+        );
+        let (_, body) = open_package(&file, &key.public_key(), old.event.id, Some(1)).unwrap();
+        let PackageBody::Delta(opened) = body else {
+            panic!("expected a delta")
+        };
+        assert_eq!(apply_delta(&old, &opened), new);
+    }
+
+    proptest! {
+        /// Whatever changed between two snapshots, applying the diff to the old gives the new.
+        #[test]
+        fn apply_of_diff_gives_the_new_snapshot(
+            seed in any::<u64>(),
+            keep in proptest::collection::vec(any::<bool>(), 6),
+            revoke in proptest::collection::vec(any::<bool>(), 6),
+            added in 0usize..4,
+        ) {
+            let mut rng = ChaCha20Rng::seed_from_u64(seed);
+            let old = snapshot(&mut rng, 6);
+            let extra = snapshot(&mut rng, added);
+            let mut new = old.clone();
+            new.tickets = old.tickets.iter().zip(&keep).zip(&revoke)
+                .filter(|((_, keep), _)| **keep)
+                .map(|((t, _), revoke)| {
+                    let mut t = t.clone();
+                    if *revoke { t.status = TicketStatus::Revoked; }
+                    t
+                })
+                .chain(extra.tickets.iter().cloned())
+                .collect();
+            new.attendees.extend(extra.attendees.iter().cloned());
+            new.normalize();
+            prop_assert_eq!(apply_delta(&old, &diff(&old, &new)), new);
+        }
+    }
+}

@@ -8,4 +8,7 @@ mod pin;
 mod seal;
 mod sign;
 
+pub use blind::{BLIND_INDEX_LEN, BlindIndexKey, blind_index};
+pub use pin::{KdfParams, WrappedKey, unwrap_data_key, wrap_data_key};
+pub use seal::{CryptoError, DataKey, SEAL_OVERHEAD, SealingKey, open, seal};
 pub use sign::{KeyId, PublicKey, SecretKey, SignatureError, Signed};

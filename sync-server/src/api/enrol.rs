@@ -1,0 +1,76 @@
+//! `POST /api/v1/enrol`: a kiosk trades a one-time token for its identity and certificate.
+
+use axum::extract::State;
+use sync_protocol::certificate::DeviceCertificate;
+use sync_protocol::crypto::Signed;
+use sync_protocol::ids::DeviceId;
+use sync_protocol::wire::{EnrolmentRequest, EnrolmentResponse};
+
+use crate::auth::{hash_token, new_token};
+use crate::error::{ApiError, ApiJson};
+use crate::state::{AppState, now};
+use crate::store::{NewDevice, Store};
+
+const MAX_LABEL: usize = 120;
+
+pub async fn enrol<S: Store>(
+    State(state): State<AppState<S>>,
+    ApiJson(request): ApiJson<EnrolmentRequest>,
+) -> Result<ApiJson<EnrolmentResponse>, ApiError> {
+    let label = request.label.trim();
+    if label.is_empty() || label.chars().count() > MAX_LABEL {
+        return Err(ApiError::Validation(format!(
+            "label must be 1 to {MAX_LABEL} characters"
+        )));
+    }
+    let now = now();
+    let token_hash = hash_token(&request.token);
+    let ticket = state
+        .store
+        .find_enrolment_token(token_hash, now)
+        .await?
+        .ok_or(ApiError::EnrolmentTokenInvalid)?;
+
+    let device_id = DeviceId::new(now, &mut rand::rngs::OsRng);
+    let certificate = Signed::sign(
+        &DeviceCertificate {
+            device_id,
+            event_id: ticket.event_id,
+            public_key: request.device_public_key,
+            label: label.to_owned(),
+            gate_id: ticket.gate_id,
+            issued_at: now,
+        },
+        &state.signing_key,
+    );
+    let (device_token, device_token_hash) = new_token();
+    let device = NewDevice {
+        id: device_id,
+        event_id: ticket.event_id,
+        gate_id: ticket.gate_id,
+        label: label.to_owned(),
+        app_version: request.app_version.chars().take(64).collect(),
+        token_hash: device_token_hash,
+        public_key: request.device_public_key,
+        certificate: certificate.clone(),
+    };
+    if !state
+        .store
+        .complete_enrolment(token_hash, &device, now)
+        .await?
+    {
+        return Err(ApiError::EnrolmentTokenInvalid);
+    }
+    let (_, package_version) = state.store.feed_head(ticket.event_id).await?;
+    tracing::info!(device = %device_id, event = %ticket.event_id, "device enrolled");
+    Ok(ApiJson(EnrolmentResponse {
+        device_id,
+        event_id: ticket.event_id,
+        device_token,
+        server_public_key: state.signing_key.public_key(),
+        certificate,
+        gate_id: ticket.gate_id,
+        package_version,
+        server_time: now,
+    }))
+}

@@ -1,0 +1,74 @@
+//! The HTTP API: routes and the layers every request passes through.
+
+mod enrol;
+mod health;
+mod live;
+mod sync;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, StatusCode};
+use axum::routing::{get, post};
+use tower_http::compression::CompressionLayer;
+use tower_http::decompression::RequestDecompressionLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::state::AppState;
+use crate::store::Store;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Limits of the HTTP layer.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpLimits {
+    pub max_body_bytes: usize,
+    pub request_timeout: Duration,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: crate::config::DEFAULT_MAX_BODY_BYTES,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The whole application.
+pub fn router<S: Store>(state: AppState<S>, limits: HttpLimits) -> Router {
+    let api = Router::new()
+        .route("/enrol", post(enrol::enrol::<S>))
+        .route("/push", post(sync::push::<S>))
+        .route("/pull", get(sync::pull::<S>))
+        // Long-lived: outside the request timeout.
+        .route("/live", get(live::live::<S>));
+    let timed = Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz::<S>))
+        .nest("/api/v1", api)
+        .with_state(state);
+    timed
+        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        .layer(RequestDecompressionLayer::new())
+        .layer(CompressionLayer::new())
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            limits.request_timeout,
+        ))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(TraceLayer::new_for_http().make_span_with(
+            |request: &axum::http::Request<axum::body::Body>| {
+                let id = request
+                    .headers()
+                    .get(REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!("request", method = %request.method(), uri = %request.uri().path(), request_id = %id)
+            },
+        ))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}

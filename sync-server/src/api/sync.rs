@@ -1,0 +1,146 @@
+//! `POST /api/v1/push` and `GET /api/v1/pull`: the heart of the protocol.
+//!
+//! Push checks each change (right device, known kind and schema, payload that parses), merges its
+//! stamp into the server clock (flagging a kiosk clock far ahead), and stores the batch exactly
+//! once per (device, seq). Nothing a kiosk pushed is lost: a change that can never be accepted is
+//! parked as a rejection and acknowledged, so it never blocks the queue.
+
+use axum::extract::State;
+use sha2::{Digest, Sha256};
+use sync_protocol::changes::{Change, ChangeError};
+use sync_protocol::wire::{
+    ChangeResult, ChangeStatus, MAX_PULL_PAGE, MAX_PUSH_BATCH, PullPage, PullQuery, PushRequest,
+    PushResponse, RejectCode,
+};
+
+use crate::auth::Device;
+use crate::error::{ApiError, ApiJson, ApiQuery};
+use crate::state::AppState;
+use crate::store::{DeviceAuth, PreparedChange, Store, Stored};
+
+/// Default page size of a pull.
+const DEFAULT_PULL_PAGE: u32 = 500;
+
+pub async fn push<S: Store>(
+    State(state): State<AppState<S>>,
+    Device(device): Device,
+    ApiJson(request): ApiJson<PushRequest>,
+) -> Result<ApiJson<PushResponse>, ApiError> {
+    if request.changes.len() > MAX_PUSH_BATCH {
+        return Err(ApiError::Validation(format!(
+            "a push carries at most {MAX_PUSH_BATCH} changes, this one has {}",
+            request.changes.len()
+        )));
+    }
+    if let Some(bad) = request
+        .changes
+        .iter()
+        .find(|c| c.seq == 0 || c.seq > i64::MAX as u64)
+    {
+        return Err(ApiError::Validation(format!(
+            "seq {} is out of range (1 to 2^63-1)",
+            bad.seq
+        )));
+    }
+    let prepared: Vec<PreparedChange> = request
+        .changes
+        .into_iter()
+        .map(|change| prepare(&state, device, change))
+        .collect();
+    let outcome = state.store.push(device, &prepared).await?;
+    let results = prepared
+        .iter()
+        .zip(outcome.stored)
+        .map(|(p, stored)| ChangeResult {
+            seq: p.change.seq,
+            status: match stored {
+                Stored::New => match &p.rejection {
+                    None => ChangeStatus::Accepted,
+                    Some((code, message)) => ChangeStatus::Rejected {
+                        code: *code,
+                        message: message.clone(),
+                    },
+                },
+                Stored::Duplicate(None) => ChangeStatus::Duplicate,
+                Stored::Duplicate(Some((code, message))) => {
+                    ChangeStatus::Rejected { code, message }
+                }
+                Stored::SeqReused => {
+                    tracing::warn!(device = %device.device_id, seq = p.change.seq,
+                        "seq reused with another payload: restored or cloned kiosk?");
+                    ChangeStatus::Rejected {
+                        code: RejectCode::SeqReused,
+                        message: format!(
+                            "seq {} of this device was stored before with another payload; \
+                             this kiosk's log was restored or copied: enrol it again",
+                            p.change.seq
+                        ),
+                    }
+                }
+            },
+            clock_ahead_ms: p.clock_ahead_ms,
+        })
+        .collect();
+    Ok(ApiJson(PushResponse {
+        results,
+        acknowledged_seq: outcome.acknowledged_seq,
+        server_hlc: state.tick(),
+    }))
+}
+
+/// Checks one change and decides whether it is accepted or parked.
+fn prepare<S>(state: &AppState<S>, device: DeviceAuth, change: Change) -> PreparedChange {
+    let digest: [u8; 32] =
+        Sha256::digest(serde_json::to_vec(&change).expect("changes serialize")).into();
+    let receipt = state.receive(change.hlc);
+    let rejection = if change.device_id != device.device_id {
+        Some((
+            RejectCode::WrongDevice,
+            format!(
+                "change claims device {}, but the token is device {}",
+                change.device_id, device.device_id
+            ),
+        ))
+    } else {
+        change.body().err().map(|err| {
+            let code = match err {
+                ChangeError::UnknownKind(_) => RejectCode::UnknownKind,
+                ChangeError::UnsupportedSchema { .. } => RejectCode::UnsupportedSchema,
+                ChangeError::InvalidPayload { .. } | ChangeError::EntityMismatch { .. } => {
+                    RejectCode::InvalidPayload
+                }
+            };
+            (code, err.to_string())
+        })
+    };
+    PreparedChange {
+        change,
+        digest,
+        rejection,
+        clock_ahead_ms: receipt.ahead_by_ms,
+    }
+}
+
+pub async fn pull<S: Store>(
+    State(state): State<AppState<S>>,
+    Device(device): Device,
+    ApiQuery(query): ApiQuery<PullQuery>,
+) -> Result<ApiJson<PullPage>, ApiError> {
+    let limit = query.limit.unwrap_or(DEFAULT_PULL_PAGE);
+    if limit == 0 || limit > MAX_PULL_PAGE {
+        return Err(ApiError::Validation(format!(
+            "limit must be 1 to {MAX_PULL_PAGE}"
+        )));
+    }
+    let page = state.store.pull(device, query.after, limit).await?;
+    Ok(ApiJson(PullPage {
+        items: page.items,
+        next_cursor: page.next_cursor,
+        has_more: page.has_more,
+        pending: page.pending,
+        write_checkpoint: page.write_checkpoint,
+        package_version: page.package_version,
+        refetch: false,
+        server_hlc: state.tick(),
+    }))
+}

@@ -1,0 +1,50 @@
+//! The sync server: enrols kiosks, takes their pushes, serves pulls and live updates, and (as it
+//! grows) builds signed event packages, records conflicts and serves admins.
+//!
+//! Layout: [`config`] (file + environment), [`store`] (the one storage trait and its Postgres
+//! implementation), [`api`] (routes, extractors, layers), [`auth`] (tokens), [`live`]
+//! (LISTEN/NOTIFY fan-out), [`keys`] (the package signing key on disk), [`error`] (the
+//! `{code, message}` error type). [`serve`] runs the app on a pre-bound listener until a shutdown
+//! future resolves, so tests bind port 0 and never sleep.
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod keys;
+pub mod live;
+pub mod state;
+pub mod store;
+
+use std::future::Future;
+
+use tokio::net::TcpListener;
+
+use crate::api::HttpLimits;
+use crate::live::LiveHub;
+use crate::state::AppState;
+use crate::store::pg::PgStore;
+
+/// Runs the server on `listener` until `shutdown` resolves; in-flight requests finish first.
+pub async fn serve(
+    listener: TcpListener,
+    store: PgStore,
+    signing_key: sync_protocol::crypto::SecretKey,
+    limits: HttpLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let live = LiveHub::new(stop_rx);
+    let listener_task = tokio::spawn(live.clone().listen(store.pool().clone()));
+    let app = api::router(AppState::new(store, signing_key, live), limits);
+    // Tell live streams to end first, so the graceful shutdown does not wait for them.
+    let signal = async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    };
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(signal)
+        .await;
+    let _ = listener_task.await;
+    result
+}

@@ -1,0 +1,650 @@
+//! The sync API against a real server on a fresh Postgres database per test.
+
+mod support;
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+use serde_json::json;
+use support::{Kiosk, TestApp, TestDb};
+use sync_protocol::changes::Change;
+use sync_protocol::crypto::SecretKey;
+use sync_protocol::wire::{
+    ChangeStatus, Cursor, EnrolmentRequest, EnrolmentResponse, ErrorBody, ErrorCode, PullItem,
+    PullPage, PushResponse, RejectCode,
+};
+use sync_server::api::HttpLimits;
+use sync_server::store::Store;
+
+fn key() -> SecretKey {
+    SecretKey::generate(&mut ChaCha20Rng::seed_from_u64(42))
+}
+
+async fn app() -> (TestDb, TestApp) {
+    let db = TestDb::new().await;
+    let app = TestApp::start(&db, key(), HttpLimits::default()).await;
+    (db, app)
+}
+
+async fn push(app: &TestApp, kiosk: &Kiosk, changes: &[Change]) -> PushResponse {
+    let response = app
+        .http
+        .post(app.url("/api/v1/push"))
+        .bearer_auth(&kiosk.token)
+        .json(&json!({ "changes": changes }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    response.json().await.unwrap()
+}
+
+/// Pulls one page as a kiosk does: when the page is empty but rows are still committing
+/// (`pending`, possibly another test's transaction on the same Postgres), ask again shortly.
+async fn pull(app: &TestApp, kiosk: &Kiosk, after: Cursor, limit: u32) -> PullPage {
+    for _ in 0..200 {
+        let page = pull_once(app, kiosk, after, limit).await;
+        if !(page.items.is_empty() && page.pending) {
+            return page;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the feed stayed pending for 10 s");
+}
+
+async fn pull_once(app: &TestApp, kiosk: &Kiosk, after: Cursor, limit: u32) -> PullPage {
+    let response = app
+        .http
+        .get(app.url(&format!("/api/v1/pull?after={after}&limit={limit}")))
+        .bearer_auth(&kiosk.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    response.json().await.unwrap()
+}
+
+async fn error_of(response: reqwest::Response) -> (u16, ErrorBody) {
+    let status = response.status().as_u16();
+    let body: ErrorBody = response
+        .json()
+        .await
+        .expect("error body is {code, message}");
+    (status, body)
+}
+
+fn statuses(response: &PushResponse) -> Vec<&ChangeStatus> {
+    response.results.iter().map(|r| &r.status).collect()
+}
+
+fn seqs_of(page: &PullPage) -> Vec<u64> {
+    page.items
+        .iter()
+        .map(|item| match item {
+            PullItem::DeviceChange { change, .. } => change.seq,
+            other => panic!("unexpected item {other:?}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn health_and_readiness() {
+    let (db, app) = app().await;
+    let health = app.http.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let ready = app.http.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    assert!(ready.headers().contains_key("x-request-id"));
+    app.stop().await;
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn enrolment_gives_a_certified_identity_once() {
+    let (db, app) = app().await;
+    let event = app.create_event().await;
+    let token = app.enrolment_token(event).await;
+    let device_key = SecretKey::generate(&mut ChaCha20Rng::seed_from_u64(1));
+    let request = EnrolmentRequest {
+        token: token.clone(),
+        device_public_key: device_key.public_key(),
+        label: "South gate".into(),
+        app_version: "1.0".into(),
+    };
+    let response = app
+        .http
+        .post(app.url("/api/v1/enrol"))
+        .json(&request)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let enrolled: EnrolmentResponse = response.json().await.unwrap();
+    assert_eq!(enrolled.event_id, event);
+    assert_eq!(enrolled.server_public_key, app.key.public_key());
+    let certificate = enrolled
+        .certificate
+        .open(&enrolled.server_public_key)
+        .unwrap();
+    assert_eq!(certificate.device_id, enrolled.device_id);
+    assert_eq!(certificate.public_key, device_key.public_key());
+    assert_eq!(certificate.label, "South gate");
+
+    // The token is one-time.
+    let again = app
+        .http
+        .post(app.url("/api/v1/enrol"))
+        .json(&request)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = error_of(again).await;
+    assert_eq!((status, body.code), (401, ErrorCode::EnrolmentTokenInvalid));
+
+    // An unknown token, a blank label, a malformed body: clear errors.
+    let unknown = EnrolmentRequest {
+        token: "nope".into(),
+        ..request.clone()
+    };
+    let (status, body) = error_of(
+        app.http
+            .post(app.url("/api/v1/enrol"))
+            .json(&unknown)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, body.code), (401, ErrorCode::EnrolmentTokenInvalid));
+    let fresh = app.enrolment_token(event).await;
+    let blank = EnrolmentRequest {
+        token: fresh.clone(),
+        label: "  ".into(),
+        ..request.clone()
+    };
+    let (status, body) = error_of(
+        app.http
+            .post(app.url("/api/v1/enrol"))
+            .json(&blank)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, body.code), (422, ErrorCode::ValidationFailed));
+    let (status, body) = error_of(
+        app.http
+            .post(app.url("/api/v1/enrol"))
+            .header("content-type", "application/json")
+            .body("{\"token\": 5")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, body.code), (400, ErrorCode::InvalidJson));
+    // The refused attempts did not use up the fresh token.
+    let ok = EnrolmentRequest {
+        token: fresh,
+        ..request
+    };
+    let response = app
+        .http
+        .post(app.url("/api/v1/enrol"))
+        .json(&ok)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    app.stop().await;
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn sync_needs_a_valid_unrevoked_device_token() {
+    let (db, app) = app().await;
+    let event = app.create_event().await;
+    let kiosk = app.enrol(event).await;
+
+    let none = app
+        .http
+        .post(app.url("/api/v1/push"))
+        .json(&json!({"changes": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_of(none).await,
+        (
+            401,
+            ErrorBody {
+                code: ErrorCode::Unauthorized,
+                message: "missing or unknown credentials".into()
+            }
+        )
+    );
+    let wrong = app
+        .http
+        .get(app.url("/api/v1/pull"))
+        .bearer_auth("not-a-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_of(wrong).await.1.code, ErrorCode::Unauthorized);
+
+    assert!(pull(&app, &kiosk, Cursor::START, 10).await.items.is_empty());
+    app.store.revoke_device(kiosk.device_id).await.unwrap();
+    let revoked = app
+        .http
+        .get(app.url("/api/v1/pull"))
+        .bearer_auth(&kiosk.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_of(revoked).await.1.code, ErrorCode::DeviceRevoked);
+    app.stop().await;
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn push_is_idempotent_per_device_and_seq() {
+    let (db, app) = app().await;
+    let event = app.create_event().await;
+    let mut kiosk = app.enrol(event).await;
+    let batch = kiosk.check_ins(5);
+
+    let first = push(&app, &kiosk, &batch).await;
+    assert!(
+        statuses(&first)
+            .iter()
+            .all(|s| **s == ChangeStatus::Accepted)
+    );
+    assert_eq!(first.acknowledged_seq, 5);
+
+    // The same batch again (the acknowledgement was lost): all duplicates, nothing doubled.
+    let replay = push(&app, &kiosk, &batch).await;
+    assert!(
+        statuses(&replay)
+            .iter()
+            .all(|s| **s == ChangeStatus::Duplicate)
+    );
+    assert_eq!(replay.acknowledged_seq, 5);
+
+    // An overlapping batch: the old part is duplicate, the new part accepted.
+    let mut overlap = batch[3..].to_vec();
+    overlap.extend(kiosk.check_ins(2));
+    let response = push(&app, &kiosk, &overlap).await;
+    assert_eq!(
+        statuses(&response),
+        vec![
+            &ChangeStatus::Duplicate,
+            &ChangeStatus::Duplicate,
+            &ChangeStatus::Accepted,
+            &ChangeStatus::Accepted
+        ]
+    );
+    assert_eq!(response.acknowledged_seq, 7);
+
+    // The same seq with another payload is refused loudly and the stored one stays.
+    let mut forged = batch[0].clone();
+    forged.payload["direction"] = json!("exit");
+    let response = push(&app, &kiosk, &[forged]).await;
+    assert!(matches!(
+        statuses(&response)[0],
+        ChangeStatus::Rejected {
+            code: RejectCode::SeqReused,
+            ..
+        }
+    ));
+    let page = pull(&app, &kiosk, Cursor::START, 100).await;
+    assert_eq!(seqs_of(&page), (1..=7).collect::<Vec<_>>());
+    let PullItem::DeviceChange { change, .. } = &page.items[0] else {
+        unreachable!()
+    };
+    assert_eq!(change, &batch[0]);
+    assert_eq!(page.write_checkpoint, 7);
+    app.stop().await;
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn a_change_that_can_never_be_accepted_is_parked_and_blocks_nothing() {
+    let (db, app) = app().await;
+    let event = app.create_event().await;
+    let mut kiosk = app.enrol(event).await;
+    let mut batch = kiosk.check_ins(3);
+    batch[0].kind = "teleport".into();
+    batch[1].schema_version = 99;
+    let response = push(&app, &kiosk, &batch).await;
+    assert!(matches!(
+        statuses(&response)[0],
+        ChangeStatus::Rejected {
+            code: RejectCode::UnknownKind,
+            ..
+        }
+    ));
+    assert!(matches!(
+        statuses(&response)[1],
+        ChangeStatus::Rejected {
+            code: RejectCode::UnsupportedSchema,
+            ..
+        }
+    ));
+    assert_eq!(statuses(&response)[2], &ChangeStatus::Accepted);
+    assert_eq!(
+        response.acknowledged_seq, 3,
+        "parked changes are acknowledged"
+    );
+
+    // A replay of a parked change says again why it was parked.
+    let replay = push(&app, &kiosk, &batch[..1]).await;
+    assert!(matches!(
+        statuses(&replay)[0],
+        ChangeStatus::Rejected {
+            code: RejectCode::UnknownKind,
+            ..
+        }
+    ));
+
+    // Only the accepted change reaches the feed.
+    assert_eq!(
+        seqs_of(&pull(&app, &kiosk, Cursor::START, 10).await),
+        vec![3]
+    );
+    app.stop().await;
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn acknowledgement_stops_at_a_gap() {
+    let (db, app) = app().await;
+    let event = app.create_event().await;
+    let mut kiosk = app.enrol(event).await;
+    let batch = kiosk.check_ins(4);
+    let response = push(&app, &kiosk, &[batch[0].clone(), batch[2].clone()]).await;
+    assert_eq!(response.acknowledged_seq, 1);
+    let response = push(&app, &kiosk, &[batch[1].clone(), batch[3].clone()]).await;
+    assert_eq!(response.acknowledged_seq, 4);
+    app.stop().await;
+    db.drop_db().await;
+}
+
+/// Paging table in the style of atuin: each case pushes `stored` changes and pages through
+/// them with `limit`, checking exactly the missing records move and nothing more.
+#[tokio::test]
+async fn pull_paging_table() {
+    let (db, app) = app().await;
+    let cases: &[(&str, usize, u32)] = &[
+        ("empty", 0, 5),
+        ("partial page", 3, 5),
+        ("exact page", 5, 5),
+        ("page + 1", 6, 5),
+        ("several pages", 23, 5),
+    ];
+    for (name, stored, limit) in cases {
+        let event = app.create_event().await;
+        let mut kiosk = app.enrol(event).await;
+        let reader = app.enrol(event).await;
+        if *stored > 0 {
+            let batch = kiosk.check_ins(*stored);
+            push(&app, &kiosk, &batch).await;
+        }
+        let mut cursor = Cursor::START;
+        let mut seen = Vec::new();
+        let mut pages = 0;
+        loop {
+            let page = pull(&app, &reader, cursor, *limit).await;
+            pages += 1;
+            assert!(page.items.len() <= *limit as usize, "{name}");
+            seen.extend(seqs_of(&page));
+            if page.items.is_empty() {
+                assert_eq!(
+                    page.next_cursor, cursor,
+                    "{name}: an empty page keeps the cursor"
+                );
+            }
+            cursor = page.next_cursor;
+            if !page.has_more && !page.pending {
+                break;
+            }
+        }
+        assert_eq!(seen, (1..=*stored as u64).collect::<Vec<_>>(), "{name}");
+        let expected_pages = (*stored).div_ceil(*limit as usize).max(1);
+        assert!(
+            pages == expected_pages || pages == expected_pages + 1,
+            "{name}: {pages} pages"
+        );
+        // Nothing more after the end.
+        assert!(
+            pull(&app, &reader, cursor, *limit).await.items.is_empty(),
+            "{name}"
+        );
+    }
+
+    // Resume mid-way: a new page from a stored cursor continues exactly where it stopped.
+    let event = app.create_event().await;
+    let mut kiosk = app.enrol(event).await;
+    let batch = kiosk.check_ins(12);
+    push(&app, &kiosk, &batch).await;
+    let first = pull(&app, &kiosk, Cursor::START, 5).await;
+    assert_eq!(seqs_of(&first), vec![1, 2, 3, 4, 5]);
+    assert!(first.has_more);
+    assert_eq!(
+        first.write_checkpoint, 5,
+        "only what the pages reached is reflected"
+    );
+    let resumed = pull(&app, &kiosk, first.next_cursor, 5).await;
+    assert_eq!(seqs_of(&resumed), vec![6, 7, 8, 9, 10]);
+    let rest = pull(&app, &kiosk, resumed.next_cursor, 5).await;
+    assert_eq!(seqs_of(&rest), vec![11, 12]);
+    assert!(!rest.has_more);
+    assert_eq!(rest.write_checkpoint, 12);
+    app.stop().await;
+    db.drop_db().await;
+}
+
+/// A transaction that started writing first but commits last must not be skipped by a cursor
+/// handed out in the meantime.
+#[tokio::test]
+async fn a_late_commit_is_never_skipped() {
+    let (db, app) = app().await;
+    let event = app.create_event().await;
+    let mut writer = app.enrol(event).await;
+    let reader = app.enrol(event).await;
+    let pool = support::raw_pool(&db).await;
+
+    // A slow transaction takes its transaction id and writes a feed row, but does not commit.
+    let mut slow = pool.begin().await.unwrap();
+    sqlx::query("insert into feed (event_id, item) values ($1, $2)")
+        .bind(event.as_uuid())
+        .bind(
+            serde_json::to_value(PullItem::DeviceRevoked {
+                position: Cursor::START,
+                device_id: reader.device_id,
+            })
+            .unwrap(),
+        )
+        .execute(&mut *slow)
+        .await
+        .unwrap();
+
+    // A later push commits first.
+    let batch = writer.check_ins(1);
+    push(&app, &writer, &batch).await;
+    let page = pull_once(&app, &reader, Cursor::START, 10).await;
+    assert!(
+        page.items.is_empty(),
+        "rows behind a running transaction are held back: {page:?}"
+    );
+    assert!(page.pending, "the kiosk is told to ask again soon");
+
+    slow.commit().await.unwrap();
+    let page = pull(&app, &reader, Cursor::START, 10).await;
+    assert_eq!(page.items.len(), 2);
+    assert!(
+        matches!(page.items[0], PullItem::DeviceRevoked { .. }),
+        "the earlier transaction comes first"
+    );
+    assert!(matches!(page.items[1], PullItem::DeviceChange { .. }));
+    app.stop().await;
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_clear_error_and_changes_nothing() {
+    let db = TestDb::new().await;
+    let limits = HttpLimits {
+        max_body_bytes: 64 * 1024,
+        ..HttpLimits::default()
+    };
+    let app = TestApp::start(&db, key(), limits).await;
+    let event = app.create_event().await;
+    let mut kiosk = app.enrol(event).await;
+    let batch = kiosk.check_ins(2);
+    push(&app, &kiosk, &batch).await;
+
+    let token = kiosk.token.clone();
+    let post = |body: String| {
+        app.http
+            .post(app.url("/api/v1/push"))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    let cases: Vec<(&str, String, u16, ErrorCode)> = vec![
+        (
+            "malformed json",
+            "{\"changes\": [".into(),
+            400,
+            ErrorCode::InvalidJson,
+        ),
+        (
+            "wrong type",
+            "{\"changes\": 5}".into(),
+            422,
+            ErrorCode::InvalidJson,
+        ),
+        ("not an object", "[]".into(), 422, ErrorCode::InvalidJson),
+        (
+            "oversized",
+            format!(
+                "{{\"changes\": [], \"pad\": \"{}\"}}",
+                "x".repeat(100 * 1024)
+            ),
+            413,
+            ErrorCode::PayloadTooLarge,
+        ),
+    ];
+    for (name, body, status, code) in cases {
+        let (got_status, got) = error_of(post(body).await.unwrap()).await;
+        assert_eq!(got.code, code, "{name}: {}", got.message);
+        assert!(
+            got_status == status || (status == 422 && got_status == 400),
+            "{name}: {got_status}"
+        );
+    }
+    let seq_zero = {
+        let mut change = kiosk.check_in();
+        change.seq = 0;
+        serde_json::to_string(&json!({ "changes": [change] })).unwrap()
+    };
+    let (status, body) = error_of(post(seq_zero).await.unwrap()).await;
+    assert_eq!((status, body.code), (422, ErrorCode::ValidationFailed));
+    let too_many = serde_json::to_string(&json!({ "changes": kiosk.check_ins(1001) })).unwrap();
+    let response = app
+        .http
+        .post(app.url("/api/v1/push"))
+        .bearer_auth(&kiosk.token)
+        .header("content-type", "application/json")
+        .body(too_many)
+        .send()
+        .await
+        .unwrap();
+    assert!(matches!(response.status().as_u16(), 413 | 422));
+
+    let bad_query = app
+        .http
+        .get(app.url("/api/v1/pull?after=garbage"))
+        .bearer_auth(&kiosk.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_of(bad_query).await.1.code,
+        ErrorCode::ValidationFailed
+    );
+    let zero_limit = app
+        .http
+        .get(app.url("/api/v1/pull?limit=0"))
+        .bearer_auth(&kiosk.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_of(zero_limit).await.1.code,
+        ErrorCode::ValidationFailed
+    );
+
+    // What was stored before is intact.
+    assert_eq!(
+        seqs_of(&pull(&app, &kiosk, Cursor::START, 10).await),
+        vec![1, 2]
+    );
+    app.stop().await;
+    db.drop_db().await;
+}
+
+/// Two instances on one database: a push to one is pulled from, and live-notified by, the other.
+#[tokio::test]
+async fn two_instances_behave_as_one() {
+    let db = TestDb::new().await;
+    let a = TestApp::start(&db, key(), HttpLimits::default()).await;
+    let b = TestApp::start(&db, key(), HttpLimits::default()).await;
+    let event = a.create_event().await;
+    let mut writer = a.enrol(event).await;
+    let reader = b.enrol(event).await;
+
+    let response = b
+        .http
+        .get(b.url("/api/v1/live"))
+        .bearer_auth(&reader.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut stream = response.bytes_stream();
+    let mut buffer = String::new();
+    let mut next_notice = async || -> serde_json::Value {
+        loop {
+            if let Some(end) = buffer.find("\n\n") {
+                let frame: String = buffer.drain(..end + 2).collect();
+                if let Some(data) = frame.lines().find_map(|l| l.strip_prefix("data:")) {
+                    return serde_json::from_str(data.trim()).unwrap();
+                }
+                continue;
+            }
+            let chunk = tokio::time::timeout(Duration::from_secs(10), stream.next())
+                .await
+                .expect("a live notice within 10 s")
+                .expect("stream open")
+                .unwrap();
+            buffer.push_str(std::str::from_utf8(&chunk).unwrap());
+        }
+    };
+    let initial = next_notice().await;
+    assert_eq!(initial["position"], "0-0");
+
+    let batch = writer.check_ins(3);
+    push(&a, &writer, &batch).await;
+    let notice = next_notice().await;
+    assert_ne!(notice["position"], "0-0");
+    let page = pull(&b, &reader, Cursor::START, 10).await;
+    assert_eq!(seqs_of(&page), vec![1, 2, 3]);
+
+    a.stop().await;
+    b.stop().await;
+    db.drop_db().await;
+}

@@ -1,0 +1,243 @@
+//! Test support: a real server on a fresh Postgres database, bound to port 0.
+//!
+//! `DATABASE_URL` names an admin connection where databases may be created (scripts/test sets it;
+//! without it the local server on 127.0.0.1:5432 is used, and a missing server fails loudly).
+
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+use sqlx::{Connection, Executor, PgConnection, PgPool};
+use sync_protocol::UnixMillis;
+use sync_protocol::changes::{Change, ChangeBody, CheckIn};
+use sync_protocol::crypto::SecretKey;
+use sync_protocol::hlc::Hlc;
+use sync_protocol::ids::{ChangeId, CheckInId, DeviceId, EventId, GateId, TicketId};
+use sync_protocol::model::{Direction, Event};
+use sync_protocol::verdict::VerdictCode;
+use sync_protocol::wire::{EnrolmentRequest, EnrolmentResponse};
+use sync_server::api::HttpLimits;
+use sync_server::auth::new_token;
+use sync_server::store::Store;
+use sync_server::store::pg::PgStore;
+use tokio::sync::oneshot;
+
+pub const T0: UnixMillis = UnixMillis(1_790_000_000_000);
+
+pub fn admin_url() -> String {
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// A fresh, migrated database; dropped by [`TestDb::drop_db`].
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDb {
+    pub async fn new() -> TestDb {
+        static N: AtomicU64 = AtomicU64::new(0);
+        let name = format!(
+            "gp_test_{}_{}_{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed),
+            rand::random::<u32>()
+        );
+        let admin = admin_url();
+        let mut conn = PgConnection::connect(&admin).await.unwrap_or_else(|e| {
+            panic!(
+                "cannot reach Postgres at {admin} ({e}); run the tests through scripts/test, \
+                 which finds, starts or installs a server and sets DATABASE_URL"
+            )
+        });
+        conn.execute(format!(r#"create database "{name}""#).as_str())
+            .await
+            .expect("create test database");
+        let url = with_database(&admin, &name);
+        TestDb { name, url }
+    }
+
+    pub async fn drop_db(&self) {
+        let mut conn = PgConnection::connect(&admin_url()).await.unwrap();
+        let _ = conn
+            .execute(format!(r#"drop database if exists "{}" with (force)"#, self.name).as_str())
+            .await;
+    }
+}
+
+/// `url` with its database name replaced by `name` (query string kept).
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let authority_end = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| scheme_end + i);
+    let mut out = format!("{}/{}", &base[..authority_end], name);
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(query);
+    }
+    out
+}
+
+/// Server logs in test output when `TEST_LOG` is set (e.g. `TEST_LOG=debug`).
+pub fn init_logs() {
+    if let Ok(filter) = std::env::var("TEST_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_test_writer()
+            .try_init();
+    }
+}
+
+/// A running server instance.
+pub struct TestApp {
+    pub base: String,
+    pub store: PgStore,
+    pub key: SecretKey,
+    pub http: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestApp {
+    /// Starts an instance on `db` with `key` (two instances share a key, as replicas would).
+    pub async fn start(db: &TestDb, key: SecretKey, limits: HttpLimits) -> TestApp {
+        init_logs();
+        let store = PgStore::connect(&db.url).await.expect("connect");
+        store.migrate().await.expect("migrate");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(sync_server::serve(
+            listener,
+            store.clone(),
+            key.clone(),
+            limits,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        TestApp {
+            base,
+            store,
+            key,
+            http: reqwest::Client::new(),
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap().unwrap();
+        }
+    }
+
+    /// Creates an event and returns its id.
+    pub async fn create_event(&self) -> EventId {
+        let mut rng = ChaCha20Rng::from_entropy();
+        let event = Event {
+            id: EventId::new(T0, &mut rng),
+            name: "Harbour Days".into(),
+            time_zone: "Europe/Berlin".into(),
+            starts_at: T0,
+            ends_at: T0.plus_millis(86_400_000),
+        };
+        self.store.create_event(&event).await.unwrap();
+        event.id
+    }
+
+    /// A fresh one-time enrolment token for `event`, valid for an hour.
+    pub async fn enrolment_token(&self, event: EventId) -> String {
+        let (token, hash) = new_token();
+        let expires = sync_server::state::now().plus_millis(3_600_000);
+        self.store
+            .create_enrolment_token(hash, event, None, "test", expires)
+            .await
+            .unwrap();
+        token
+    }
+
+    /// Enrols a kiosk for `event`.
+    pub async fn enrol(&self, event: EventId) -> Kiosk {
+        let token = self.enrolment_token(event).await;
+        let key = SecretKey::generate(&mut ChaCha20Rng::from_entropy());
+        let response = self
+            .http
+            .post(self.url("/api/v1/enrol"))
+            .json(&EnrolmentRequest {
+                token,
+                device_public_key: key.public_key(),
+                label: "North gate".into(),
+                app_version: "test".into(),
+            })
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+        let enrolled: EnrolmentResponse = response.json().await.unwrap();
+        Kiosk {
+            device_id: enrolled.device_id,
+            event_id: enrolled.event_id,
+            token: enrolled.device_token,
+            next_seq: 1,
+            rng: ChaCha20Rng::from_entropy(),
+        }
+    }
+}
+
+/// A kiosk as the server sees it: a device token and a sequence counter.
+pub struct Kiosk {
+    pub device_id: DeviceId,
+    pub event_id: EventId,
+    pub token: String,
+    pub next_seq: u64,
+    pub rng: ChaCha20Rng,
+}
+
+impl Kiosk {
+    /// A check-in change with the next seq.
+    pub fn check_in(&mut self) -> Change {
+        let body = ChangeBody::CheckIn(CheckIn {
+            id: CheckInId::new(T0, &mut self.rng),
+            ticket_id: TicketId::new(T0, &mut self.rng),
+            gate_id: GateId::new(T0, &mut self.rng),
+            direction: Direction::Entry,
+            verdict: VerdictCode::Admitted,
+            offline: true,
+            scanned_at: T0,
+        });
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        Change::new(
+            ChangeId::new(T0, &mut self.rng),
+            self.device_id,
+            seq,
+            Hlc::new(sync_server::state::now().as_u64(), seq as u16),
+            1,
+            &body,
+        )
+    }
+
+    pub fn check_ins(&mut self, n: usize) -> Vec<Change> {
+        (0..n).map(|_| self.check_in()).collect()
+    }
+}
+
+/// Opens a raw pool on the test database (to hold transactions open in tests).
+pub async fn raw_pool(db: &TestDb) -> PgPool {
+    PgPool::connect(&db.url).await.unwrap()
+}
