@@ -29,7 +29,8 @@ pub fn hash_token(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
-fn bearer(parts: &Parts) -> Option<&str> {
+/// The bearer token of a request, if any.
+pub fn bearer(parts: &Parts) -> Option<&str> {
     let value = parts.headers.get(axum::http::header::AUTHORIZATION)?;
     let value = value.to_str().ok()?;
     let token = value.strip_prefix("Bearer ")?.trim();

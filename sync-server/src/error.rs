@@ -26,6 +26,12 @@ pub enum ApiError {
     /// 401: no or unknown credentials.
     #[error("missing or unknown credentials")]
     Unauthorized,
+    /// 401: the session expired; log in again.
+    #[error("the session has expired; log in again")]
+    TokenExpired,
+    /// 429: too many attempts.
+    #[error("too many attempts; wait a few minutes and try again")]
+    RateLimited,
     /// 401: the device was revoked.
     #[error("this device was revoked; enrol it again")]
     DeviceRevoked,
@@ -58,6 +64,8 @@ impl ApiError {
             ApiError::PayloadTooLarge => ErrorCode::PayloadTooLarge,
             ApiError::Unauthorized => ErrorCode::Unauthorized,
             ApiError::DeviceRevoked => ErrorCode::DeviceRevoked,
+            ApiError::TokenExpired => ErrorCode::TokenExpired,
+            ApiError::RateLimited => ErrorCode::RateLimited,
             ApiError::EnrolmentTokenInvalid => ErrorCode::EnrolmentTokenInvalid,
             ApiError::Forbidden(_) => ErrorCode::Forbidden,
             ApiError::NotFound(_) => ErrorCode::NotFound,

@@ -9,10 +9,12 @@
 
 pub mod api;
 pub mod auth;
+pub mod cli;
 pub mod config;
 pub mod error;
 pub mod keys;
 pub mod live;
+pub mod staff;
 pub mod state;
 pub mod store;
 
@@ -42,6 +44,7 @@ pub async fn serve(
         shutdown.await;
         let _ = stop_tx.send(true);
     };
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(signal)
         .await;

@@ -29,6 +29,14 @@ enum Command {
     },
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Administer events, kiosks, packages and staff (on the server host, against the database).
+    Admin {
+        /// Print results as JSON.
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        command: sync_server::cli::AdminCommand,
+    },
 }
 
 fn init_tracing() {
@@ -62,6 +70,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = PgStore::connect(config.database_url.expose_secret()).await?;
             store.migrate().await?;
             println!("migrations applied");
+        }
+        Command::Admin { json, command } => {
+            let store = PgStore::connect(config.database_url.expose_secret()).await?;
+            store.migrate().await?;
+            sync_server::cli::run(&store, command, sync_server::cli::Output { json }).await?;
         }
         Command::Serve { listen } => {
             if let Some(listen) = listen {

@@ -16,7 +16,7 @@ use sync_protocol::wire::{
     PullPage, PushResponse, RejectCode,
 };
 use sync_server::api::HttpLimits;
-use sync_server::store::Store;
+use sync_server::store::SyncStore;
 
 fn key() -> SecretKey {
     SecretKey::generate(&mut ChaCha20Rng::seed_from_u64(42))

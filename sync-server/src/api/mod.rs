@@ -3,6 +3,7 @@
 mod enrol;
 mod health;
 mod live;
+mod staff;
 mod sync;
 
 use std::time::Duration;
@@ -44,8 +45,12 @@ pub fn router<S: Store>(state: AppState<S>, limits: HttpLimits) -> Router {
         .route("/enrol", post(enrol::enrol::<S>))
         .route("/push", post(sync::push::<S>))
         .route("/pull", get(sync::pull::<S>))
-        // Long-lived: outside the request timeout.
-        .route("/live", get(live::live::<S>));
+        .route("/live", get(live::live::<S>))
+        // Staff (admins and coordinators).
+        .route("/admin/login", post(staff::login::<S>))
+        .route("/admin/logout", post(staff::logout::<S>))
+        .route("/admin/me", get(staff::me))
+        .route("/admin/audit", get(staff::audit::<S>));
     let timed = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz::<S>))

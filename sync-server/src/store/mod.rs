@@ -1,7 +1,8 @@
 //! The server's storage, behind one narrow trait so handlers and sync logic do not know SQL.
 //!
-//! [`Store`] is implemented by [`pg::PgStore`] on Postgres. Methods take and return protocol or
-//! plain types; each is one transaction.
+//! [`Store`] is the sum of one small trait per concern ([`SyncStore`] for kiosks,
+//! [`StaffStore`] for staff accounts and the audit log, ...), all implemented by [`pg::PgStore`]
+//! on Postgres. Methods take and return protocol or plain types; each is one transaction.
 
 pub mod pg;
 
@@ -118,8 +119,13 @@ pub struct FeedPage {
     pub package_version: u64,
 }
 
-/// Everything the server stores. Each method is one transaction.
-pub trait Store: Clone + Send + Sync + 'static {
+/// Everything the server stores: the sum of the per-concern traits.
+pub trait Store: SyncStore + StaffStore {}
+
+impl<T: SyncStore + StaffStore> Store for T {}
+
+/// What kiosks need: enrolment, device tokens, push, pull. Each method is one transaction.
+pub trait SyncStore: Clone + Send + Sync + 'static {
     /// Whether the database answers.
     fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
 
@@ -184,4 +190,150 @@ pub trait Store: Clone + Send + Sync + 'static {
         &self,
         event_id: EventId,
     ) -> impl Future<Output = Result<(Cursor, u64), StoreError>> + Send;
+}
+
+/// A staff role. Admins do everything; coordinators see devices and conflicts and resolve
+/// conflicts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Admin,
+    Coordinator,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Coordinator => "coordinator",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "admin" => Some(Role::Admin),
+            "coordinator" => Some(Role::Coordinator),
+            _ => None,
+        }
+    }
+}
+
+/// A staff account as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    pub id: uuid::Uuid,
+    pub username: String,
+    pub password_hash: String,
+    pub role: Role,
+    pub disabled: bool,
+}
+
+/// The staff member behind a session token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionUser {
+    pub user_id: uuid::Uuid,
+    pub username: String,
+    pub role: Role,
+    /// The session expired (the token is known but too old).
+    pub expired: bool,
+}
+
+/// Who did something, for the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    /// A staff member through the HTTP API.
+    User { username: String },
+    /// Someone on the server host through `sync-server admin`.
+    Cli { os_user: String },
+    /// A kiosk.
+    Device { device_id: DeviceId },
+}
+
+/// One audit log entry to write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEntry {
+    pub actor: Actor,
+    /// What was done, e.g. `event.create`, `device.revoke`, `conflict.resolve`.
+    pub action: &'static str,
+    /// The record acted on, e.g. an event or device id.
+    pub target: Option<String>,
+    pub details: serde_json::Value,
+    /// Client address, or `cli`.
+    pub source: String,
+}
+
+/// A stored audit log entry.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AuditRecord {
+    pub id: i64,
+    pub at: UnixMillis,
+    pub actor_kind: String,
+    pub actor: String,
+    pub action: String,
+    pub target: Option<String>,
+    pub details: serde_json::Value,
+    pub source: String,
+}
+
+/// Staff accounts, sessions, login rate limiting and the audit log.
+pub trait StaffStore: Clone + Send + Sync + 'static {
+    /// Creates an account; `Conflict` if the username is taken.
+    fn create_user(&self, user: &UserRecord)
+    -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Sets a new password hash.
+    fn set_password(
+        &self,
+        username: &str,
+        password_hash: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    fn user_by_name(
+        &self,
+        username: &str,
+    ) -> impl Future<Output = Result<Option<UserRecord>, StoreError>> + Send;
+
+    /// Number of staff accounts (a first admin is created by the CLI when there are none).
+    fn count_users(&self) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    fn create_session(
+        &self,
+        token_hash: [u8; 32],
+        user_id: uuid::Uuid,
+        expires_at: UnixMillis,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The user of a live (unrevoked, enabled) session token.
+    fn session_user(
+        &self,
+        token_hash: [u8; 32],
+        now: UnixMillis,
+    ) -> impl Future<Output = Result<Option<SessionUser>, StoreError>> + Send;
+
+    fn revoke_session(
+        &self,
+        token_hash: [u8; 32],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    fn record_login_failure(
+        &self,
+        username: &str,
+        source: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Failed logins for this username or from this source since `since`.
+    fn recent_login_failures(
+        &self,
+        username: &str,
+        source: &str,
+        since: UnixMillis,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    fn audit(&self, entry: &AuditEntry) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The newest audit entries first, at most `limit`.
+    fn list_audit(
+        &self,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<AuditRecord>, StoreError>> + Send;
 }

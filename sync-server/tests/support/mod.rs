@@ -20,7 +20,7 @@ use sync_protocol::verdict::VerdictCode;
 use sync_protocol::wire::{EnrolmentRequest, EnrolmentResponse};
 use sync_server::api::HttpLimits;
 use sync_server::auth::new_token;
-use sync_server::store::Store;
+use sync_server::store::SyncStore;
 use sync_server::store::pg::PgStore;
 use tokio::sync::oneshot;
 
@@ -196,6 +196,34 @@ impl TestApp {
             next_seq: 1,
             rng: ChaCha20Rng::from_entropy(),
         }
+    }
+}
+
+impl TestApp {
+    /// Creates a staff account and logs it in; returns the session token.
+    pub async fn staff(&self, username: &str, role: sync_server::store::Role) -> String {
+        use sync_server::store::StaffStore;
+        let password = format!("{username}-password-123");
+        self.store
+            .create_user(&sync_server::store::UserRecord {
+                id: uuid::Uuid::now_v7(),
+                username: username.to_owned(),
+                password_hash: sync_server::staff::hash_password(&password).unwrap(),
+                role,
+                disabled: false,
+            })
+            .await
+            .unwrap();
+        let response = self
+            .http
+            .post(self.url("/api/v1/admin/login"))
+            .json(&serde_json::json!({ "username": username, "password": password }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "login of {username}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        body["token"].as_str().unwrap().to_owned()
     }
 }
 

@@ -1,96 +1,24 @@
-//! [`Store`] on Postgres with sqlx.
+//! Enrolment, device tokens, push and pull on Postgres.
 //!
 //! Pushes insert a whole batch with `UNNEST` and `ON CONFLICT DO NOTHING`, so a replay is one
 //! round trip and never a duplicate row. The feed is ordered by (writing transaction id, row) and a
 //! pull only returns rows of transactions older than the oldest one still running
 //! (`pg_snapshot_xmin`), so a transaction that commits late never lands behind a cursor.
 
-use std::time::Duration;
-
-use sqlx::postgres::PgPoolOptions;
-use sqlx::{PgPool, Postgres, Row, Transaction};
+use sqlx::Row;
 use sync_protocol::UnixMillis;
 use sync_protocol::ids::{DeviceId, EventId, GateId};
 use sync_protocol::model::Event;
 use sync_protocol::wire::{Cursor, PullItem};
 use uuid::Uuid;
 
-use super::{
-    DeviceAuth, EnrolmentTicket, FeedPage, NewDevice, PreparedChange, PushOutcome, Store,
-    StoreError, Stored,
+use super::{FEED_CHANNEL, PgStore, ms_to_secs, parse_cursor, to_i64};
+use crate::store::{
+    DeviceAuth, EnrolmentTicket, FeedPage, NewDevice, PreparedChange, PushOutcome, StoreError,
+    Stored, SyncStore,
 };
 
-/// The server's migrations, embedded at build time.
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/server");
-
-/// Channel on which every instance hears that an event's feed grew (payload: the event id).
-pub const FEED_CHANNEL: &str = "gatepass_feed";
-
-/// Postgres storage.
-#[derive(Debug, Clone)]
-pub struct PgStore {
-    pool: PgPool,
-}
-
-fn ms_to_secs(ms: UnixMillis) -> f64 {
-    ms.as_u64() as f64 / 1000.0
-}
-
-fn to_i64(value: u64, what: &str) -> Result<i64, StoreError> {
-    i64::try_from(value).map_err(|_| StoreError::Invalid(format!("{what} {value} is out of range")))
-}
-
-fn parse_cursor(tx: &str, pos: i64) -> Result<Cursor, StoreError> {
-    Ok(Cursor {
-        tx: tx
-            .parse()
-            .map_err(|_| StoreError::Corrupt(format!("feed tx {tx:?}")))?,
-        pos: u64::try_from(pos).map_err(|_| StoreError::Corrupt(format!("feed pos {pos}")))?,
-    })
-}
-
-impl PgStore {
-    /// Connects a pool to `url`.
-    pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let pool = PgPoolOptions::new()
-            .max_connections(20)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect(url)
-            .await?;
-        Ok(Self { pool })
-    }
-
-    /// Wraps an existing pool.
-    pub fn from_pool(pool: PgPool) -> Self {
-        Self { pool }
-    }
-
-    /// The pool, for LISTEN connections and tests.
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
-    }
-
-    /// Applies pending migrations.
-    pub async fn migrate(&self) -> Result<(), StoreError> {
-        MIGRATOR.run(&self.pool).await?;
-        Ok(())
-    }
-
-    async fn package_version(
-        tx: &mut Transaction<'_, Postgres>,
-        event_id: EventId,
-    ) -> Result<u64, StoreError> {
-        let version: i64 = sqlx::query_scalar(
-            "select coalesce(max(version), 0) from packages where event_id = $1",
-        )
-        .bind(event_id.as_uuid())
-        .fetch_one(&mut **tx)
-        .await?;
-        Ok(version.max(0) as u64)
-    }
-}
-
-impl Store for PgStore {
+impl SyncStore for PgStore {
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("select 1").execute(&self.pool).await?;
         Ok(())

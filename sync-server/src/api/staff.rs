@@ -1,0 +1,138 @@
+//! Staff login and logout, who am I, and the audit log.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use serde::{Deserialize, Serialize};
+use sync_protocol::UnixMillis;
+
+use crate::auth::{bearer, hash_token, new_token};
+use crate::error::{ApiError, ApiJson, ApiQuery};
+use crate::staff::{
+    FAILURE_WINDOW_MINUTES, MAX_FAILURES, SESSION_HOURS, Staff, source_of, verify_password,
+};
+use crate::state::{AppState, now};
+use crate::store::{Actor, AuditEntry, AuditRecord, Role, Store};
+
+#[derive(Debug, Deserialize)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct LoginResponse {
+    /// Bearer token for later requests.
+    pub token: String,
+    pub expires_at: UnixMillis,
+    pub role: Role,
+}
+
+/// `POST /api/v1/admin/login`.
+pub async fn login<S: Store>(
+    State(state): State<AppState<S>>,
+    parts: Parts,
+    ApiJson(request): ApiJson<LoginRequest>,
+) -> Result<ApiJson<LoginResponse>, ApiError> {
+    let source = source_of(&parts);
+    let now = now();
+    let window_start = UnixMillis(now.as_u64().saturating_sub(FAILURE_WINDOW_MINUTES * 60_000));
+    let failures = state
+        .store
+        .recent_login_failures(&request.username, &source, window_start)
+        .await?;
+    if failures >= MAX_FAILURES {
+        return Err(ApiError::RateLimited);
+    }
+    let user = state.store.user_by_name(&request.username).await?;
+    let ok = match &user {
+        Some(user) => !user.disabled && verify_password(&request.password, &user.password_hash),
+        None => {
+            // Spend the same time as a real check, so timing does not reveal usernames.
+            let _ = verify_password(&request.password, &DUMMY_HASH);
+            false
+        }
+    };
+    let Some(user) = user.filter(|_| ok) else {
+        state
+            .store
+            .record_login_failure(&request.username, &source)
+            .await?;
+        tracing::info!(username = %request.username, %source, "failed login");
+        return Err(ApiError::Unauthorized);
+    };
+    let (token, hash) = new_token();
+    let expires_at = now.plus_millis(SESSION_HOURS * 3_600_000);
+    state
+        .store
+        .create_session(hash, user.id, expires_at)
+        .await?;
+    state
+        .store
+        .audit(&AuditEntry {
+            actor: Actor::User {
+                username: user.username.clone(),
+            },
+            action: "session.login",
+            target: None,
+            details: serde_json::json!({}),
+            source,
+        })
+        .await?;
+    Ok(ApiJson(LoginResponse {
+        token,
+        expires_at,
+        role: user.role,
+    }))
+}
+
+/// A real Argon2id hash to verify against for unknown usernames.
+static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    crate::staff::hash_password("no such user, only for timing").unwrap_or_default()
+});
+
+/// `POST /api/v1/admin/logout`: ends this session.
+pub async fn logout<S: Store>(
+    State(state): State<AppState<S>>,
+    staff: Staff,
+    parts: Parts,
+) -> Result<StatusCode, ApiError> {
+    if let Some(token) = bearer(&parts) {
+        state.store.revoke_session(hash_token(token)).await?;
+    }
+    state
+        .store
+        .audit(&staff.audit("session.logout", None, serde_json::json!({})))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Me {
+    pub username: String,
+    pub role: Role,
+}
+
+/// `GET /api/v1/admin/me`.
+pub async fn me(staff: Staff) -> ApiJson<Me> {
+    ApiJson(Me {
+        username: staff.username,
+        role: staff.role,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AuditQuery {
+    pub limit: Option<u32>,
+}
+
+/// `GET /api/v1/admin/audit?limit=N` (admin): the newest entries first.
+pub async fn audit<S: Store>(
+    State(state): State<AppState<S>>,
+    staff: Staff,
+    ApiQuery(query): ApiQuery<AuditQuery>,
+) -> Result<ApiJson<Vec<AuditRecord>>, ApiError> {
+    staff.require_admin()?;
+    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    Ok(ApiJson(state.store.list_audit(limit).await?))
+}

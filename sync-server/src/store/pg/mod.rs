@@ -1,0 +1,87 @@
+//! [`Store`](super::Store) on Postgres with sqlx, one file per concern.
+//!
+//! - `sync`: enrolment, device tokens, push and pull.
+//! - `staff`: staff accounts, sessions, failed logins, audit log.
+
+mod staff;
+mod sync;
+
+use std::time::Duration;
+
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{PgPool, Postgres, Transaction};
+use sync_protocol::UnixMillis;
+use sync_protocol::ids::EventId;
+use sync_protocol::wire::Cursor;
+
+use super::StoreError;
+
+/// The server's migrations, embedded at build time.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/server");
+
+/// Channel on which every instance hears that an event's feed grew (payload: the event id).
+pub const FEED_CHANNEL: &str = "gatepass_feed";
+
+/// Postgres storage.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+pub(crate) fn ms_to_secs(ms: UnixMillis) -> f64 {
+    ms.as_u64() as f64 / 1000.0
+}
+
+pub(crate) fn to_i64(value: u64, what: &str) -> Result<i64, StoreError> {
+    i64::try_from(value).map_err(|_| StoreError::Invalid(format!("{what} {value} is out of range")))
+}
+
+pub(crate) fn parse_cursor(tx: &str, pos: i64) -> Result<Cursor, StoreError> {
+    Ok(Cursor {
+        tx: tx
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("feed tx {tx:?}")))?,
+        pos: u64::try_from(pos).map_err(|_| StoreError::Corrupt(format!("feed pos {pos}")))?,
+    })
+}
+
+impl PgStore {
+    /// Connects a pool to `url`.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(20)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect(url)
+            .await?;
+        Ok(Self { pool })
+    }
+
+    /// Wraps an existing pool.
+    pub fn from_pool(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    /// The pool, for LISTEN connections and tests.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Applies pending migrations.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    pub(crate) async fn package_version(
+        tx: &mut Transaction<'_, Postgres>,
+        event_id: EventId,
+    ) -> Result<u64, StoreError> {
+        let version: i64 = sqlx::query_scalar(
+            "select coalesce(max(version), 0) from packages where event_id = $1",
+        )
+        .bind(event_id.as_uuid())
+        .fetch_one(&mut **tx)
+        .await?;
+        Ok(version.max(0) as u64)
+    }
+}

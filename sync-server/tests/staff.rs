@@ -1,0 +1,168 @@
+//! Staff login, roles, sessions, rate limiting and the audit log, on a real server and database.
+
+mod support;
+
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+use serde_json::{Value, json};
+use support::{TestApp, TestDb};
+use sync_protocol::crypto::SecretKey;
+use sync_protocol::wire::{ErrorBody, ErrorCode};
+use sync_server::api::HttpLimits;
+use sync_server::store::{Role, StaffStore};
+
+async fn app() -> (TestDb, TestApp) {
+    let db = TestDb::new().await;
+    let key = SecretKey::generate(&mut ChaCha20Rng::seed_from_u64(1));
+    let app = TestApp::start(&db, key, HttpLimits::default()).await;
+    (db, app)
+}
+
+async fn code_of(response: reqwest::Response) -> (u16, ErrorCode) {
+    let status = response.status().as_u16();
+    let body: ErrorBody = response.json().await.unwrap();
+    (status, body.code)
+}
+
+#[tokio::test]
+async fn login_roles_logout_and_audit() {
+    let (db, app) = app().await;
+    let admin = app.staff("ada", Role::Admin).await;
+    let coordinator = app.staff("cora", Role::Coordinator).await;
+
+    let me: Value = app
+        .http
+        .get(app.url("/api/v1/admin/me"))
+        .bearer_auth(&coordinator)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me, json!({ "username": "cora", "role": "coordinator" }));
+
+    // The audit log is for admins.
+    let denied = app
+        .http
+        .get(app.url("/api/v1/admin/audit"))
+        .bearer_auth(&coordinator)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(code_of(denied).await, (403, ErrorCode::Forbidden));
+    let entries: Vec<Value> = app
+        .http
+        .get(app.url("/api/v1/admin/audit"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let logins: Vec<&str> = entries
+        .iter()
+        .filter(|e| e["action"] == "session.login")
+        .map(|e| e["actor"].as_str().unwrap())
+        .collect();
+    assert_eq!(logins, vec!["cora", "ada"]);
+    assert_eq!(entries[0]["source"], "127.0.0.1");
+
+    // No token, a wrong token, a device token: unauthorized.
+    let none = app
+        .http
+        .get(app.url("/api/v1/admin/me"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(code_of(none).await, (401, ErrorCode::Unauthorized));
+
+    // Logout ends the session at once.
+    let out = app
+        .http
+        .post(app.url("/api/v1/admin/logout"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 204);
+    let after = app
+        .http
+        .get(app.url("/api/v1/admin/me"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(code_of(after).await, (401, ErrorCode::Unauthorized));
+    app.stop().await;
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn wrong_passwords_are_refused_then_rate_limited() {
+    let (db, app) = app().await;
+    app.staff("ada", Role::Admin).await;
+    let attempt = |password: &'static str| {
+        app.http
+            .post(app.url("/api/v1/admin/login"))
+            .json(&json!({ "username": "ada", "password": password }))
+            .send()
+    };
+    for _ in 0..10 {
+        assert_eq!(
+            code_of(attempt("wrong-password").await.unwrap()).await,
+            (401, ErrorCode::Unauthorized)
+        );
+    }
+    // Even the right password waits now.
+    assert_eq!(
+        code_of(attempt("ada-password-123").await.unwrap()).await,
+        (429, ErrorCode::RateLimited)
+    );
+    // Unknown users get the same answer as wrong passwords.
+    let unknown = app
+        .http
+        .post(app.url("/api/v1/admin/login"))
+        .json(&json!({ "username": "nobody", "password": "whatever-long" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        code_of(unknown).await.1,
+        ErrorCode::RateLimited,
+        "same source address is limited too"
+    );
+    app.stop().await;
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn an_expired_session_says_so() {
+    let (db, app) = app().await;
+    let token = app.staff("ada", Role::Admin).await;
+    let user = app.store.user_by_name("ada").await.unwrap().unwrap();
+    let (old_token, hash) = sync_server::auth::new_token();
+    app.store
+        .create_session(hash, user.id, sync_protocol::UnixMillis(1_000))
+        .await
+        .unwrap();
+    let expired = app
+        .http
+        .get(app.url("/api/v1/admin/me"))
+        .bearer_auth(&old_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(code_of(expired).await, (401, ErrorCode::TokenExpired));
+    let fine = app
+        .http
+        .get(app.url("/api/v1/admin/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fine.status(), 200);
+    app.stop().await;
+    db.drop_db().await;
+}
