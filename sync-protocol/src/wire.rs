@@ -286,6 +286,18 @@ impl PullItem {
     }
 }
 
+/// `GET /api/v1/package?held=N`: the package a kiosk should fetch next and where its body is.
+/// The body is a delta when the kiosk holds the version before, else a full snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageOffer {
+    pub version: u64,
+    /// Set when the body is a delta from this version (the kiosk said it holds it).
+    pub base_version: Option<u64>,
+    pub manifest: Signed<crate::package::PackageManifest>,
+    /// Path of the body, relative to the server; supports Range requests and gzip.
+    pub body_url: String,
+}
+
 /// `GET /api/v1/live` (Server-Sent Events, event name `changes`): sent when the feed of the
 /// kiosk's event grows, so an online kiosk pulls at once instead of waiting for its next poll.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,11 +9,15 @@
 
 pub mod api;
 pub mod auth;
+pub mod catalogue;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod import;
+pub mod ingest;
 pub mod keys;
 pub mod live;
+pub mod packages;
 pub mod staff;
 pub mod state;
 pub mod store;

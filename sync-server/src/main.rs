@@ -37,6 +37,11 @@ enum Command {
         #[command(subcommand)]
         command: sync_server::cli::AdminCommand,
     },
+    /// Measure the server on a scratch event in the configured database (removed afterwards).
+    Bench {
+        #[command(subcommand)]
+        command: sync_server::cli::BenchCommand,
+    },
 }
 
 fn init_tracing() {
@@ -74,7 +79,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Admin { json, command } => {
             let store = PgStore::connect(config.database_url.expose_secret()).await?;
             store.migrate().await?;
-            sync_server::cli::run(&store, command, sync_server::cli::Output { json }).await?;
+            sync_server::cli::run(
+                &store,
+                command,
+                sync_server::cli::Output { json },
+                &config.data_dir,
+            )
+            .await?;
+        }
+        Command::Bench { command } => {
+            let store = PgStore::connect(config.database_url.expose_secret()).await?;
+            store.migrate().await?;
+            sync_server::cli::bench(&store, command).await?;
         }
         Command::Serve { listen } => {
             if let Some(listen) = listen {

@@ -1,8 +1,12 @@
 //! The HTTP API: routes and the layers every request passes through.
 
+mod catalogue;
+pub mod conflicts;
 mod enrol;
 mod health;
 mod live;
+mod packages;
+pub mod reports;
 mod staff;
 mod sync;
 
@@ -46,11 +50,22 @@ pub fn router<S: Store>(state: AppState<S>, limits: HttpLimits) -> Router {
         .route("/push", post(sync::push::<S>))
         .route("/pull", get(sync::pull::<S>))
         .route("/live", get(live::live::<S>))
+        // Event packages: kiosks download, admins publish and list.
+        .route("/package", get(packages::manifest::<S>))
+        .route("/package/{version}/body", get(packages::body::<S>))
+        .route(
+            "/admin/events/{id}/packages",
+            post(packages::publish::<S>).get(packages::list::<S>),
+        )
         // Staff (admins and coordinators).
         .route("/admin/login", post(staff::login::<S>))
         .route("/admin/logout", post(staff::logout::<S>))
         .route("/admin/me", get(staff::me))
         .route("/admin/audit", get(staff::audit::<S>));
+    let api = catalogue::routes::<S>(api);
+    // Conflicts and reports (coordinators and admins).
+    let api = conflicts::routes::<S>(api);
+    let api = reports::routes::<S>(api);
     let timed = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz::<S>))

@@ -3,6 +3,10 @@
 //! Every command takes `--json` for scripting (one JSON document on stdout) and writes an audit
 //! entry with the operating-system user as the actor. One file per area.
 
+mod catalogue;
+mod conflicts;
+mod import;
+mod packages;
 mod users;
 
 use clap::Subcommand;
@@ -11,12 +15,45 @@ use serde::Serialize;
 use crate::store::pg::PgStore;
 use crate::store::{Actor, AuditEntry, StaffStore};
 
+pub use packages::{BenchCommand, bench};
+
 /// The admin subcommands.
 #[derive(Debug, Subcommand)]
 pub enum AdminCommand {
     /// Staff accounts (admins and coordinators).
     #[command(subcommand)]
     User(users::UserCommand),
+    /// Event packages: publish, list, export to a file.
+    #[command(subcommand)]
+    Package(packages::PackageCommand),
+    /// Events.
+    #[command(subcommand)]
+    Event(catalogue::EventCommand),
+    /// Ticket types of an event, with their validity windows.
+    #[command(subcommand)]
+    TicketType(catalogue::TicketTypeCommand),
+    /// Gates of an event: ticket types, direction, re-entry, required answers.
+    #[command(subcommand)]
+    Gate(catalogue::GateCommand),
+    /// Registration forms: upload a new version, list versions.
+    #[command(subcommand)]
+    Form(catalogue::FormCommand),
+    /// Import attendees and tickets from a CSV file (all rows or none).
+    Import(import::ImportArgs),
+    /// Tickets: list, cancel, revoke, reinstate.
+    #[command(subcommand)]
+    Ticket(catalogue::TicketCommand),
+    /// Kiosk enrolment tokens, shown as a QR code.
+    #[command(subcommand)]
+    Enrol(catalogue::EnrolCommand),
+    /// Kiosks: list, revoke.
+    #[command(subcommand)]
+    Device(catalogue::DeviceCommand),
+    /// Conflicts: list, resolve.
+    #[command(subcommand)]
+    Conflict(conflicts::ConflictCommand),
+    /// Export check-ins or registrations as CSV, or the counts per gate and hour as JSON.
+    Export(conflicts::ExportArgs),
 }
 
 /// Errors of the admin command line.
@@ -51,9 +88,26 @@ impl Output {
 }
 
 /// Runs one admin command.
-pub async fn run(store: &PgStore, command: AdminCommand, out: Output) -> Result<(), CliError> {
+/// `data_dir` holds the server's signing key (see [`crate::keys`]).
+pub async fn run(
+    store: &PgStore,
+    command: AdminCommand,
+    out: Output,
+    data_dir: &std::path::Path,
+) -> Result<(), CliError> {
     match command {
         AdminCommand::User(command) => users::run(store, command, out).await,
+        AdminCommand::Package(command) => packages::run(store, command, out, data_dir).await,
+        AdminCommand::Event(command) => catalogue::run_event(store, command, out).await,
+        AdminCommand::TicketType(command) => catalogue::run_ticket_type(store, command, out).await,
+        AdminCommand::Gate(command) => catalogue::run_gate(store, command, out).await,
+        AdminCommand::Form(command) => catalogue::run_form(store, command, out).await,
+        AdminCommand::Import(args) => import::run(store, args, out, data_dir).await,
+        AdminCommand::Ticket(command) => catalogue::run_ticket(store, command, out).await,
+        AdminCommand::Enrol(command) => catalogue::run_enrol(store, command, out).await,
+        AdminCommand::Device(command) => catalogue::run_device(store, command, out).await,
+        AdminCommand::Conflict(command) => conflicts::run(store, command, out).await,
+        AdminCommand::Export(args) => conflicts::export(store, args, out).await,
     }
 }
 

@@ -120,9 +120,9 @@ pub struct FeedPage {
 }
 
 /// Everything the server stores: the sum of the per-concern traits.
-pub trait Store: SyncStore + StaffStore {}
+pub trait Store: SyncStore + StaffStore + PackageStore + ConflictStore + CatalogueStore {}
 
-impl<T: SyncStore + StaffStore> Store for T {}
+impl<T: SyncStore + StaffStore + PackageStore + ConflictStore + CatalogueStore> Store for T {}
 
 /// What kiosks need: enrolment, device tokens, push, pull. Each method is one transaction.
 pub trait SyncStore: Clone + Send + Sync + 'static {
@@ -336,4 +336,528 @@ pub trait StaffStore: Clone + Send + Sync + 'static {
         &self,
         limit: u32,
     ) -> impl Future<Output = Result<Vec<AuditRecord>, StoreError>> + Send;
+}
+
+/// A check-in as stored: the payload with who made it and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckInRow {
+    pub check_in: sync_protocol::changes::CheckIn,
+    pub device_id: DeviceId,
+    pub hlc: sync_protocol::hlc::Hlc,
+}
+
+/// Everything a package is built from, read in one repeatable-read snapshot.
+#[derive(Debug, Clone)]
+pub struct PackageRows {
+    pub event: Event,
+    pub ticket_types: Vec<sync_protocol::model::TicketType>,
+    pub gates: Vec<sync_protocol::model::Gate>,
+    /// The latest version of each of the event's forms.
+    pub forms: Vec<sync_protocol::forms::Form>,
+    pub attendees: Vec<sync_protocol::model::Attendee>,
+    pub tickets: Vec<sync_protocol::model::Ticket>,
+    /// Accepted check-ins.
+    pub check_ins: Vec<CheckInRow>,
+    /// Accepted annulments: (device, check-in it annuls).
+    pub annulments: Vec<(DeviceId, sync_protocol::ids::CheckInId)>,
+    /// Certificates of the event's unrevoked devices.
+    pub certificates: Vec<Signed<DeviceCertificate>>,
+    pub revoked_devices: Vec<DeviceId>,
+    /// Feed position below which no transaction can still commit, in the same snapshot.
+    pub cursor: Cursor,
+    /// The latest full package: its version and body bytes.
+    pub previous: Option<(u64, Vec<u8>)>,
+}
+
+/// One stored body (full or delta) of a package version, ready to insert.
+#[derive(Debug, Clone)]
+pub struct NewPackage {
+    pub manifest: sync_protocol::package::PackageManifest,
+    pub signed: Signed<sync_protocol::package::PackageManifest>,
+    /// The bytes the manifest hashes.
+    pub body: Vec<u8>,
+    /// The same, gzip-compressed.
+    pub body_gzip: Vec<u8>,
+}
+
+/// A stored package body, as listed for admins.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PackageSummary {
+    pub version: u64,
+    /// `None` for the full snapshot; the version a delta applies to otherwise.
+    pub base_version: Option<u64>,
+    pub body_len: u64,
+    pub body_gzip_len: u64,
+    pub body_sha256: String,
+    pub ticket_count: u64,
+    pub created_at: UnixMillis,
+}
+
+/// A stored manifest and which body it describes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredManifest {
+    pub version: u64,
+    pub base_version: Option<u64>,
+    pub signed: Signed<sync_protocol::package::PackageManifest>,
+}
+
+/// What a body download needs to know before reading bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageBodyInfo {
+    pub version: u64,
+    pub base_version: Option<u64>,
+    pub body_sha256: String,
+    pub body_len: u64,
+    pub body_gzip_len: u64,
+}
+
+/// Published event packages: building input, storing, listing and serving them.
+pub trait PackageStore: Clone + Send + Sync + 'static {
+    /// Reads everything a package of `event_id` carries in one repeatable-read transaction.
+    /// `NotFound("event")` when there is no such event.
+    fn package_rows(
+        &self,
+        event_id: EventId,
+    ) -> impl Future<Output = Result<PackageRows, StoreError>> + Send;
+
+    /// Stores a new version (full, plus the delta from the version before) and wakes live
+    /// kiosks. `Conflict` when another publish stored this version first.
+    fn insert_package(
+        &self,
+        full: &NewPackage,
+        delta: Option<&NewPackage>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Every stored body of the event, newest version first. `NotFound("event")` when there is
+    /// no such event.
+    fn list_packages(
+        &self,
+        event_id: EventId,
+    ) -> impl Future<Output = Result<Vec<PackageSummary>, StoreError>> + Send;
+
+    /// The manifest of the latest version: the delta when `held` is its base, else the full one.
+    fn latest_manifest(
+        &self,
+        event_id: EventId,
+        held: Option<u64>,
+    ) -> impl Future<Output = Result<Option<StoredManifest>, StoreError>> + Send;
+
+    /// The body of `version`: the delta from `base` when one is stored, else the full body.
+    fn package_body_info(
+        &self,
+        event_id: EventId,
+        version: u64,
+        base: Option<u64>,
+    ) -> impl Future<Output = Result<Option<PackageBodyInfo>, StoreError>> + Send;
+
+    /// `len` bytes at `offset` of a stored body (identity, or its gzip form).
+    fn package_body_chunk(
+        &self,
+        event_id: EventId,
+        version: u64,
+        base_version: Option<u64>,
+        gzip: bool,
+        offset: u64,
+        len: u64,
+    ) -> impl Future<Output = Result<Vec<u8>, StoreError>> + Send;
+
+    /// The full package of `version` (latest when `None`) as one file, for a USB stick.
+    fn package_file(
+        &self,
+        event_id: EventId,
+        version: Option<u64>,
+    ) -> impl Future<Output = Result<Option<sync_protocol::package::PackageFile>, StoreError>> + Send;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conflicts and reports (see crate::ingest for how conflicts are found at push time).
+
+/// Whether a conflict still needs a coordinator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConflictStatus {
+    Open,
+    Resolved,
+}
+
+impl ConflictStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConflictStatus::Open => "open",
+            ConflictStatus::Resolved => "resolved",
+        }
+    }
+}
+
+/// Which conflicts to list. `kind` is a [`sync_protocol::merge::ConflictKind`] name, or
+/// `parked_ticket` (a walk-in ticket the server could not file, see [`crate::ingest`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ConflictFilter {
+    pub status: Option<ConflictStatus>,
+    pub kind: Option<String>,
+    /// At most this many, oldest first (default and maximum 1000).
+    pub limit: Option<u32>,
+}
+
+/// A stored conflict.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ConflictRecord {
+    /// The deterministic id ([`sync_protocol::merge::Conflict::id`]).
+    pub id: uuid::Uuid,
+    pub event_id: EventId,
+    pub kind: String,
+    pub key: String,
+    /// Ids of the tickets, check-ins and attendees involved.
+    pub records: Vec<uuid::Uuid>,
+    /// The conflict as the merge reported it, with both sides and both values.
+    pub detail: serde_json::Value,
+    /// When it arose (the stamp of the later record).
+    pub at: sync_protocol::Hlc,
+    pub detected_at: UnixMillis,
+    pub status: ConflictStatus,
+    pub resolution: Option<serde_json::Value>,
+    pub resolved_by: Option<String>,
+    pub resolved_at: Option<UnixMillis>,
+}
+
+/// Which side of a field conflict to keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PickSide {
+    /// The value that was overwritten (the older write).
+    Overwritten,
+    /// The value that overwrote it (the newer write).
+    Overwriting,
+}
+
+/// How a coordinator resolves a conflict; which actions fit which kind is checked by the store.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Resolution {
+    /// Double admission, admitted while canceled/revoked, parked ticket: seen and dealt with.
+    Reviewed {
+        #[serde(default)]
+        note: String,
+    },
+    /// Possible duplicate: keep this attendee; the other becomes its alias (and its tickets
+    /// aliases of the kept attendee's ticket), so later check-ins and edits follow.
+    Merge {
+        keep: sync_protocol::ids::AttendeeId,
+        #[serde(default)]
+        note: String,
+    },
+    /// Possible duplicate: two different people; both stay.
+    NotDuplicate {
+        #[serde(default)]
+        note: String,
+    },
+    /// Field conflict: keep one side's value, or an explicit `value`. Written as a server edit
+    /// that wins by HLC over every version stored.
+    Pick {
+        #[serde(default)]
+        side: Option<PickSide>,
+        #[serde(default)]
+        value: Option<serde_json::Value>,
+        #[serde(default)]
+        note: String,
+    },
+}
+
+/// One check-in or failed scan, for the CSV export.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct CheckInExport {
+    pub id: uuid::Uuid,
+    pub ticket_id: Option<uuid::Uuid>,
+    /// The attendee holding the ticket, following merges.
+    pub attendee_id: Option<uuid::Uuid>,
+    pub attendee_name: Option<String>,
+    pub gate_id: uuid::Uuid,
+    pub gate_name: Option<String>,
+    pub direction: String,
+    pub device_id: uuid::Uuid,
+    pub device_label: Option<String>,
+    pub hlc: sync_protocol::Hlc,
+    pub verdict: String,
+    pub offline: bool,
+    pub scanned_at: UnixMillis,
+    pub failed: bool,
+    pub annulled: bool,
+}
+
+/// One attendee with one of their tickets (or none), for the CSV export.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RegistrationExport {
+    pub attendee_id: uuid::Uuid,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub answers: serde_json::Value,
+    pub ticket_id: Option<uuid::Uuid>,
+    pub ticket_type: Option<String>,
+    pub ticket_status: Option<String>,
+    /// The kiosk that registered a walk-in.
+    pub created_by_device: Option<uuid::Uuid>,
+    /// Set when this attendee was merged into another as a duplicate.
+    pub merged_into: Option<uuid::Uuid>,
+    /// The first admission of the ticket (or of a ticket merged into it), if any.
+    pub first_admitted_at: Option<UnixMillis>,
+}
+
+/// Check-in counts of one gate, or of one hour.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CheckInCounts {
+    /// Admitted entries (annulled ones excluded).
+    pub admitted: u64,
+    /// Admitted exits (annulled ones excluded).
+    pub exits: u64,
+    /// Scans the kiosk refused, and failed scans.
+    pub refused: u64,
+    pub annulled: u64,
+}
+
+/// Counts of one gate.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct GateStats {
+    pub gate_id: uuid::Uuid,
+    pub name: Option<String>,
+    #[serde(flatten)]
+    pub counts: CheckInCounts,
+}
+
+/// Counts of one hour.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct HourStats {
+    /// Start of the hour (UTC), Unix milliseconds, by the check-in's HLC wall time.
+    pub hour: UnixMillis,
+    #[serde(flatten)]
+    pub counts: CheckInCounts,
+}
+
+/// Counts of an event: overall, per gate and per hour.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct EventStats {
+    pub event_id: EventId,
+    #[serde(flatten)]
+    pub total: CheckInCounts,
+    /// Distinct tickets admitted at least once (merged tickets count once).
+    pub tickets_admitted: u64,
+    pub open_conflicts: u64,
+    pub gates: Vec<GateStats>,
+    pub hours: Vec<HourStats>,
+}
+
+/// Conflicts found at push time, their resolution, and the reports coordinators read.
+pub trait ConflictStore: Clone + Send + Sync + 'static {
+    /// The event's conflicts matching `filter`, oldest first. `NotFound` for an unknown event.
+    fn list_conflicts(
+        &self,
+        event_id: EventId,
+        filter: &ConflictFilter,
+    ) -> impl Future<Output = Result<Vec<ConflictRecord>, StoreError>> + Send;
+
+    fn conflict(
+        &self,
+        id: uuid::Uuid,
+    ) -> impl Future<Output = Result<Option<ConflictRecord>, StoreError>> + Send;
+
+    /// Resolves an open conflict, with its effects (merge, picked value) in the same
+    /// transaction. `Conflict` when already resolved, `Invalid` when the action does not fit the
+    /// kind. `stamp` is a fresh server HLC (a picked value is written at least that late).
+    fn resolve_conflict(
+        &self,
+        id: uuid::Uuid,
+        resolution: &Resolution,
+        resolved_by: &str,
+        stamp: sync_protocol::Hlc,
+    ) -> impl Future<Output = Result<ConflictRecord, StoreError>> + Send;
+
+    /// Every check-in and failed scan of the event, in HLC order.
+    fn export_check_ins(
+        &self,
+        event_id: EventId,
+    ) -> impl Future<Output = Result<Vec<CheckInExport>, StoreError>> + Send;
+
+    /// Every attendee of the event with their tickets.
+    fn export_registrations(
+        &self,
+        event_id: EventId,
+    ) -> impl Future<Output = Result<Vec<RegistrationExport>, StoreError>> + Send;
+
+    /// Check-in counts, overall, per gate and per hour.
+    fn event_stats(
+        &self,
+        event_id: EventId,
+    ) -> impl Future<Output = Result<EventStats, StoreError>> + Send;
+}
+
+/// A form version as listed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FormVersion {
+    pub id: sync_protocol::ids::FormId,
+    pub version: u32,
+    pub title: String,
+    pub created_at: UnixMillis,
+}
+
+/// What a CSV import did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct ImportSummary {
+    pub rows: u64,
+    /// New attendees with their tickets.
+    pub created: u64,
+    /// Rows that matched an earlier import (by external_ref, else email and ticket type).
+    pub updated: u64,
+}
+
+/// The outcome of an import: done, or refused with every problem (and nothing stored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImportOutcome {
+    Imported(ImportSummary),
+    Rejected(Vec<crate::import::LineError>),
+}
+
+/// Makes the signed code of a new ticket (the store holds no key).
+pub type IssueCode<'a> = &'a (
+        dyn Fn(
+    sync_protocol::ids::TicketId,
+    sync_protocol::ids::TicketTypeId,
+) -> Result<String, String>
+            + Sync
+    );
+
+/// A ticket with its attendee, as listed for admins.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TicketRecord {
+    pub ticket_id: sync_protocol::ids::TicketId,
+    pub attendee_id: sync_protocol::ids::AttendeeId,
+    pub ticket_type_id: sync_protocol::ids::TicketTypeId,
+    pub status: sync_protocol::model::TicketStatus,
+    pub code: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: Option<String>,
+    pub external_ref: Option<String>,
+}
+
+/// What a ticket status change did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StatusChange {
+    pub ticket_id: sync_protocol::ids::TicketId,
+    pub event_id: EventId,
+    pub previous: sync_protocol::model::TicketStatus,
+    pub status: sync_protocol::model::TicketStatus,
+    /// `false` when the ticket had that status already (nothing was written).
+    pub changed: bool,
+}
+
+/// A kiosk as the device list shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DeviceRecord {
+    pub id: DeviceId,
+    pub event_id: EventId,
+    pub label: String,
+    pub app_version: String,
+    pub gate_id: Option<GateId>,
+    pub enrolled_at: UnixMillis,
+    pub last_seen_at: Option<UnixMillis>,
+    pub last_push_at: Option<UnixMillis>,
+    pub last_pull_at: Option<UnixMillis>,
+    pub acknowledged_seq: u64,
+    pub revoked_at: Option<UnixMillis>,
+}
+
+/// The admin catalogue: events, ticket types, gates, form versions, imports, ticket status, the
+/// device list. Each method is one transaction.
+pub trait CatalogueStore: Clone + Send + Sync + 'static {
+    /// Every event, newest start first.
+    fn list_events(&self) -> impl Future<Output = Result<Vec<Event>, StoreError>> + Send;
+
+    fn event(&self, id: EventId) -> impl Future<Output = Result<Option<Event>, StoreError>> + Send;
+
+    /// Replaces an event's fields; `NotFound` if it does not exist.
+    fn update_event(&self, event: &Event) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    fn ticket_types(
+        &self,
+        event_id: EventId,
+    ) -> impl Future<Output = Result<Vec<sync_protocol::model::TicketType>, StoreError>> + Send;
+
+    /// `Conflict` if the name is taken in the event.
+    fn create_ticket_type(
+        &self,
+        event_id: EventId,
+        ticket_type: &sync_protocol::model::TicketType,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    fn update_ticket_type(
+        &self,
+        event_id: EventId,
+        ticket_type: &sync_protocol::model::TicketType,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    fn gates(
+        &self,
+        event_id: EventId,
+    ) -> impl Future<Output = Result<Vec<sync_protocol::model::Gate>, StoreError>> + Send;
+
+    /// `Conflict` if the name is taken in the event.
+    fn create_gate(
+        &self,
+        event_id: EventId,
+        gate: &sync_protocol::model::Gate,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    fn update_gate(
+        &self,
+        event_id: EventId,
+        gate: &sync_protocol::model::Gate,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Stores `form` as the next version of its id (1 for a new form) and returns that version.
+    /// `Conflict` if the form id belongs to another event.
+    fn add_form_version(
+        &self,
+        event_id: EventId,
+        form: &sync_protocol::forms::Form,
+    ) -> impl Future<Output = Result<u32, StoreError>> + Send;
+
+    /// Every version of every form of the event.
+    fn form_versions(
+        &self,
+        event_id: EventId,
+    ) -> impl Future<Output = Result<Vec<FormVersion>, StoreError>> + Send;
+
+    /// Imports checked rows whole or not at all: a row matching an earlier import (same
+    /// external_ref, else same email and ticket type) updates it, others are created with a code
+    /// from `issue` unless they carry one.
+    fn import_tickets(
+        &self,
+        event_id: EventId,
+        rows: &[crate::import::ImportRow],
+        hlc: sync_protocol::hlc::Hlc,
+        issue: IssueCode<'_>,
+    ) -> impl Future<Output = Result<ImportOutcome, StoreError>> + Send;
+
+    /// Tickets of the event in id order, after `after`.
+    fn tickets(
+        &self,
+        event_id: EventId,
+        after: Option<sync_protocol::ids::TicketId>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<TicketRecord>, StoreError>> + Send;
+
+    /// Sets a ticket's status and appends it to the event's feed, in one transaction.
+    fn set_ticket_status(
+        &self,
+        ticket_id: sync_protocol::ids::TicketId,
+        status: sync_protocol::model::TicketStatus,
+        hlc: sync_protocol::hlc::Hlc,
+    ) -> impl Future<Output = Result<StatusChange, StoreError>> + Send;
+
+    /// The event's kiosks, enrolled first first.
+    fn devices(
+        &self,
+        event_id: EventId,
+    ) -> impl Future<Output = Result<Vec<DeviceRecord>, StoreError>> + Send;
 }

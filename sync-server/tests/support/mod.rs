@@ -193,6 +193,7 @@ impl TestApp {
             device_id: enrolled.device_id,
             event_id: enrolled.event_id,
             token: enrolled.device_token,
+            server_key: enrolled.server_public_key,
             next_seq: 1,
             rng: ChaCha20Rng::from_entropy(),
         }
@@ -232,6 +233,8 @@ pub struct Kiosk {
     pub device_id: DeviceId,
     pub event_id: EventId,
     pub token: String,
+    /// The server key pinned at enrolment.
+    pub server_key: sync_protocol::crypto::PublicKey,
     pub next_seq: u64,
     pub rng: ChaCha20Rng,
 }

@@ -2,7 +2,14 @@
 //!
 //! - `sync`: enrolment, device tokens, push and pull.
 //! - `staff`: staff accounts, sessions, failed logins, audit log.
+//! - `ingest`: domain effects and conflicts of pushed changes, inside the push transaction.
+//! - `conflicts`: listing and resolving conflicts, exports and counts.
+//! - `packages`: reading what a package carries, storing and serving published packages.
 
+mod catalogue;
+mod conflicts;
+pub(crate) mod ingest;
+mod packages;
 mod staff;
 mod sync;
 

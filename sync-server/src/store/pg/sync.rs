@@ -304,6 +304,8 @@ impl SyncStore for PgStore {
         let mut stored = Vec::with_capacity(n);
         let mut feed_seqs = Vec::new();
         let mut feed_items = Vec::new();
+        // New, accepted changes: their domain effects are filed in this transaction.
+        let mut accepted = Vec::new();
         for (i, prepared) in changes.iter().enumerate() {
             let seq = seqs[i];
             // A seq inserted now is new for its first occurrence in the batch only.
@@ -319,6 +321,7 @@ impl SyncStore for PgStore {
                 }
             };
             if outcome == Stored::New && prepared.rejection.is_none() {
+                accepted.push(&prepared.change);
                 feed_seqs.push(seq);
                 feed_items.push(
                     serde_json::to_value(PullItem::DeviceChange {
@@ -379,6 +382,8 @@ impl SyncStore for PgStore {
             .bind(acknowledged)
             .execute(&mut *tx)
             .await?;
+        // Last before the commit: the filing holds locks on the tickets it touched until then.
+        super::ingest::file(&mut tx, device, &accepted).await?;
         tx.commit().await?;
         Ok(PushOutcome {
             stored,

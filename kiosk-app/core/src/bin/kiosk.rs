@@ -1,0 +1,332 @@
+//! `kiosk`: the headless kiosk. Every command prints one JSON document on stdout (or a line per
+//! item) and errors on stderr with a non-zero exit, so it scripts well.
+//!
+//! The store lives in `--data DIR` (or KIOSK_DATA_DIR); the PIN comes from KIOSK_PIN, else from
+//! the first line of standard input.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Mutex;
+
+use clap::{Parser, Subcommand};
+use kiosk_core::gate::scan;
+use kiosk_core::inspect::{inspect_code, inspect_package};
+use kiosk_core::store::KioskStore;
+use kiosk_core::sync::SyncClient;
+use serde_json::json;
+use sync_protocol::UnixMillis;
+use sync_protocol::crypto::{KdfParams, PublicKey};
+use sync_protocol::ids::EventId;
+use sync_protocol::model::Direction;
+use sync_protocol::package::PackageFile;
+
+#[derive(Parser)]
+#[command(name = "kiosk", version, about = "Gatepass kiosk, headless")]
+struct Cli {
+    /// Folder of the kiosk's store.
+    #[arg(
+        long,
+        global = true,
+        env = "KIOSK_DATA_DIR",
+        default_value = "kiosk-data"
+    )]
+    data: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the encrypted store, protected by the PIN.
+    Init,
+    /// Enrol with a server: --server URL --token TOKEN, or --invite 'GATEPASS-ENROL:...'.
+    Enroll {
+        #[arg(long, conflicts_with = "invite", requires = "token")]
+        server: Option<String>,
+        #[arg(long)]
+        token: Option<String>,
+        /// The text of the enrolment QR code.
+        #[arg(long)]
+        invite: Option<String>,
+        /// A name for the device list.
+        #[arg(long, default_value = "kiosk")]
+        label: String,
+    },
+    /// Apply a package file (e.g. from a USB stick), verified against the pinned server key.
+    ImportPackage { file: PathBuf },
+    /// Fetch and apply the newest package from the server.
+    FetchPackage,
+    /// Judge a scanned code at a gate and record it.
+    Scan {
+        code: String,
+        /// Gate name or id.
+        #[arg(long)]
+        gate: String,
+        /// Scan an exit instead of an entry.
+        #[arg(long)]
+        exit: bool,
+    },
+    /// Register a walk-in: the person and form answers as JSON, e.g.
+    /// '{"first_name": "Ada", "last_name": "Lovelace", "answers": {"role": "developer"}}'.
+    /// Prints the attendee, ticket and badge (SVG), or the problems per field.
+    Register {
+        json: String,
+        /// Also write the badge SVG to this file.
+        #[arg(long)]
+        badge: Option<PathBuf>,
+    },
+    /// Push pending changes, then pull the feed.
+    Sync,
+    /// What the kiosk holds: identity, package, outbox.
+    Status,
+    /// Change the PIN (old PIN as usual, new one from KIOSK_NEW_PIN or the next stdin line).
+    ChangePin,
+    /// Read the QR codes in image files (PNG, JPEG): one JSON line per image,
+    /// {"file", "codes", "ms"} or {"file", "codes": [], "error"}; exits 0 either way.
+    Decode {
+        #[arg(required = true)]
+        images: Vec<PathBuf>,
+    },
+    /// Say what kind of code a scanned payload is, without a store.
+    InspectCode { code: String },
+    /// Verify a package file and count what it holds, without a store.
+    InspectPackage {
+        file: PathBuf,
+        #[arg(long)]
+        server_key: String,
+        #[arg(long)]
+        event: EventId,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Command::Decode { images } = &cli.command {
+        let ladder = kiosk_core::scan::Ladder::default();
+        for image in images {
+            let report = kiosk_core::scan::decode_file(&ladder, image);
+            println!("{}", serde_json::to_string(&report).expect("JSON output"));
+        }
+        return ExitCode::SUCCESS;
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    match runtime.block_on(run(cli)) {
+        Ok(value) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&value).expect("JSON output")
+            );
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn now() -> UnixMillis {
+    UnixMillis(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0),
+    )
+}
+
+fn secret(env_name: &str, prompt: &str) -> Result<String, String> {
+    if let Ok(value) = std::env::var(env_name) {
+        return Ok(value);
+    }
+    eprint!("{prompt}: ");
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| e.to_string())?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+fn store_path(data: &Path) -> PathBuf {
+    data.join("kiosk.db")
+}
+
+fn open(data: &Path) -> Result<KioskStore, String> {
+    let pin = secret("KIOSK_PIN", "PIN")?;
+    KioskStore::unlock(&store_path(data), &pin).map_err(|e| e.to_string())
+}
+
+async fn run(cli: Cli) -> Result<serde_json::Value, String> {
+    let data = cli.data;
+    match cli.command {
+        Command::Init => {
+            std::fs::create_dir_all(&data).map_err(|e| format!("{}: {e}", data.display()))?;
+            let pin = secret("KIOSK_PIN", "new PIN")?;
+            KioskStore::create(&store_path(&data), &pin, KdfParams::RECOMMENDED)
+                .map_err(|e| e.to_string())?;
+            Ok(json!({ "created": store_path(&data) }))
+        }
+        Command::Enroll {
+            server,
+            token,
+            invite,
+            label,
+        } => {
+            let store = Mutex::new(open(&data)?);
+            let invite = match (invite, server) {
+                (Some(text), _) => kiosk_core::enrol::invite_from(&text, None),
+                (None, Some(url)) => kiosk_core::enrol::invite_from(&url, token.as_deref()),
+                (None, None) => None,
+            }
+            .ok_or("give --invite TEXT, or --server URL --token TOKEN")?;
+            let identity = kiosk_core::enrol::enrol(&store, &invite, &label)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(json!({
+                "device_id": identity.device_id,
+                "event_id": identity.event_id,
+                "server_key_id": identity.server_key.key_id(),
+            }))
+        }
+        Command::ImportPackage { file } => {
+            let mut store = open(&data)?;
+            let identity = store
+                .identity()
+                .map_err(|e| e.to_string())?
+                .ok_or("enrol first: the package is checked against the server key pinned then")?;
+            let bytes = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            let package = PackageFile::from_bytes(&bytes).map_err(|e| e.to_string())?;
+            let manifest = store
+                .apply_package(&package, &identity.server_key, identity.event_id)
+                .map_err(|e| e.to_string())?;
+            Ok(json!({
+                "version": manifest.version,
+                "tickets": store.ticket_count().map_err(|e| e.to_string())?,
+            }))
+        }
+        Command::FetchPackage => {
+            let store = open(&data)?;
+            let client = SyncClient::for_store(&store).map_err(|e| e.to_string())?;
+            let store = Mutex::new(store);
+            let applied = client
+                .fetch_package(&store)
+                .await
+                .map_err(|e| e.to_string())?;
+            let store = store.into_inner().unwrap_or_else(|e| e.into_inner());
+            Ok(json!({
+                "applied": applied,
+                "version": store.package_version().map_err(|e| e.to_string())?,
+                "tickets": store.ticket_count().map_err(|e| e.to_string())?,
+            }))
+        }
+        Command::Scan { code, gate, exit } => {
+            let mut store = open(&data)?;
+            let gates = store.gates().map_err(|e| e.to_string())?;
+            let gate = gates
+                .iter()
+                .find(|g| g.name.eq_ignore_ascii_case(&gate) || g.id.to_string() == gate)
+                .ok_or_else(|| {
+                    let names: Vec<&str> = gates.iter().map(|g| g.name.as_str()).collect();
+                    format!("no gate {gate:?}; this package has: {}", names.join(", "))
+                })?;
+            let direction = if exit {
+                Direction::Exit
+            } else {
+                Direction::Entry
+            };
+            let result = scan(&mut store, code.as_bytes(), gate.id, direction, now(), true)
+                .map_err(|e| e.to_string())?;
+            Ok(serde_json::to_value(result).expect("results serialize"))
+        }
+        Command::Register {
+            json: request,
+            badge,
+        } => {
+            let request: kiosk_core::walkin::WalkInRequest =
+                serde_json::from_str(&request).map_err(|e| format!("the walk-in JSON: {e}"))?;
+            let mut store = open(&data)?;
+            match kiosk_core::walkin::register(&mut store, request, now()) {
+                Ok(registration) => {
+                    if let Some(path) = badge {
+                        std::fs::write(&path, &registration.badge_svg)
+                            .map_err(|e| format!("{}: {e}", path.display()))?;
+                    }
+                    Ok(json!({
+                        "attendee": registration.attendee,
+                        "ticket": registration.ticket,
+                        "badge_qr_version": registration.badge_qr_version,
+                        "seq": registration.seq,
+                    }))
+                }
+                Err(kiosk_core::walkin::WalkInError::Fields(problems)) => Err(format!(
+                    "the registration needs attention:\n{}",
+                    problems
+                        .iter()
+                        .map(|p| format!("  {}: {}", p.field, p.message))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                )),
+                Err(other) => Err(other.to_string()),
+            }
+        }
+        Command::Sync => {
+            let store = open(&data)?;
+            let client = SyncClient::for_store(&store).map_err(|e| e.to_string())?;
+            let store = Mutex::new(store);
+            let report = client
+                .sync_once(&store, |progress| {
+                    eprintln!("{}", serde_json::to_string(&progress).unwrap_or_default());
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(serde_json::to_value(report).expect("reports serialize"))
+        }
+        Command::Status => {
+            let store = open(&data)?;
+            let err = |e: kiosk_core::store::StoreError| e.to_string();
+            let identity = store.identity().map_err(err)?;
+            let (pending, acknowledged, parked) = store.outbox_counts().map_err(err)?;
+            Ok(json!({
+                "enrolled": identity.as_ref().map(|i| json!({
+                    "device_id": i.device_id,
+                    "event_id": i.event_id,
+                    "server": i.server_url,
+                })),
+                "package_version": store.package_version().map_err(err)?,
+                "tickets": store.ticket_count().map_err(err)?,
+                "outbox": { "pending": pending, "acknowledged": acknowledged, "parked": parked },
+                "parked": store.parked_changes().map_err(err)?,
+                "cursor": store.cursor().map_err(err)?,
+            }))
+        }
+        Command::ChangePin => {
+            let old = secret("KIOSK_PIN", "PIN")?;
+            let mut store =
+                KioskStore::unlock(&store_path(&data), &old).map_err(|e| e.to_string())?;
+            let new = secret("KIOSK_NEW_PIN", "new PIN")?;
+            store
+                .change_pin(&old, &new, KdfParams::RECOMMENDED)
+                .map_err(|e| e.to_string())?;
+            Ok(json!({ "changed": true }))
+        }
+        Command::Decode { .. } => Err("decode is handled before the runtime starts".into()),
+        Command::InspectCode { code } => {
+            let report = inspect_code(code.as_bytes()).map_err(|e| e.to_string())?;
+            Ok(serde_json::to_value(report).expect("reports serialize"))
+        }
+        Command::InspectPackage {
+            file,
+            server_key,
+            event,
+        } => {
+            let key: PublicKey = serde_json::from_value(serde_json::Value::String(server_key))
+                .map_err(|e| format!("--server-key: {e}"))?;
+            let bytes =
+                std::fs::read(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            let report = inspect_package(&bytes, &key, event).map_err(|e| e.to_string())?;
+            Ok(serde_json::to_value(report).expect("reports serialize"))
+        }
+    }
+}

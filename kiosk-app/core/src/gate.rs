@@ -1,0 +1,188 @@
+//! The scan-to-verdict path of a gate: code in, verdict out, check-in (or failed scan) and its
+//! outbox row committed before the verdict is shown.
+//!
+//! A signed code is verified offline (server key, or the issuing kiosk's certificate from the
+//! package); an opaque code is looked up by its blind index. The verdict rule is the pure
+//! `sync_protocol::verdict::decide`, the same the server replays.
+
+use rand::rngs::OsRng;
+use serde::Serialize;
+use sync_protocol::UnixMillis;
+use sync_protocol::certificate::CertificateSet;
+use sync_protocol::changes::{ChangeBody, CheckIn, FailedScan};
+use sync_protocol::ids::{CheckInId, GateId, TicketId};
+use sync_protocol::model::{Direction, TicketStatus, TicketType};
+use sync_protocol::ticket_code::{TicketCode, verify};
+use sync_protocol::verdict::{KnownTicket, ScannedTicket, Validity, Verdict, VerdictInput, decide};
+
+use crate::store::{KioskStore, StoreError, TicketRecord};
+
+/// What can stop a scan from being judged at all (a verdict, even "unknown", is not an error).
+#[derive(Debug, thiserror::Error)]
+pub enum GateError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("this kiosk is not enrolled yet")]
+    NotEnrolled,
+    #[error("gate {0} is not in this kiosk's package")]
+    UnknownGate(GateId),
+}
+
+/// The result of one scan, for the screen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScanResult {
+    pub verdict: Verdict,
+    pub ticket_id: Option<TicketId>,
+    /// The attendee's name, when the ticket is known here.
+    pub attendee_name: Option<String>,
+    /// The outbox seq of the recorded check-in or failed scan.
+    pub seq: u64,
+}
+
+/// Longest scanned text kept in a failed-scan record.
+const MAX_SCANNED_TEXT: usize = 256;
+
+/// Judges one scanned payload at `gate_id` and records the outcome.
+pub fn scan(
+    store: &mut KioskStore,
+    payload: &[u8],
+    gate_id: GateId,
+    direction: Direction,
+    now: UnixMillis,
+    offline: bool,
+) -> Result<ScanResult, GateError> {
+    let identity = store.identity()?.ok_or(GateError::NotEnrolled)?;
+    let gates = store.gates()?;
+    let gate = gates
+        .iter()
+        .find(|g| g.id == gate_id)
+        .ok_or(GateError::UnknownGate(gate_id))?;
+    let ticket_types = store.ticket_types()?;
+
+    let mut validity_from_code = None;
+    let mut signed_claims = None;
+    let record: Option<TicketRecord>;
+    let mut bad_signature = false;
+    match TicketCode::parse_bytes(payload) {
+        Err(_) => record = None,
+        Ok(TicketCode::Opaque(code)) => record = store.ticket_by_code(&TicketCode::Opaque(code))?,
+        Ok(TicketCode::Signed(code)) => {
+            let (certificates, revoked) = store.certificates()?;
+            let set = CertificateSet::new(
+                identity.event_id,
+                &identity.server_key,
+                &certificates,
+                revoked,
+            );
+            match verify(&code, identity.event_id, &identity.server_key, &set) {
+                Ok(verified) => {
+                    validity_from_code = Some(Validity {
+                        from: verified.valid_from(),
+                        until: verified.valid_until(),
+                    });
+                    signed_claims = Some((verified.ticket_id(), verified.ticket_type_id()));
+                    record = store.ticket_by_id(verified.ticket_id())?;
+                }
+                Err(_) => {
+                    bad_signature = true;
+                    record = None;
+                }
+            }
+        }
+    }
+
+    // What the kiosk knows of the ticket: its record, or only what a verified code claims
+    // (a ticket sold or registered after the last package).
+    let known = match (&record, signed_claims) {
+        (Some(r), _) => Some((r.id, r.ticket_type_id, r.status)),
+        (None, Some((id, ticket_type))) => Some((id, ticket_type, TicketStatus::Valid)),
+        (None, None) => None,
+    };
+    let attendee = match &record {
+        Some(r) => store.attendee(r.attendee_id)?,
+        None => None,
+    };
+    let answered: Vec<String> = attendee
+        .as_ref()
+        .map(|a| a.answers.keys().cloned().collect())
+        .unwrap_or_default();
+    let check_ins = match known {
+        Some((id, _, _)) => store.check_ins_of(id)?,
+        None => Vec::new(),
+    };
+    let scanned = match known {
+        Some((id, ticket_type, status)) => ScannedTicket::Known(KnownTicket {
+            id,
+            ticket_type,
+            status,
+            validity: validity(&ticket_types, ticket_type, validity_from_code),
+            answered: &answered,
+        }),
+        None if bad_signature => ScannedTicket::BadSignature,
+        None => ScannedTicket::Unknown,
+    };
+    let verdict = decide(&VerdictInput {
+        ticket: scanned,
+        gate,
+        direction,
+        check_ins: &check_ins,
+        now,
+        gates: &gates,
+        utc_offset_minutes: 0,
+    });
+
+    let body = match known {
+        Some((ticket_id, _, _)) if verdict.code.admits() => ChangeBody::CheckIn(CheckIn {
+            id: CheckInId::new(now, &mut OsRng),
+            ticket_id,
+            gate_id,
+            direction,
+            verdict: verdict.code,
+            offline,
+            scanned_at: now,
+        }),
+        _ => ChangeBody::FailedScan(FailedScan {
+            id: CheckInId::new(now, &mut OsRng),
+            gate_id,
+            direction,
+            ticket_id: known.map(|(id, _, _)| id),
+            verdict: verdict.code,
+            scanned_text: String::from_utf8_lossy(payload)
+                .chars()
+                .take(MAX_SCANNED_TEXT)
+                .collect(),
+            offline,
+            scanned_at: now,
+        }),
+    };
+    let change = store.record(&body, now)?;
+    Ok(ScanResult {
+        verdict,
+        ticket_id: known.map(|(id, _, _)| id),
+        attendee_name: attendee.map(|a| format!("{} {}", a.first_name, a.last_name)),
+        seq: change.seq,
+    })
+}
+
+/// The window in which a ticket admits: its type's, narrowed by the code's own bounds.
+fn validity(
+    ticket_types: &[TicketType],
+    ticket_type: sync_protocol::ids::TicketTypeId,
+    from_code: Option<Validity>,
+) -> Validity {
+    let from_type = ticket_types
+        .iter()
+        .find(|t| t.id == ticket_type)
+        .map(Validity::from)
+        .unwrap_or_default();
+    let Some(code) = from_code else {
+        return from_type;
+    };
+    Validity {
+        from: from_type.from.max(code.from),
+        until: match (from_type.until, code.until) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        },
+    }
+}

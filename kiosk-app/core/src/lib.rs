@@ -1,0 +1,23 @@
+//! The kiosk engine: everything a gate or registration-desk kiosk does, as a library that builds
+//! and tests without Tauri.
+//!
+//! What lives here as it grows (see docs/architecture.md): the encrypted SQLite store, package
+//! import, frame sources and decoders, the scan-to-verdict path, walk-in registration, the outbox
+//! and the sync client.
+//!
+//! - [`store`]: the encrypted SQLite store (PIN, packages, tickets, check-ins, outbox).
+//! - [`enrol`]: trading a one-time token for the kiosk's identity.
+//! - [`gate`]: the scan-to-verdict path.
+//! - [`sync`]: the push-then-pull sync client.
+//! - [`walkin`] and [`badge`]: registering walk-ins and drawing their badges.
+//! - [`inspect`]: reading a code or a package file without a store.
+//! - [`scan`]: frame sources, QR decoders and their ladder, debounce, the keyboard wedge.
+
+pub mod badge;
+pub mod enrol;
+pub mod gate;
+pub mod inspect;
+pub mod scan;
+pub mod store;
+pub mod sync;
+pub mod walkin;

@@ -1,0 +1,300 @@
+//! Reading QR codes in a grayscale frame: the [`Decoder`] trait, the two engines (rxing, the ZXing
+//! port, and rqrr), the panic guard every decoder call goes through, and the fallback [`Ladder`].
+//!
+//! Decoding is a pure function of the frame. A decoder that panics (rqrr does on some real photos)
+//! yields "no code" and a logged warning; it never takes the kiosk down.
+
+use std::collections::HashSet;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use rxing::{BarcodeFormat, DecodeHints, RXingResultMetadataType, RXingResultMetadataValue};
+
+use super::GrayFrame;
+
+/// A QR engine over grayscale frames. Returns the payloads it read (raw bytes: a QR code may
+/// carry any bytes); an empty list means no code was found.
+pub trait Decoder: Send + Sync {
+    /// A short name for logs and the hit-rate table.
+    fn name(&self) -> &str;
+    fn decode(&self, frame: &GrayFrame) -> Vec<Vec<u8>>;
+}
+
+/// Runs `decoder` with a panic guard: a panic becomes "no code" plus a warning.
+pub fn guarded(decoder: &dyn Decoder, frame: &GrayFrame) -> Vec<Vec<u8>> {
+    match catch_unwind(AssertUnwindSafe(|| decoder.decode(frame))) {
+        Ok(payloads) => payloads,
+        Err(panic) => {
+            let reason = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            tracing::warn!(
+                decoder = decoder.name(),
+                width = frame.width(),
+                height = frame.height(),
+                %reason,
+                "decoder panicked; treated as no code"
+            );
+            Vec::new()
+        }
+    }
+}
+
+/// rxing (ZXing port), QR only, try-harder.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Rxing;
+
+impl Decoder for Rxing {
+    fn name(&self) -> &str {
+        "rxing"
+    }
+
+    fn decode(&self, frame: &GrayFrame) -> Vec<Vec<u8>> {
+        if frame.width() == 0 || frame.height() == 0 {
+            return Vec::new();
+        }
+        let mut hints = DecodeHints {
+            TryHarder: Some(true),
+            ..DecodeHints::default()
+        };
+        match rxing::helpers::detect_in_luma_slice_with_hints(
+            frame.luma(),
+            frame.width(),
+            frame.height(),
+            Some(BarcodeFormat::QR_CODE),
+            &mut hints,
+        ) {
+            Ok(result) => vec![rxing_payload(&result)],
+            Err(_) => Vec::new(),
+        }
+    }
+}
+
+/// rxing hands back text decoded with a guessed character set. When the code's byte segments are
+/// not UTF-8 they are binary data and are returned as they are; otherwise the text is the payload.
+fn rxing_payload(result: &rxing::RXingResult) -> Vec<u8> {
+    if let Some(RXingResultMetadataValue::ByteSegments(segments)) = result
+        .getRXingResultMetadata()
+        .get(&RXingResultMetadataType::BYTE_SEGMENTS)
+    {
+        let bytes: Vec<u8> = segments.concat();
+        if !bytes.is_empty() && std::str::from_utf8(&bytes).is_err() {
+            return bytes;
+        }
+    }
+    result.getText().as_bytes().to_vec()
+}
+
+/// rqrr (a port of quirc). Reads several codes per frame; cannot read light-on-dark codes.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Rqrr;
+
+impl Decoder for Rqrr {
+    fn name(&self) -> &str {
+        "rqrr"
+    }
+
+    fn decode(&self, frame: &GrayFrame) -> Vec<Vec<u8>> {
+        let (w, h) = (frame.width() as usize, frame.height() as usize);
+        if w == 0 || h == 0 {
+            return Vec::new();
+        }
+        let luma = frame.luma();
+        let mut prepared =
+            rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| luma[y * w + x]);
+        prepared
+            .detect_grids()
+            .into_iter()
+            .filter_map(|grid| {
+                let mut payload = Vec::new();
+                grid.decode_to(&mut payload).ok().map(|_| payload)
+            })
+            .collect()
+    }
+}
+
+/// How a ladder step changes the frame before its engine sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// The frame as captured.
+    AsIs,
+    /// Light-on-dark made dark-on-light.
+    Inverted,
+    /// Half size (2x2 mean): against noise, blur and screen moire.
+    Half,
+    /// Double size: for tiny codes. Only for frames up to 800 px wide.
+    Doubled,
+}
+
+impl Retry {
+    fn label(self) -> &'static str {
+        match self {
+            Retry::AsIs => "",
+            Retry::Inverted => "+inverted",
+            Retry::Half => "+half",
+            Retry::Doubled => "+doubled",
+        }
+    }
+}
+
+/// One rung of the ladder: an engine and the retry it runs on.
+pub struct Step {
+    pub decoder: Box<dyn Decoder>,
+    pub retry: Retry,
+}
+
+impl Step {
+    pub fn new(decoder: impl Decoder + 'static, retry: Retry) -> Self {
+        Self {
+            decoder: Box::new(decoder),
+            retry,
+        }
+    }
+
+    pub fn label(&self) -> String {
+        format!("{}{}", self.decoder.name(), self.retry.label())
+    }
+}
+
+/// The fallback ladder: each step runs (panic-guarded) until one reads a code. The default order
+/// was measured on the synthetic set (docs/benchmarks.md, "Decoding"): rxing first (best and
+/// fastest), then rqrr, then inverted and rescaled retries.
+pub struct Ladder {
+    steps: Vec<Step>,
+}
+
+impl Default for Ladder {
+    fn default() -> Self {
+        Self::new(vec![
+            Step::new(Rxing, Retry::AsIs),
+            Step::new(Rqrr, Retry::AsIs),
+            Step::new(Rxing, Retry::Inverted),
+            Step::new(Rxing, Retry::Half),
+            Step::new(Rqrr, Retry::Half),
+            Step::new(Rxing, Retry::Doubled),
+        ])
+    }
+}
+
+/// What the ladder read, and which step read it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LadderResult {
+    pub payloads: Vec<Vec<u8>>,
+    /// The label of the step that read the payloads (`None` when nothing was read).
+    pub step: Option<String>,
+}
+
+impl Ladder {
+    pub fn new(steps: Vec<Step>) -> Self {
+        Self { steps }
+    }
+
+    pub fn steps(&self) -> &[Step] {
+        &self.steps
+    }
+
+    /// Decodes `frame`, stopping at the first step that reads anything. Payloads are unique, in
+    /// the order found.
+    pub fn decode(&self, frame: &GrayFrame) -> LadderResult {
+        let mut inverted = None;
+        let mut half = None;
+        let mut doubled = None;
+        for step in &self.steps {
+            let input = match step.retry {
+                Retry::AsIs => frame,
+                Retry::Inverted => &*inverted.get_or_insert_with(|| frame.inverted()),
+                Retry::Half if frame.width() >= 64 && frame.height() >= 64 => {
+                    &*half.get_or_insert_with(|| frame.half())
+                }
+                Retry::Doubled if frame.width() <= 800 && frame.height() <= 800 => {
+                    &*doubled.get_or_insert_with(|| frame.doubled())
+                }
+                Retry::Half | Retry::Doubled => continue,
+            };
+            let found = guarded(step.decoder.as_ref(), input);
+            if !found.is_empty() {
+                let mut seen = HashSet::new();
+                let payloads = found
+                    .into_iter()
+                    .filter(|p| seen.insert(p.clone()))
+                    .collect();
+                return LadderResult {
+                    payloads,
+                    step: Some(step.label()),
+                };
+            }
+        }
+        LadderResult::default()
+    }
+}
+
+impl Decoder for Ladder {
+    fn name(&self) -> &str {
+        "ladder"
+    }
+
+    fn decode(&self, frame: &GrayFrame) -> Vec<Vec<u8>> {
+        Ladder::decode(self, frame).payloads
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Panics;
+    impl Decoder for Panics {
+        fn name(&self) -> &str {
+            "panics"
+        }
+        fn decode(&self, _: &GrayFrame) -> Vec<Vec<u8>> {
+            panic!("index out of bounds, as rqrr does on some photos")
+        }
+    }
+
+    struct Fixed(&'static [u8]);
+    impl Decoder for Fixed {
+        fn name(&self) -> &str {
+            "fixed"
+        }
+        fn decode(&self, _: &GrayFrame) -> Vec<Vec<u8>> {
+            vec![self.0.to_vec(), self.0.to_vec()]
+        }
+    }
+
+    fn blank() -> GrayFrame {
+        GrayFrame::new(100, 100, vec![255; 100 * 100]).unwrap()
+    }
+
+    #[test]
+    fn a_panicking_decoder_is_no_code_not_a_crash() {
+        assert!(guarded(&Panics, &blank()).is_empty());
+    }
+
+    #[test]
+    fn the_ladder_climbs_past_a_panic_to_the_next_step() {
+        let ladder = Ladder::new(vec![
+            Step::new(Panics, Retry::AsIs),
+            Step::new(Fixed(b"GP1:X"), Retry::Inverted),
+        ]);
+        let result = ladder.decode(&blank());
+        assert_eq!(result.payloads, vec![b"GP1:X".to_vec()]);
+        assert_eq!(result.step.as_deref(), Some("fixed+inverted"));
+    }
+
+    #[test]
+    fn a_blank_frame_reads_nothing() {
+        let result = Ladder::default().decode(&blank());
+        assert_eq!(result, LadderResult::default());
+    }
+
+    #[test]
+    fn empty_and_tiny_frames_are_no_code() {
+        let ladder = Ladder::default();
+        for (w, h) in [(0, 0), (1, 1), (3, 1)] {
+            let frame = GrayFrame::new(w, h, vec![0; (w * h) as usize]).unwrap();
+            assert!(ladder.decode(&frame).payloads.is_empty());
+        }
+    }
+}

@@ -1,0 +1,322 @@
+//! Recording what happens at the kiosk: every local write and its outbox row in ONE transaction.
+//!
+//! [`KioskStore::record`] stamps the change with the kiosk's HLC (persisted, so it never goes
+//! backwards across restarts), gives it the next dense seq, writes its domain rows (a check-in)
+//! and its sealed outbox row, and commits durably before the caller shows the result.
+
+use rand::rngs::OsRng;
+use rusqlite::{OptionalExtension, params};
+use sync_protocol::UnixMillis;
+use sync_protocol::changes::{Change, ChangeBody};
+use sync_protocol::crypto::{blind_index, seal};
+use sync_protocol::hlc::{DEFAULT_MAX_DRIFT_MS, Hlc, HlcClock};
+use sync_protocol::ids::{ChangeId, CheckInId, GateId, TicketId};
+use sync_protocol::model::{Direction, Gate, TicketType};
+use sync_protocol::ticket_code::TicketCode;
+use sync_protocol::verdict::CheckInFact;
+
+use super::package::{direction_code, status_code};
+use super::{KioskStore, StoreError, hex, row_aad};
+
+const META_HLC: &str = "hlc";
+
+fn id16(bytes: &[u8], table: &'static str) -> Result<[u8; 16], StoreError> {
+    bytes.try_into().map_err(|_| StoreError::DamagedRow {
+        table,
+        id: hex(bytes),
+    })
+}
+
+impl KioskStore {
+    /// Stores `body` as a local change: domain rows plus the outbox row, atomically and durably.
+    pub fn record(&mut self, body: &ChangeBody, now: UnixMillis) -> Result<Change, StoreError> {
+        let identity = self
+            .identity()?
+            .ok_or_else(|| StoreError::Malformed("not enrolled: no device id".into()))?;
+        let package_version = self.package_version()?.unwrap_or(0);
+        let tx = self.conn.transaction()?;
+        let last: Option<i64> = tx
+            .query_row(
+                "select value from meta where key = ?1",
+                params![META_HLC],
+                |r| {
+                    let bytes: Vec<u8> = r.get(0)?;
+                    Ok(String::from_utf8(bytes)
+                        .ok()
+                        .and_then(|s| s.parse().ok())
+                        .unwrap_or(0))
+                },
+            )
+            .optional()?;
+        let mut clock = HlcClock::resume(
+            last.and_then(Hlc::from_i64).unwrap_or(Hlc::ZERO),
+            DEFAULT_MAX_DRIFT_MS,
+        );
+        let hlc = clock.tick(now);
+        let packed = hlc
+            .to_i64()
+            .ok_or_else(|| StoreError::Malformed("clock beyond range".into()))?;
+        tx.execute(
+            "insert into meta (key, value) values (?1, ?2)
+             on conflict (key) do update set value = excluded.value",
+            params![META_HLC, packed.to_string().into_bytes()],
+        )?;
+        let seq: i64 = tx.query_row("select coalesce(max(seq), 0) + 1 from outbox", [], |r| {
+            r.get(0)
+        })?;
+        let change = Change::new(
+            ChangeId::new(now, &mut OsRng),
+            identity.device_id,
+            seq as u64,
+            hlc,
+            package_version,
+            body,
+        );
+
+        match body {
+            ChangeBody::CheckIn(c) => {
+                tx.execute(
+                    "insert into check_ins (id, ticket_id, gate_id, direction, admitted, hlc, device_id)
+                     values (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![
+                        c.id.to_bytes(),
+                        c.ticket_id.to_bytes(),
+                        c.gate_id.to_bytes(),
+                        direction_code(c.direction),
+                        c.verdict.admits(),
+                        packed,
+                        identity.device_id.to_bytes(),
+                    ],
+                )?;
+            }
+            ChangeBody::CheckInAnnulment(a) => {
+                tx.execute(
+                    "update check_ins set annulled = 1 where id = ?1 and device_id = ?2",
+                    params![a.check_in_id.to_bytes(), identity.device_id.to_bytes()],
+                )?;
+            }
+            ChangeBody::WalkIn(w) => {
+                let id = w.attendee.id.to_bytes();
+                let person = serde_json::to_vec(&w.attendee).expect("attendees serialize");
+                tx.execute(
+                    "insert into attendees (id, sealed) values (?1, ?2)",
+                    params![
+                        id,
+                        seal(
+                            &self.sealing,
+                            &mut OsRng,
+                            &person,
+                            &row_aad("attendees", &id)
+                        )
+                    ],
+                )?;
+                let code = TicketCode::parse(&w.ticket.code)
+                    .map_err(|e| StoreError::Malformed(format!("walk-in code: {e}")))?;
+                let ticket_id = w.ticket.id.to_bytes();
+                tx.execute(
+                    "insert into tickets (id, code_index, attendee_id, ticket_type_id, status, sealed)
+                     values (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![
+                        ticket_id,
+                        blind_index(&self.index, code.as_str()),
+                        w.ticket.attendee_id.to_bytes(),
+                        w.ticket.ticket_type_id.to_bytes(),
+                        status_code(w.ticket.status),
+                        seal(&self.sealing, &mut OsRng, code.as_str().as_bytes(), &row_aad("tickets", &ticket_id)),
+                    ],
+                )?;
+            }
+            ChangeBody::FailedScan(_) | ChangeBody::AttendeeEdit(_) => {}
+        }
+
+        let payload = serde_json::to_vec(&change.payload).expect("payloads serialize");
+        let seq_bytes = seq.to_be_bytes();
+        let sealed = seal(
+            &self.sealing,
+            &mut OsRng,
+            &payload,
+            &row_aad("outbox", &seq_bytes),
+        );
+        tx.execute(
+            "insert into outbox (seq, change_id, hlc, kind, schema_version, entity_id, sealed,
+                                 package_version, created_at)
+             values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                seq,
+                change.id.to_bytes(),
+                packed,
+                change.kind,
+                change.schema_version,
+                change.entity_id,
+                sealed,
+                package_version as i64,
+                now.as_u64() as i64,
+            ],
+        )?;
+        tx.commit()?;
+        Ok(change)
+    }
+
+    /// Every check-in known for `ticket`, as the verdict rule reads them.
+    pub fn check_ins_of(&self, ticket: TicketId) -> Result<Vec<CheckInFact>, StoreError> {
+        let mut statement = self.conn.prepare_cached(
+            "select id, gate_id, direction, admitted, hlc, annulled from check_ins where ticket_id = ?1",
+        )?;
+        let rows = statement.query_map(params![ticket.to_bytes()], |r| {
+            Ok((
+                r.get::<_, Vec<u8>>(0)?,
+                r.get::<_, Vec<u8>>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, bool>(3)?,
+                r.get::<_, i64>(4)?,
+                r.get::<_, bool>(5)?,
+            ))
+        })?;
+        let mut facts = Vec::new();
+        for row in rows {
+            let (id, gate, direction, admitted, hlc, annulled) = row?;
+            let damaged = || StoreError::DamagedRow {
+                table: "check_ins",
+                id: hex(&id),
+            };
+            facts.push(CheckInFact {
+                id: CheckInId::from_bytes(id16(&id, "check_ins")?).map_err(|_| damaged())?,
+                gate_id: GateId::from_bytes(id16(&gate, "check_ins")?).map_err(|_| damaged())?,
+                direction: if direction == 0 {
+                    Direction::Entry
+                } else {
+                    Direction::Exit
+                },
+                admitted,
+                hlc: Hlc::from_i64(hlc).ok_or_else(damaged)?,
+                annulled,
+            });
+        }
+        Ok(facts)
+    }
+
+    /// The event's gates.
+    pub fn gates(&self) -> Result<Vec<Gate>, StoreError> {
+        self.json_rows("select body from gates", "gates")
+    }
+
+    /// The event's forms, every version held.
+    pub fn forms(&self) -> Result<Vec<sync_protocol::forms::Form>, StoreError> {
+        self.json_rows("select body from forms order by version", "forms")
+    }
+
+    /// The event, once a package is applied.
+    pub fn event(&self) -> Result<Option<sync_protocol::model::Event>, StoreError> {
+        Ok(self
+            .json_rows("select body from event", "event")?
+            .into_iter()
+            .next())
+    }
+
+    /// The event's ticket types.
+    pub fn ticket_types(&self) -> Result<Vec<TicketType>, StoreError> {
+        self.json_rows("select body from ticket_types", "ticket_types")
+    }
+
+    /// The signed certificates of the event's kiosks and the revoked devices.
+    pub fn certificates(
+        &self,
+    ) -> Result<
+        (
+            Vec<sync_protocol::crypto::Signed<sync_protocol::certificate::DeviceCertificate>>,
+            Vec<sync_protocol::ids::DeviceId>,
+        ),
+        StoreError,
+    > {
+        let certificates = self.json_rows("select body from certificates", "certificates")?;
+        let mut statement = self
+            .conn
+            .prepare_cached("select device_id from revoked_devices")?;
+        let revoked = statement
+            .query_map([], |r| r.get::<_, Vec<u8>>(0))?
+            .filter_map(|bytes| {
+                bytes
+                    .ok()
+                    .and_then(|b| <[u8; 16]>::try_from(b).ok())
+                    .and_then(|b| sync_protocol::ids::DeviceId::from_bytes(b).ok())
+            })
+            .collect();
+        Ok((certificates, revoked))
+    }
+
+    fn json_rows<T: serde::de::DeserializeOwned>(
+        &self,
+        sql: &str,
+        table: &'static str,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut statement = self.conn.prepare_cached(sql)?;
+        let rows = statement.query_map([], |r| r.get::<_, String>(0))?;
+        rows.map(|row| {
+            let text = row?;
+            serde_json::from_str(&text).map_err(|_| StoreError::DamagedRow {
+                table,
+                id: "?".into(),
+            })
+        })
+        .collect()
+    }
+
+    /// Changes not yet acknowledged by the server, oldest first, at most `limit`.
+    pub fn pending_changes(&self, limit: usize) -> Result<Vec<Change>, StoreError> {
+        let identity = self
+            .identity()?
+            .ok_or_else(|| StoreError::Malformed("not enrolled".into()))?;
+        let mut statement = self.conn.prepare_cached(
+            "select seq, change_id, hlc, kind, schema_version, entity_id, sealed, package_version
+             from outbox where state = 0 order by seq limit ?1",
+        )?;
+        let rows = statement.query_map(params![limit as i64], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, Vec<u8>>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, u16>(4)?,
+                r.get::<_, String>(5)?,
+                r.get::<_, Vec<u8>>(6)?,
+                r.get::<_, i64>(7)?,
+            ))
+        })?;
+        let mut changes = Vec::new();
+        for row in rows {
+            let (seq, change_id, hlc, kind, schema_version, entity_id, sealed, package_version) =
+                row?;
+            let seq_bytes = seq.to_be_bytes();
+            let damaged = || StoreError::DamagedRow {
+                table: "outbox",
+                id: seq.to_string(),
+            };
+            let payload = self.open_row("outbox", &seq_bytes, &sealed)?;
+            changes.push(Change {
+                id: ChangeId::from_bytes(id16(&change_id, "outbox")?).map_err(|_| damaged())?,
+                device_id: identity.device_id,
+                seq: seq as u64,
+                hlc: Hlc::from_i64(hlc).ok_or_else(damaged)?,
+                package_version: package_version as u64,
+                kind,
+                schema_version,
+                entity_id,
+                payload: serde_json::from_slice(&payload).map_err(|_| damaged())?,
+            });
+        }
+        Ok(changes)
+    }
+
+    /// Counts of outbox rows: (pending, acknowledged, parked).
+    pub fn outbox_counts(&self) -> Result<(u64, u64, u64), StoreError> {
+        let count = |state: i64| -> Result<u64, StoreError> {
+            let n: i64 = self.conn.query_row(
+                "select count(*) from outbox where state = ?1",
+                params![state],
+                |r| r.get(0),
+            )?;
+            Ok(n.max(0) as u64)
+        };
+        Ok((count(0)?, count(1)?, count(2)?))
+    }
+}

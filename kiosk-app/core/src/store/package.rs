@@ -1,0 +1,291 @@
+//! Applying event packages: verified first, then applied in one transaction (all or nothing).
+//!
+//! A full snapshot replaces everything the package owns; a delta replaces the small tables and
+//! upserts or removes attendees, tickets and known check-ins. Check-ins this kiosk made itself and
+//! its outbox are never touched by a package.
+
+use rand::rngs::OsRng;
+use rusqlite::{Transaction, params};
+use sync_protocol::crypto::{PublicKey, SealingKey, blind_index, seal};
+use sync_protocol::ids::EventId;
+use sync_protocol::model::{Direction, TicketStatus};
+use sync_protocol::package::{
+    KnownCheckIn, PackageBody, PackageDelta, PackageFile, PackageManifest, PackageSnapshot,
+    open_package,
+};
+use sync_protocol::ticket_code::TicketCode;
+
+use super::{KioskStore, StoreError, row_aad};
+
+const META_PACKAGE_VERSION: &str = "package_version";
+const META_PACKAGE_CURSOR: &str = "package_cursor";
+
+pub(super) fn status_code(status: TicketStatus) -> i64 {
+    match status {
+        TicketStatus::Valid => 0,
+        TicketStatus::Canceled => 1,
+        TicketStatus::Revoked => 2,
+    }
+}
+
+pub(super) fn direction_code(direction: Direction) -> i64 {
+    match direction {
+        Direction::Entry => 0,
+        Direction::Exit => 1,
+    }
+}
+
+fn json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("protocol types serialize")
+}
+
+impl KioskStore {
+    /// The version of the package applied last (`None`: none yet).
+    pub fn package_version(&self) -> Result<Option<u64>, StoreError> {
+        self.meta(META_PACKAGE_VERSION)?
+            .map(|bytes| {
+                String::from_utf8(bytes)
+                    .ok()
+                    .and_then(|s| s.parse().ok())
+                    .ok_or_else(|| StoreError::Malformed("package version".into()))
+            })
+            .transpose()
+    }
+
+    /// Verifies `file` against the pinned server key and this kiosk's event, then applies it
+    /// atomically. A refused package leaves the store as it was.
+    pub fn apply_package(
+        &mut self,
+        file: &PackageFile,
+        server_key: &PublicKey,
+        event_id: EventId,
+    ) -> Result<PackageManifest, StoreError> {
+        let held = self.package_version()?;
+        let (manifest, body) = open_package(file, server_key, event_id, held)?;
+        let tx = self.conn.transaction()?;
+        match &body {
+            PackageBody::Full(snapshot) => {
+                for table in [
+                    "event",
+                    "ticket_types",
+                    "gates",
+                    "forms",
+                    "certificates",
+                    "revoked_devices",
+                    "attendees",
+                    "tickets",
+                ] {
+                    tx.execute(&format!("delete from {table}"), [])?;
+                }
+                // Check-ins from other kiosks are replaced; this kiosk's own stay.
+                tx.execute(
+                    "delete from check_ins where device_id not in (select value from meta where key = 'device_id')",
+                    [],
+                )?;
+                write_small_tables(&tx, snapshot_small(snapshot))?;
+                write_people(
+                    &self.sealing,
+                    &self.index,
+                    &tx,
+                    &snapshot.attendees,
+                    &snapshot.tickets,
+                )?;
+                write_check_ins(&tx, &snapshot.check_ins)?;
+            }
+            PackageBody::Delta(delta) => {
+                for table in [
+                    "event",
+                    "ticket_types",
+                    "gates",
+                    "forms",
+                    "certificates",
+                    "revoked_devices",
+                ] {
+                    tx.execute(&format!("delete from {table}"), [])?;
+                }
+                write_small_tables(&tx, delta_small(delta))?;
+                for id in &delta.remove_attendees {
+                    tx.execute(
+                        "delete from attendees where id = ?1",
+                        params![id.to_bytes()],
+                    )?;
+                }
+                for id in &delta.remove_tickets {
+                    tx.execute("delete from tickets where id = ?1", params![id.to_bytes()])?;
+                }
+                for id in &delta.remove_check_ins {
+                    tx.execute(
+                        "delete from check_ins where id = ?1",
+                        params![id.to_bytes()],
+                    )?;
+                }
+                write_people(
+                    &self.sealing,
+                    &self.index,
+                    &tx,
+                    &delta.upsert_attendees,
+                    &delta.upsert_tickets,
+                )?;
+                write_check_ins(&tx, &delta.upsert_check_ins)?;
+            }
+        }
+        for (key, value) in [
+            (META_PACKAGE_VERSION, manifest.version.to_string()),
+            (META_PACKAGE_CURSOR, manifest.cursor.to_string()),
+        ] {
+            tx.execute(
+                "insert into meta (key, value) values (?1, ?2)
+                 on conflict (key) do update set value = excluded.value",
+                params![key, value.into_bytes()],
+            )?;
+        }
+        tx.commit()?;
+        Ok(manifest)
+    }
+}
+
+/// The small tables of a package, as JSON rows.
+struct SmallTables<'a> {
+    event: &'a sync_protocol::model::Event,
+    ticket_types: &'a [sync_protocol::model::TicketType],
+    gates: &'a [sync_protocol::model::Gate],
+    forms: &'a [sync_protocol::forms::Form],
+    certificates:
+        &'a [sync_protocol::crypto::Signed<sync_protocol::certificate::DeviceCertificate>],
+    revoked_devices: &'a [sync_protocol::ids::DeviceId],
+}
+
+fn snapshot_small(s: &PackageSnapshot) -> SmallTables<'_> {
+    SmallTables {
+        event: &s.event,
+        ticket_types: &s.ticket_types,
+        gates: &s.gates,
+        forms: &s.forms,
+        certificates: &s.certificates,
+        revoked_devices: &s.revoked_devices,
+    }
+}
+
+fn delta_small(d: &PackageDelta) -> SmallTables<'_> {
+    SmallTables {
+        event: &d.event,
+        ticket_types: &d.ticket_types,
+        gates: &d.gates,
+        forms: &d.forms,
+        certificates: &d.certificates,
+        revoked_devices: &d.revoked_devices,
+    }
+}
+
+fn write_small_tables(tx: &Transaction<'_>, t: SmallTables<'_>) -> Result<(), StoreError> {
+    tx.execute(
+        "insert into event (id, body) values (?1, ?2)",
+        params![t.event.id.to_bytes(), json(t.event)],
+    )?;
+    for ticket_type in t.ticket_types {
+        tx.execute(
+            "insert into ticket_types (id, body) values (?1, ?2)",
+            params![ticket_type.id.to_bytes(), json(ticket_type)],
+        )?;
+    }
+    for gate in t.gates {
+        tx.execute(
+            "insert into gates (id, body) values (?1, ?2)",
+            params![gate.id.to_bytes(), json(gate)],
+        )?;
+    }
+    for form in t.forms {
+        tx.execute(
+            "insert into forms (id, version, body) values (?1, ?2, ?3)",
+            params![form.id.to_bytes(), form.version, json(form)],
+        )?;
+    }
+    for certificate in t.certificates {
+        tx.execute(
+            "insert into certificates (body) values (?1)",
+            params![json(certificate)],
+        )?;
+    }
+    for device in t.revoked_devices {
+        tx.execute(
+            "insert into revoked_devices (device_id) values (?1)",
+            params![device.to_bytes()],
+        )?;
+    }
+    Ok(())
+}
+
+fn write_people(
+    sealing: &SealingKey,
+    index: &sync_protocol::crypto::BlindIndexKey,
+    tx: &Transaction<'_>,
+    attendees: &[sync_protocol::model::Attendee],
+    tickets: &[sync_protocol::model::Ticket],
+) -> Result<(), StoreError> {
+    let mut insert_attendee = tx.prepare(
+        "insert into attendees (id, sealed) values (?1, ?2)
+         on conflict (id) do update set sealed = excluded.sealed",
+    )?;
+    for attendee in attendees {
+        let id = attendee.id.to_bytes();
+        let plaintext = serde_json::to_vec(attendee).expect("attendees serialize");
+        insert_attendee.execute(params![
+            id,
+            seal(sealing, &mut OsRng, &plaintext, &row_aad("attendees", &id))
+        ])?;
+    }
+    let mut insert_ticket = tx.prepare(
+        "insert into tickets (id, code_index, attendee_id, ticket_type_id, status, sealed)
+         values (?1, ?2, ?3, ?4, ?5, ?6)
+         on conflict (id) do update set code_index = excluded.code_index,
+           attendee_id = excluded.attendee_id, ticket_type_id = excluded.ticket_type_id,
+           status = excluded.status, sealed = excluded.sealed",
+    )?;
+    for ticket in tickets {
+        let code = TicketCode::parse(&ticket.code).map_err(|e| {
+            StoreError::Malformed(format!("ticket {} has an unreadable code: {e}", ticket.id))
+        })?;
+        let id = ticket.id.to_bytes();
+        let code_index = blind_index(index, code.as_str());
+        insert_ticket.execute(params![
+            id,
+            code_index,
+            ticket.attendee_id.to_bytes(),
+            ticket.ticket_type_id.to_bytes(),
+            status_code(ticket.status),
+            seal(
+                sealing,
+                &mut OsRng,
+                code.as_str().as_bytes(),
+                &row_aad("tickets", &id)
+            ),
+        ])?;
+    }
+    Ok(())
+}
+
+fn write_check_ins(tx: &Transaction<'_>, check_ins: &[KnownCheckIn]) -> Result<(), StoreError> {
+    let mut insert = tx.prepare(
+        "insert into check_ins (id, ticket_id, gate_id, direction, admitted, hlc, device_id, annulled)
+         values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         on conflict (id) do update set annulled = max(check_ins.annulled, excluded.annulled)",
+    )?;
+    for known in check_ins {
+        let c = &known.check_in;
+        let hlc = known
+            .hlc
+            .to_i64()
+            .ok_or_else(|| StoreError::Malformed(format!("check-in {} stamp", c.id)))?;
+        insert.execute(params![
+            c.id.to_bytes(),
+            c.ticket_id.to_bytes(),
+            c.gate_id.to_bytes(),
+            direction_code(c.direction),
+            c.verdict.admits(),
+            hlc,
+            known.device_id.to_bytes(),
+            known.annulled,
+        ])?;
+    }
+    Ok(())
+}

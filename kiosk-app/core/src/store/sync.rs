@@ -1,0 +1,223 @@
+//! What a sync does to the store: acknowledgements of pushed changes, and pulled feed pages
+//! applied together with the cursor that follows them (one transaction per page, so a pull cut
+//! anywhere resumes without a gap or a repeat).
+
+use rand::rngs::OsRng;
+use rusqlite::params;
+use sync_protocol::changes::ChangeBody;
+use sync_protocol::crypto::{blind_index, seal};
+use sync_protocol::ticket_code::TicketCode;
+use sync_protocol::wire::{ChangeResult, ChangeStatus, Cursor, PullItem};
+
+use super::package::{direction_code, status_code};
+use super::{KioskStore, StoreError, row_aad};
+
+const META_CURSOR: &str = "cursor";
+
+/// What applying a pull page did, for progress and live views.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PageApplied {
+    pub check_ins: u64,
+    pub walk_ins: u64,
+    pub status_changes: u64,
+    pub revoked_devices: u64,
+}
+
+impl KioskStore {
+    /// Where the next pull starts: the stored cursor, else the package's.
+    pub fn cursor(&self) -> Result<Cursor, StoreError> {
+        let text = match self.meta(META_CURSOR)? {
+            Some(bytes) => bytes,
+            None => match self.meta("package_cursor")? {
+                Some(bytes) => bytes,
+                None => return Ok(Cursor::START),
+            },
+        };
+        String::from_utf8(text)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| StoreError::Malformed("cursor".into()))
+    }
+
+    /// Records the server's answers to a push. Rows up to `acknowledged_seq` that were accepted
+    /// or duplicates are marked acknowledged; rejected ones are parked with their reason. Rows the
+    /// server has not acknowledged stay pending whatever the answer said.
+    pub fn record_push_results(
+        &mut self,
+        results: &[ChangeResult],
+        acknowledged_seq: u64,
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        for result in results {
+            if result.seq > acknowledged_seq {
+                continue;
+            }
+            match &result.status {
+                ChangeStatus::Accepted | ChangeStatus::Duplicate => {
+                    tx.execute(
+                        "update outbox set state = 1 where seq = ?1 and state = 0",
+                        params![result.seq as i64],
+                    )?;
+                }
+                ChangeStatus::Rejected { code, message } => {
+                    tx.execute(
+                        "update outbox set state = 2, reject_code = ?2, reject_message = ?3 where seq = ?1",
+                        params![result.seq as i64, code.as_str(), message],
+                    )?;
+                }
+            }
+        }
+        // Anything at or below the acknowledgement that the answer did not list was stored
+        // before (an earlier push whose answer was lost): acknowledged too.
+        tx.execute(
+            "update outbox set state = 1 where seq <= ?1 and state = 0",
+            params![acknowledged_seq as i64],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Parked changes: (seq, kind, code, message), for the coordinator screen.
+    pub fn parked_changes(&self) -> Result<Vec<(u64, String, String, String)>, StoreError> {
+        let mut statement = self.conn.prepare_cached(
+            "select seq, kind, coalesce(reject_code, ''), coalesce(reject_message, '')
+             from outbox where state = 2 order by seq",
+        )?;
+        let rows = statement.query_map([], |r| {
+            Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Applies one pulled page and stores `next_cursor`, atomically.
+    pub fn apply_pull_page(
+        &mut self,
+        items: &[PullItem],
+        next_cursor: Cursor,
+    ) -> Result<PageApplied, StoreError> {
+        let me = self.identity()?.map(|i| i.device_id);
+        let tx = self.conn.transaction()?;
+        let mut applied = PageApplied::default();
+        for item in items {
+            match item {
+                PullItem::DeviceChange { change, .. } => {
+                    if Some(change.device_id) == me {
+                        continue; // already here: it was made here
+                    }
+                    let hlc = change.hlc.to_i64().unwrap_or(i64::MAX);
+                    // A change this kiosk cannot read (a newer kind) is skipped; the server has it.
+                    let Ok(body) = change.body() else { continue };
+                    match body {
+                        ChangeBody::CheckIn(c) => {
+                            tx.execute(
+                                "insert into check_ins (id, ticket_id, gate_id, direction, admitted, hlc, device_id)
+                                 values (?1, ?2, ?3, ?4, ?5, ?6, ?7) on conflict (id) do nothing",
+                                params![
+                                    c.id.to_bytes(),
+                                    c.ticket_id.to_bytes(),
+                                    c.gate_id.to_bytes(),
+                                    direction_code(c.direction),
+                                    c.verdict.admits(),
+                                    hlc,
+                                    change.device_id.to_bytes(),
+                                ],
+                            )?;
+                            applied.check_ins += 1;
+                        }
+                        ChangeBody::CheckInAnnulment(a) => {
+                            tx.execute(
+                                "update check_ins set annulled = 1 where id = ?1 and device_id = ?2",
+                                params![a.check_in_id.to_bytes(), change.device_id.to_bytes()],
+                            )?;
+                        }
+                        ChangeBody::WalkIn(w) => {
+                            let id = w.attendee.id.to_bytes();
+                            let person =
+                                serde_json::to_vec(&w.attendee).expect("attendees serialize");
+                            tx.execute(
+                                "insert into attendees (id, sealed) values (?1, ?2) on conflict (id) do nothing",
+                                params![id, seal(&self.sealing, &mut OsRng, &person, &row_aad("attendees", &id))],
+                            )?;
+                            if let Ok(code) = TicketCode::parse(&w.ticket.code) {
+                                let ticket_id = w.ticket.id.to_bytes();
+                                tx.execute(
+                                    "insert into tickets (id, code_index, attendee_id, ticket_type_id, status, sealed)
+                                     values (?1, ?2, ?3, ?4, ?5, ?6) on conflict do nothing",
+                                    params![
+                                        ticket_id,
+                                        blind_index(&self.index, code.as_str()),
+                                        w.ticket.attendee_id.to_bytes(),
+                                        w.ticket.ticket_type_id.to_bytes(),
+                                        status_code(w.ticket.status),
+                                        seal(&self.sealing, &mut OsRng, code.as_str().as_bytes(), &row_aad("tickets", &ticket_id)),
+                                    ],
+                                )?;
+                            }
+                            applied.walk_ins += 1;
+                        }
+                        ChangeBody::FailedScan(_) | ChangeBody::AttendeeEdit(_) => {}
+                    }
+                }
+                PullItem::TicketStatus {
+                    ticket_id, status, ..
+                } => {
+                    tx.execute(
+                        "update tickets set status = ?2 where id = ?1",
+                        params![ticket_id.to_bytes(), status_code(*status)],
+                    )?;
+                    applied.status_changes += 1;
+                }
+                PullItem::TicketIssued {
+                    attendee, ticket, ..
+                } => {
+                    let id = attendee.id.to_bytes();
+                    let person = serde_json::to_vec(attendee).expect("attendees serialize");
+                    tx.execute(
+                        "insert into attendees (id, sealed) values (?1, ?2)
+                         on conflict (id) do update set sealed = excluded.sealed",
+                        params![
+                            id,
+                            seal(
+                                &self.sealing,
+                                &mut OsRng,
+                                &person,
+                                &row_aad("attendees", &id)
+                            )
+                        ],
+                    )?;
+                    if let Ok(code) = TicketCode::parse(&ticket.code) {
+                        let ticket_id = ticket.id.to_bytes();
+                        tx.execute(
+                            "insert into tickets (id, code_index, attendee_id, ticket_type_id, status, sealed)
+                             values (?1, ?2, ?3, ?4, ?5, ?6)
+                             on conflict (id) do update set code_index = excluded.code_index,
+                               status = excluded.status, sealed = excluded.sealed",
+                            params![
+                                ticket_id,
+                                blind_index(&self.index, code.as_str()),
+                                ticket.attendee_id.to_bytes(),
+                                ticket.ticket_type_id.to_bytes(),
+                                status_code(ticket.status),
+                                seal(&self.sealing, &mut OsRng, code.as_str().as_bytes(), &row_aad("tickets", &ticket_id)),
+                            ],
+                        )?;
+                    }
+                }
+                PullItem::DeviceRevoked { device_id, .. } => {
+                    tx.execute(
+                        "insert into revoked_devices (device_id) values (?1) on conflict do nothing",
+                        params![device_id.to_bytes()],
+                    )?;
+                    applied.revoked_devices += 1;
+                }
+            }
+        }
+        tx.execute(
+            "insert into meta (key, value) values (?1, ?2)
+             on conflict (key) do update set value = excluded.value",
+            params![META_CURSOR, next_cursor.to_string().into_bytes()],
+        )?;
+        tx.commit()?;
+        Ok(applied)
+    }
+}

@@ -1,0 +1,272 @@
+//! The sync client: push the outbox, then pull the feed, over HTTP.
+//!
+//! Push first (as the field's best systems do), in seq order and in batches; the store marks rows
+//! acknowledged only up to the server's acknowledged seq, so a lost answer means a replay the
+//! server recognises, never a loss or a double. Then pull page by page, each page applied with
+//! its cursor in one transaction. The store is locked only between network calls.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde::Serialize;
+use sync_protocol::package::PackageFile;
+use sync_protocol::wire::{
+    ErrorBody, ErrorCode, MAX_PUSH_BATCH, PackageOffer, PullPage, PushRequest, PushResponse,
+};
+
+use crate::store::{KioskStore, StoreError};
+
+/// Why a sync stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// The server cannot be reached: the kiosk is offline. Nothing is lost; try later.
+    #[error("offline: {0}")]
+    Offline(String),
+    /// This kiosk was revoked: it must be enrolled again.
+    #[error("this kiosk was revoked")]
+    Revoked,
+    /// The server answered with an error.
+    #[error("server refused ({code:?}): {message}")]
+    Server { code: ErrorCode, message: String },
+    #[error("the server's answer is not understood: {0}")]
+    Protocol(String),
+    #[error("this kiosk is not enrolled")]
+    NotEnrolled,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What one sync did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SyncReport {
+    pub pushed: u64,
+    pub parked: u64,
+    pub pulled: u64,
+    pub pending_after: u64,
+    pub write_checkpoint: u64,
+    /// The newest package the server has (fetch it when newer than the one held).
+    pub package_version: u64,
+    /// Set when the server said this kiosk's clock runs ahead.
+    pub clock_ahead_ms: Option<u64>,
+}
+
+/// Progress of a running sync, for a progress bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "phase", rename_all = "snake_case")]
+pub enum SyncProgress {
+    Pushing { sent: u64, total: u64 },
+    Pulling { received: u64 },
+}
+
+/// Talks to one sync server for one enrolled kiosk.
+#[derive(Debug, Clone)]
+pub struct SyncClient {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl SyncClient {
+    /// A client for the server and token this kiosk was enrolled with.
+    pub fn for_store(store: &KioskStore) -> Result<SyncClient, SyncError> {
+        let identity = store.identity()?.ok_or(SyncError::NotEnrolled)?;
+        let token = store.device_token()?.ok_or(SyncError::NotEnrolled)?;
+        Ok(SyncClient::new(&identity.server_url, token))
+    }
+
+    pub fn new(base: &str, token: String) -> SyncClient {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("a TLS backend is compiled in");
+        SyncClient {
+            http,
+            base: base.trim_end_matches('/').to_owned(),
+            token,
+        }
+    }
+
+    /// Pushes every pending change, then pulls until the feed is caught up.
+    pub async fn sync_once(
+        &self,
+        store: &Mutex<KioskStore>,
+        progress: impl Fn(SyncProgress),
+    ) -> Result<SyncReport, SyncError> {
+        let mut report = SyncReport::default();
+        let total = lock(store).outbox_counts()?.0;
+        loop {
+            let batch = lock(store).pending_changes(MAX_PUSH_BATCH.min(500))?;
+            if batch.is_empty() {
+                break;
+            }
+            let response: PushResponse =
+                self.send(self.http.post(format!("{}/api/v1/push", self.base)).json(
+                    &PushRequest {
+                        changes: batch.clone(),
+                    },
+                ))
+                .await?;
+            let parked = response
+                .results
+                .iter()
+                .filter(|r| matches!(r.status, sync_protocol::wire::ChangeStatus::Rejected { .. }))
+                .count() as u64;
+            if let Some(ahead) = response
+                .results
+                .iter()
+                .filter_map(|r| r.clock_ahead_ms)
+                .max()
+            {
+                report.clock_ahead_ms = Some(ahead);
+            }
+            lock(store).record_push_results(&response.results, response.acknowledged_seq)?;
+            let last_sent = batch.last().map(|c| c.seq).unwrap_or(0);
+            if response.acknowledged_seq < last_sent {
+                // The server holds a gap before this batch: a protocol error, not a retry loop.
+                return Err(SyncError::Protocol(format!(
+                    "server acknowledged up to {} after a push up to {last_sent}",
+                    response.acknowledged_seq
+                )));
+            }
+            report.pushed += batch.len() as u64;
+            report.parked += parked;
+            progress(SyncProgress::Pushing {
+                sent: report.pushed,
+                total,
+            });
+        }
+
+        let mut pending_waits = 0;
+        loop {
+            let cursor = lock(store).cursor()?;
+            let page: PullPage = self
+                .send(
+                    self.http
+                        .get(format!("{}/api/v1/pull", self.base))
+                        .query(&[("after", cursor.to_string()), ("limit", "1000".to_owned())]),
+                )
+                .await?;
+            lock(store).apply_pull_page(&page.items, page.next_cursor)?;
+            report.pulled += page.items.len() as u64;
+            report.write_checkpoint = page.write_checkpoint;
+            report.package_version = page.package_version;
+            progress(SyncProgress::Pulling {
+                received: report.pulled,
+            });
+            if page.has_more {
+                continue;
+            }
+            if page.pending && page.items.is_empty() && pending_waits < 20 {
+                pending_waits += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+            break;
+        }
+        report.pending_after = lock(store).outbox_counts()?.0;
+        let held = lock(store).package_version()?.unwrap_or(0);
+        if report.package_version > held {
+            self.fetch_package(store).await?;
+        }
+        Ok(report)
+    }
+
+    /// Fetches and applies the newest package (a delta when the kiosk holds the version before).
+    /// Returns the version applied, or `None` when there is nothing newer.
+    pub async fn fetch_package(&self, store: &Mutex<KioskStore>) -> Result<Option<u64>, SyncError> {
+        let (held, identity) = {
+            let store = lock(store);
+            (
+                store.package_version()?,
+                store.identity()?.ok_or(SyncError::NotEnrolled)?,
+            )
+        };
+        let mut query = Vec::new();
+        if let Some(held) = held {
+            query.push(("held", held.to_string()));
+        }
+        let offer: Result<PackageOffer, SyncError> = self
+            .send(
+                self.http
+                    .get(format!("{}/api/v1/package", self.base))
+                    .query(&query),
+            )
+            .await;
+        let offer = match offer {
+            Ok(offer) => offer,
+            Err(SyncError::Server {
+                code: ErrorCode::NotFound,
+                ..
+            }) => return Ok(None),
+            Err(other) => return Err(other),
+        };
+        if held.is_some_and(|held| offer.version <= held) {
+            return Ok(None);
+        }
+        let response = self
+            .http
+            .get(format!("{}{}", self.base, offer.body_url))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(|e| SyncError::Offline(e.to_string()))?;
+        if !response.status().is_success() {
+            return Err(SyncError::Protocol(format!(
+                "package body: HTTP {}",
+                response.status()
+            )));
+        }
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| SyncError::Offline(e.to_string()))?;
+        let file = PackageFile {
+            manifest: offer.manifest,
+            body: body.to_vec(),
+        };
+        let manifest = lock(store).apply_package(&file, &identity.server_key, identity.event_id)?;
+        tracing::info!(version = manifest.version, "package applied");
+        Ok(Some(manifest.version))
+    }
+
+    async fn send<T: serde::de::DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<T, SyncError> {
+        let response = request
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(|e| SyncError::Offline(e.to_string()))?;
+        let status = response.status();
+        if status.is_success() {
+            return response
+                .json()
+                .await
+                .map_err(|e| SyncError::Protocol(e.to_string()));
+        }
+        let body: Option<ErrorBody> = response.json().await.ok();
+        match body {
+            Some(ErrorBody {
+                code: ErrorCode::DeviceRevoked,
+                ..
+            }) => Err(SyncError::Revoked),
+            Some(ErrorBody {
+                code: ErrorCode::Unavailable | ErrorCode::Internal,
+                message,
+            }) => Err(SyncError::Offline(message)),
+            Some(ErrorBody { code, message }) => Err(SyncError::Server { code, message }),
+            None if status.is_server_error() => Err(SyncError::Offline(status.to_string())),
+            None => Err(SyncError::Protocol(format!(
+                "HTTP {status} without an error body"
+            ))),
+        }
+    }
+}
+
+fn lock(store: &Mutex<KioskStore>) -> std::sync::MutexGuard<'_, KioskStore> {
+    // A panic while holding the store cannot leave it half-written: every write is one SQLite
+    // transaction. So a poisoned lock is still a usable store.
+    store.lock().unwrap_or_else(|e| e.into_inner())
+}

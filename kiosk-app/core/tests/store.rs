@@ -1,0 +1,289 @@
+//! The encrypted store on a real SQLite file: PIN, package import, lookups, and what a copied
+//! file reveals (nothing).
+
+mod support;
+
+use kiosk_core::store::{KioskStore, StoreError};
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+use support::{Fixture, PIN, T};
+use sync_protocol::crypto::{KdfParams, SecretKey};
+use sync_protocol::ids::TicketId;
+use sync_protocol::model::TicketStatus;
+use sync_protocol::package::{PackageBody, PackageMeta, diff, seal_package};
+use sync_protocol::ticket_code::TicketCode;
+use sync_protocol::wire::Cursor;
+
+#[test]
+fn the_pin_protects_the_store_and_a_wrong_pin_destroys_nothing() {
+    let f = Fixture::new("pin");
+    let mut store = KioskStore::create(&f.path(), PIN, KdfParams::FOR_TESTS).unwrap();
+    store
+        .apply_package(
+            &f.package(&f.snapshot, 1),
+            &f.key.public_key(),
+            f.event_id(),
+        )
+        .unwrap();
+    drop(store);
+
+    assert!(matches!(
+        KioskStore::unlock(&f.path(), "0000"),
+        Err(StoreError::WrongPin)
+    ));
+    let store = KioskStore::unlock(&f.path(), PIN).unwrap();
+    assert_eq!(store.ticket_count().unwrap(), 3);
+    drop(store);
+
+    assert!(matches!(
+        KioskStore::create(&f.path(), PIN, KdfParams::FOR_TESTS),
+        Err(StoreError::AlreadySetUp(_))
+    ));
+    assert!(matches!(
+        KioskStore::unlock(&f.dir.join("missing.db"), PIN),
+        Err(StoreError::NotSetUp(_))
+    ));
+
+    let mut store = KioskStore::unlock(&f.path(), PIN).unwrap();
+    assert!(matches!(
+        store.change_pin("9999", "123456", KdfParams::FOR_TESTS),
+        Err(StoreError::WrongPin)
+    ));
+    assert!(matches!(
+        store.change_pin(PIN, "12", KdfParams::FOR_TESTS),
+        Err(StoreError::BadPin)
+    ));
+    store
+        .change_pin(PIN, "123456", KdfParams::FOR_TESTS)
+        .unwrap();
+    drop(store);
+    assert!(matches!(
+        KioskStore::unlock(&f.path(), PIN),
+        Err(StoreError::WrongPin)
+    ));
+    let store = KioskStore::unlock(&f.path(), "123456").unwrap();
+    assert_eq!(store.ticket_count().unwrap(), 3, "a new PIN keeps the data");
+}
+
+#[test]
+fn tickets_are_found_by_their_code_and_people_opened_on_demand() {
+    let f = Fixture::new("lookup");
+    let mut store = KioskStore::create(&f.path(), PIN, KdfParams::FOR_TESTS).unwrap();
+    let manifest = store
+        .apply_package(
+            &f.package(&f.snapshot, 1),
+            &f.key.public_key(),
+            f.event_id(),
+        )
+        .unwrap();
+    assert_eq!(manifest.version, 1);
+    assert_eq!(store.package_version().unwrap(), Some(1));
+
+    for ticket in &f.snapshot.tickets {
+        let code = TicketCode::parse(&ticket.code).unwrap();
+        let found = store
+            .ticket_by_code(&code)
+            .unwrap()
+            .expect("ticket found by its code");
+        assert_eq!(found.id, ticket.id);
+        assert_eq!(found.code, code.as_str());
+        assert_eq!(store.ticket_by_id(ticket.id).unwrap(), Some(found.clone()));
+        let attendee = store.attendee(found.attendee_id).unwrap().unwrap();
+        let expected = f
+            .snapshot
+            .attendees
+            .iter()
+            .find(|a| a.id == ticket.attendee_id)
+            .unwrap();
+        assert_eq!(&attendee, expected);
+    }
+    // Scanner input with stray whitespace still finds the ticket.
+    let code = TicketCode::parse("  SECRET-CODE-1 \r\n").unwrap();
+    assert!(store.ticket_by_code(&code).unwrap().is_some());
+    let unknown = TicketCode::parse("NOT-A-TICKET").unwrap();
+    assert_eq!(store.ticket_by_code(&unknown).unwrap(), None);
+}
+
+#[test]
+fn a_copied_file_without_the_pin_reveals_no_name_email_or_code() {
+    let f = Fixture::new("raw");
+    let mut store = KioskStore::create(&f.path(), PIN, KdfParams::FOR_TESTS).unwrap();
+    store
+        .apply_package(
+            &f.package(&f.snapshot, 1),
+            &f.key.public_key(),
+            f.event_id(),
+        )
+        .unwrap();
+    drop(store); // closes the connection; the WAL is checkpointed into the file
+
+    let mut raw = std::fs::read(f.path()).unwrap();
+    for side in ["kiosk.db-wal", "kiosk.db-shm"] {
+        if let Ok(bytes) = std::fs::read(f.dir.join(side)) {
+            raw.extend(bytes);
+        }
+    }
+    let contains = |needle: &str| raw.windows(needle.len()).any(|w| w == needle.as_bytes());
+    for attendee in &f.snapshot.attendees {
+        assert!(
+            !contains(&attendee.first_name),
+            "{} in the file",
+            attendee.first_name
+        );
+        assert!(
+            !contains(&attendee.last_name),
+            "{} in the file",
+            attendee.last_name
+        );
+        assert!(!contains(attendee.email.as_deref().unwrap()));
+    }
+    assert!(!contains("+49 30 1234567"));
+    for ticket in &f.snapshot.tickets {
+        assert!(!contains(&ticket.code), "a ticket code is in the file");
+    }
+    assert!(
+        contains("Harbour Days"),
+        "non-personal event data stays readable (sanity check)"
+    );
+}
+
+#[test]
+fn a_swapped_or_damaged_row_is_an_error_for_that_row_only() {
+    let f = Fixture::new("tamper");
+    let mut store = KioskStore::create(&f.path(), PIN, KdfParams::FOR_TESTS).unwrap();
+    store
+        .apply_package(
+            &f.package(&f.snapshot, 1),
+            &f.key.public_key(),
+            f.event_id(),
+        )
+        .unwrap();
+    drop(store);
+
+    // An attacker with the file swaps the sealed codes of two tickets.
+    let [a, b, c] = [0, 1, 2].map(|i| f.snapshot.tickets[i].id);
+    {
+        let conn = rusqlite::Connection::open(f.path()).unwrap();
+        let sealed = |id: TicketId| -> Vec<u8> {
+            conn.query_row(
+                "select sealed from tickets where id = ?1",
+                [id.to_bytes()],
+                |r| r.get(0),
+            )
+            .unwrap()
+        };
+        let (sa, sb) = (sealed(a), sealed(b));
+        conn.execute(
+            "update tickets set sealed = ?2 where id = ?1",
+            rusqlite::params![a.to_bytes(), sb],
+        )
+        .unwrap();
+        conn.execute(
+            "update tickets set sealed = ?2 where id = ?1",
+            rusqlite::params![b.to_bytes(), sa],
+        )
+        .unwrap();
+    }
+    let store = KioskStore::unlock(&f.path(), PIN).unwrap();
+    assert!(matches!(
+        store.ticket_by_id(a),
+        Err(StoreError::DamagedRow {
+            table: "tickets",
+            ..
+        })
+    ));
+    assert!(matches!(
+        store.ticket_by_id(b),
+        Err(StoreError::DamagedRow { .. })
+    ));
+    assert!(
+        store.ticket_by_id(c).unwrap().is_some(),
+        "other rows are fine"
+    );
+}
+
+#[test]
+fn a_refused_package_leaves_the_store_as_it_was_and_deltas_apply() {
+    let f = Fixture::new("refuse");
+    let mut store = KioskStore::create(&f.path(), PIN, KdfParams::FOR_TESTS).unwrap();
+    store
+        .apply_package(
+            &f.package(&f.snapshot, 1),
+            &f.key.public_key(),
+            f.event_id(),
+        )
+        .unwrap();
+
+    let mut next = f.snapshot.clone();
+    next.tickets[1].status = TicketStatus::Revoked;
+    next.tickets.remove(2);
+    next.normalize();
+
+    // Tampered: one byte of the body flipped.
+    let mut tampered = f.package(&next, 2);
+    let at = tampered.body.len() / 3;
+    tampered.body[at] ^= 0x20;
+    assert!(matches!(
+        store.apply_package(&tampered, &f.key.public_key(), f.event_id()),
+        Err(StoreError::Package(_))
+    ));
+    // Signed by someone else.
+    let impostor = SecretKey::generate(&mut ChaCha20Rng::seed_from_u64(99));
+    let forged = seal_package(
+        PackageMeta {
+            event_id: f.event_id(),
+            version: 2,
+            base_version: None,
+            created_at: T,
+            cursor: Cursor::START,
+        },
+        &PackageBody::Full(next.clone()),
+        &impostor,
+    );
+    assert!(
+        store
+            .apply_package(&forged, &f.key.public_key(), f.event_id())
+            .is_err()
+    );
+    // An older version.
+    assert!(
+        store
+            .apply_package(
+                &f.package(&f.snapshot, 1),
+                &f.key.public_key(),
+                f.event_id()
+            )
+            .is_err()
+    );
+    assert_eq!(store.package_version().unwrap(), Some(1));
+    assert_eq!(store.ticket_count().unwrap(), 3, "nothing changed");
+
+    // The genuine delta applies.
+    let delta = seal_package(
+        PackageMeta {
+            event_id: f.event_id(),
+            version: 2,
+            base_version: Some(1),
+            created_at: T,
+            cursor: Cursor::START,
+        },
+        &PackageBody::Delta(diff(&f.snapshot, &next)),
+        &f.key,
+    );
+    store
+        .apply_package(&delta, &f.key.public_key(), f.event_id())
+        .unwrap();
+    assert_eq!(store.package_version().unwrap(), Some(2));
+    assert_eq!(store.ticket_count().unwrap(), 2);
+    let revoked = store
+        .ticket_by_id(
+            next.tickets
+                .iter()
+                .find(|t| t.status == TicketStatus::Revoked)
+                .unwrap()
+                .id,
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(revoked.status, TicketStatus::Revoked);
+}

@@ -1,0 +1,101 @@
+//! Conflicts for coordinators: `GET /api/v1/admin/events/{id}/conflicts` (filter by `status`
+//! and `kind`) and `POST /api/v1/admin/conflicts/{id}/resolve`.
+//!
+//! Coordinators and admins may both list and resolve. Each resolution is audited as
+//! `conflict.resolve`. The body of a resolution names its `action`, which must fit the kind:
+//!
+//! | kind | actions |
+//! |---|---|
+//! | `double_admission`, `admitted_while_canceled`, `admitted_while_revoked`, `parked_ticket` | `{"action":"reviewed","note":"..."}` |
+//! | `possible_duplicate` | `{"action":"merge","keep":"<attendee id>"}`, `{"action":"not_duplicate"}` |
+//! | `field_conflict` | `{"action":"pick","side":"overwritten"\|"overwriting"}` or `{"action":"pick","value":...}` |
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sync_protocol::ids::EventId;
+use uuid::Uuid;
+
+use crate::error::{ApiError, ApiJson, ApiQuery};
+use crate::staff::Staff;
+use crate::state::AppState;
+use crate::store::{ConflictFilter, ConflictRecord, Resolution, Store};
+
+/// Adds the conflict routes to the `/api/v1` router.
+pub fn routes<S: Store>(api: Router<AppState<S>>) -> Router<AppState<S>> {
+    api.route("/admin/events/{id}/conflicts", get(list::<S>))
+        .route("/admin/conflicts/{id}", get(show::<S>))
+        .route("/admin/conflicts/{id}/resolve", post(resolve::<S>))
+}
+
+/// A list of conflicts.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ConflictList {
+    pub conflicts: Vec<ConflictRecord>,
+}
+
+pub(crate) fn parse_event(id: &str) -> Result<EventId, ApiError> {
+    id.parse()
+        .map_err(|_| ApiError::Validation(format!("{id:?} is not an event id")))
+}
+
+fn parse_conflict(id: &str) -> Result<Uuid, ApiError> {
+    id.parse()
+        .map_err(|_| ApiError::Validation(format!("{id:?} is not a conflict id")))
+}
+
+/// `GET /api/v1/admin/events/{id}/conflicts?status=open&kind=double_admission&limit=100`.
+pub async fn list<S: Store>(
+    State(state): State<AppState<S>>,
+    _staff: Staff,
+    Path(event_id): Path<String>,
+    ApiQuery(filter): ApiQuery<ConflictFilter>,
+) -> Result<ApiJson<ConflictList>, ApiError> {
+    let event_id = parse_event(&event_id)?;
+    let conflicts = state.store.list_conflicts(event_id, &filter).await?;
+    Ok(ApiJson(ConflictList { conflicts }))
+}
+
+/// `GET /api/v1/admin/conflicts/{id}`.
+pub async fn show<S: Store>(
+    State(state): State<AppState<S>>,
+    _staff: Staff,
+    Path(id): Path<String>,
+) -> Result<ApiJson<ConflictRecord>, ApiError> {
+    let id = parse_conflict(&id)?;
+    let conflict = state
+        .store
+        .conflict(id)
+        .await?
+        .ok_or(ApiError::NotFound("conflict"))?;
+    Ok(ApiJson(conflict))
+}
+
+/// `POST /api/v1/admin/conflicts/{id}/resolve`: the resolved conflict.
+pub async fn resolve<S: Store>(
+    State(state): State<AppState<S>>,
+    staff: Staff,
+    Path(id): Path<String>,
+    ApiJson(resolution): ApiJson<Resolution>,
+) -> Result<ApiJson<ConflictRecord>, ApiError> {
+    let id = parse_conflict(&id)?;
+    let resolved = state
+        .store
+        .resolve_conflict(id, &resolution, &staff.username, state.tick())
+        .await?;
+    state
+        .store
+        .audit(&staff.audit(
+            "conflict.resolve",
+            Some(id.to_string()),
+            json!({
+                "event_id": resolved.event_id,
+                "kind": resolved.kind,
+                "resolution": resolved.resolution,
+            }),
+        ))
+        .await?;
+    Ok(ApiJson(resolved))
+}

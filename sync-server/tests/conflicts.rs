@@ -1,0 +1,865 @@
+//! Domain effects of pushes, conflict detection and resolution, exports and counts, against a
+//! real server on a fresh Postgres database per test. Ticket types, gates and tickets are put in
+//! with SQL, as the catalogue would.
+
+mod support;
+
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+use serde_json::{Value, json};
+use support::{Kiosk, T0, TestApp, TestDb};
+use sync_protocol::changes::{
+    AttendeeEdit, Change, ChangeBody, CheckIn, CheckInAnnulment, FailedScan, FieldEdit, WalkIn,
+};
+use sync_protocol::crypto::SecretKey;
+use sync_protocol::hlc::Hlc;
+use sync_protocol::ids::{
+    AttendeeId, ChangeId, CheckInId, EventId, GateId, TicketId, TicketTypeId,
+};
+use sync_protocol::model::{Attendee, Direction, Ticket, TicketStatus};
+use sync_protocol::verdict::VerdictCode;
+use sync_protocol::wire::{ChangeStatus, PushResponse};
+use sync_server::api::HttpLimits;
+use sync_server::store::Role;
+
+async fn app() -> (TestDb, TestApp) {
+    let db = TestDb::new().await;
+    let key = SecretKey::generate(&mut ChaCha20Rng::seed_from_u64(7));
+    let app = TestApp::start(&db, key, HttpLimits::default()).await;
+    (db, app)
+}
+
+fn rng() -> ChaCha20Rng {
+    ChaCha20Rng::from_entropy()
+}
+
+/// An event with one ticket type; gates and tickets are added per test.
+struct Venue {
+    event: EventId,
+    ticket_type: TicketTypeId,
+}
+
+impl Venue {
+    async fn new(app: &TestApp) -> Venue {
+        let event = app.create_event().await;
+        let ticket_type = TicketTypeId::new(T0, &mut rng());
+        sqlx::query("insert into ticket_types (id, event_id, name) values ($1, $2, 'Day pass')")
+            .bind(ticket_type.as_uuid())
+            .bind(event.as_uuid())
+            .execute(app.store.pool())
+            .await
+            .unwrap();
+        Venue { event, ticket_type }
+    }
+
+    async fn gate(&self, app: &TestApp, name: &str, reentry: &str) -> GateId {
+        let id = GateId::new(T0, &mut rng());
+        sqlx::query(
+            "insert into gates (id, event_id, name, mode, reentry)
+             values ($1, $2, $3, 'entry_and_exit', $4)",
+        )
+        .bind(id.as_uuid())
+        .bind(self.event.as_uuid())
+        .bind(name)
+        .bind(reentry)
+        .execute(app.store.pool())
+        .await
+        .unwrap();
+        id
+    }
+
+    /// An imported attendee with one ticket.
+    async fn attendee(
+        &self,
+        app: &TestApp,
+        first: &str,
+        last: &str,
+        phone: Option<&str>,
+        status: &str,
+        status_hlc: Hlc,
+    ) -> (AttendeeId, TicketId) {
+        let attendee = AttendeeId::new(T0, &mut rng());
+        let ticket = TicketId::new(T0, &mut rng());
+        sqlx::query(
+            "insert into attendees (id, event_id, first_name, last_name, phone) values ($1, $2, $3, $4, $5)",
+        )
+        .bind(attendee.as_uuid())
+        .bind(self.event.as_uuid())
+        .bind(first)
+        .bind(last)
+        .bind(phone)
+        .execute(app.store.pool())
+        .await
+        .unwrap();
+        sqlx::query(
+            "insert into tickets (id, event_id, attendee_id, ticket_type_id, status, code, status_hlc)
+             values ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(ticket.as_uuid())
+        .bind(self.event.as_uuid())
+        .bind(attendee.as_uuid())
+        .bind(self.ticket_type.as_uuid())
+        .bind(status)
+        .bind(format!("CODE-{ticket}"))
+        .bind(status_hlc.to_i64().unwrap())
+        .execute(app.store.pool())
+        .await
+        .unwrap();
+        (attendee, ticket)
+    }
+
+    fn walk_in(&self, first: &str, last: &str, email: Option<&str>, phone: Option<&str>) -> WalkIn {
+        let mut rng = rng();
+        let attendee = AttendeeId::new(T0, &mut rng);
+        let ticket = TicketId::new(T0, &mut rng);
+        WalkIn {
+            attendee: Attendee {
+                id: attendee,
+                first_name: first.into(),
+                last_name: last.into(),
+                email: email.map(Into::into),
+                phone: phone.map(Into::into),
+                answers: Default::default(),
+                form: None,
+            },
+            ticket: Ticket {
+                id: ticket,
+                attendee_id: attendee,
+                ticket_type_id: self.ticket_type,
+                status: TicketStatus::Valid,
+                code: format!("GP1:WALKIN-{ticket}"),
+            },
+            form: None,
+        }
+    }
+}
+
+/// A change of `kiosk` with the next seq, stamped `wall_ms` (offset from T0).
+fn change(kiosk: &mut Kiosk, body: ChangeBody, wall_offset_ms: u64) -> Change {
+    let seq = kiosk.next_seq;
+    kiosk.next_seq += 1;
+    Change::new(
+        ChangeId::new(T0, &mut kiosk.rng),
+        kiosk.device_id,
+        seq,
+        Hlc::new(T0.as_u64() + wall_offset_ms, 0),
+        1,
+        &body,
+    )
+}
+
+fn admit(ticket: TicketId, gate: GateId, direction: Direction) -> ChangeBody {
+    ChangeBody::CheckIn(CheckIn {
+        id: CheckInId::new(T0, &mut rng()),
+        ticket_id: ticket,
+        gate_id: gate,
+        direction,
+        verdict: VerdictCode::Admitted,
+        offline: true,
+        scanned_at: T0,
+    })
+}
+
+fn check_in_id(change: &Change) -> String {
+    change.payload["id"].as_str().unwrap().to_owned()
+}
+
+async fn push(app: &TestApp, kiosk: &Kiosk, changes: &[Change]) -> PushResponse {
+    let response = app
+        .http
+        .post(app.url("/api/v1/push"))
+        .bearer_auth(&kiosk.token)
+        .json(&json!({ "changes": changes }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    let body: PushResponse = response.json().await.unwrap();
+    for result in &body.results {
+        assert!(
+            matches!(
+                result.status,
+                ChangeStatus::Accepted | ChangeStatus::Duplicate
+            ),
+            "{result:?}"
+        );
+    }
+    body
+}
+
+async fn conflicts(app: &TestApp, token: &str, event: EventId, query: &str) -> Vec<Value> {
+    let response = app
+        .http
+        .get(app.url(&format!("/api/v1/admin/events/{event}/conflicts{query}")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    let body: Value = response.json().await.unwrap();
+    body["conflicts"].as_array().unwrap().clone()
+}
+
+async fn resolve(app: &TestApp, token: &str, id: &str, body: Value) -> (u16, Value) {
+    let response = app
+        .http
+        .post(app.url(&format!("/api/v1/admin/conflicts/{id}/resolve")))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (
+        response.status().as_u16(),
+        response.json().await.unwrap_or(Value::Null),
+    )
+}
+
+async fn scalar_i64(app: &TestApp, sql: &str, id: uuid::Uuid) -> i64 {
+    sqlx::query_scalar(sql)
+        .bind(id)
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn two_offline_kiosks_admitting_one_ticket_make_one_double_admission_stored_once() {
+    let (db, app) = app().await;
+    let venue = Venue::new(&app).await;
+    let gate = venue.gate(&app, "North", "never").await;
+    let (_, ticket) = venue
+        .attendee(&app, "Ann", "Lee", None, "valid", Hlc::ZERO)
+        .await;
+    let (_, ticket2) = venue
+        .attendee(&app, "Bo", "Ng", None, "valid", Hlc::ZERO)
+        .await;
+    let mut a = app.enrol(venue.event).await;
+    let mut b = app.enrol(venue.event).await;
+    let coordinator = app.staff("cora", Role::Coordinator).await;
+
+    let a1 = change(&mut a, admit(ticket, gate, Direction::Entry), 1_000);
+    let b1 = change(&mut b, admit(ticket, gate, Direction::Entry), 2_000);
+    // The second ticket arrives in the other order: the later admission is pushed first.
+    let a2 = change(&mut a, admit(ticket2, gate, Direction::Entry), 3_000);
+    let b2 = change(&mut b, admit(ticket2, gate, Direction::Entry), 4_000);
+    push(&app, &b, &[b1.clone(), b2.clone()]).await;
+    push(&app, &a, &[a1.clone(), a2.clone()]).await;
+    // Both batches replayed (lost acknowledgements): nothing new.
+    push(&app, &a, &[a1.clone(), a2.clone()]).await;
+    push(&app, &b, &[b1.clone(), b2.clone()]).await;
+
+    let stored = scalar_i64(
+        &app,
+        "select count(*) from check_ins where event_id = $1",
+        venue.event.as_uuid(),
+    )
+    .await;
+    assert_eq!(stored, 4, "every admission is kept as a fact");
+    let found = conflicts(&app, &coordinator, venue.event, "?kind=double_admission").await;
+    assert_eq!(found.len(), 2, "{found:#?}");
+    let first = &found[0];
+    assert_eq!(first["status"], "open");
+    assert_eq!(first["detail"]["ticket_id"], ticket.to_string());
+    assert_eq!(first["detail"]["first"]["check_in_id"], check_in_id(&a1));
+    assert_eq!(first["detail"]["second"]["check_in_id"], check_in_id(&b1));
+    assert_eq!(
+        first["detail"]["first"]["device_id"],
+        a.device_id.to_string()
+    );
+    assert_eq!(found[1]["detail"]["first"]["check_in_id"], check_in_id(&a2));
+    let total = scalar_i64(
+        &app,
+        "select count(*) from conflicts where event_id = $1",
+        venue.event.as_uuid(),
+    )
+    .await;
+    assert_eq!(total, 2);
+
+    // A coordinator marks one reviewed; it is audited, and cannot be resolved twice.
+    let id = first["id"].as_str().unwrap();
+    let (status, body) = resolve(
+        &app,
+        &coordinator,
+        id,
+        json!({ "action": "reviewed", "note": "same family, let in" }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "resolved");
+    assert_eq!(body["resolved_by"], "cora");
+    assert_eq!(body["resolution"]["note"], "same family, let in");
+    let (status, body) = resolve(&app, &coordinator, id, json!({ "action": "reviewed" })).await;
+    assert_eq!((status, body["code"].as_str()), (409, Some("conflict")));
+    let (status, _) = resolve(
+        &app,
+        &coordinator,
+        found[1]["id"].as_str().unwrap(),
+        json!({ "action": "not_duplicate" }),
+    )
+    .await;
+    assert_eq!(status, 422, "an action that does not fit the kind");
+    let open = conflicts(&app, &coordinator, venue.event, "?status=open").await;
+    assert_eq!(open.len(), 1);
+    let audited: i64 = sqlx::query_scalar(
+        "select count(*) from audit_log where action = 'conflict.resolve' and target = $1",
+    )
+    .bind(id)
+    .fetch_one(app.store.pool())
+    .await
+    .unwrap();
+    assert_eq!(audited, 1);
+
+    app.stop().await;
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn admission_after_revocation_is_kept_and_flagged_and_exit_reentry_rules_hold() {
+    let (db, app) = app().await;
+    let venue = Venue::new(&app).await;
+    let gate = venue.gate(&app, "Main", "after_exit").await;
+    let revoked_at = Hlc::new(T0.as_u64() + 500, 0);
+    let (_, revoked) = venue
+        .attendee(&app, "Rev", "Oked", None, "revoked", revoked_at)
+        .await;
+    let (_, fine) = venue
+        .attendee(&app, "Fi", "Ne", None, "valid", Hlc::ZERO)
+        .await;
+    let mut kiosk = app.enrol(venue.event).await;
+    let admin = app.staff("ada", Role::Admin).await;
+
+    let before = change(&mut kiosk, admit(revoked, gate, Direction::Entry), 100);
+    let exit = change(&mut kiosk, admit(revoked, gate, Direction::Exit), 200);
+    let after = change(&mut kiosk, admit(revoked, gate, Direction::Entry), 1_000);
+    // Re-entry after an exit at an after_exit gate is fine; entering twice is not.
+    let in1 = change(&mut kiosk, admit(fine, gate, Direction::Entry), 300);
+    let out = change(&mut kiosk, admit(fine, gate, Direction::Exit), 400);
+    let in2 = change(&mut kiosk, admit(fine, gate, Direction::Entry), 500);
+    let in3 = change(&mut kiosk, admit(fine, gate, Direction::Entry), 600);
+    let response = push(
+        &app,
+        &kiosk,
+        &[
+            before,
+            exit,
+            after.clone(),
+            in1,
+            out,
+            in2.clone(),
+            in3.clone(),
+        ],
+    )
+    .await;
+    assert!(
+        response
+            .results
+            .iter()
+            .all(|r| r.status == ChangeStatus::Accepted),
+        "offline check-ins are facts, never refused"
+    );
+    let found = conflicts(&app, &admin, venue.event, "").await;
+    let kinds: Vec<&str> = found.iter().map(|c| c["kind"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        ["double_admission", "admitted_while_revoked"],
+        "{found:#?}"
+    );
+    assert_eq!(
+        found[0]["detail"]["first"]["check_in_id"],
+        check_in_id(&in2)
+    );
+    assert_eq!(
+        found[0]["detail"]["second"]["check_in_id"],
+        check_in_id(&in3)
+    );
+    let flagged = &found[1]["detail"];
+    assert_eq!(flagged["admission"]["check_in_id"], check_in_id(&after));
+    assert_eq!(flagged["status_hlc"]["wall_ms"], revoked_at.wall_ms);
+
+    app.stop().await;
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn annulments_count_only_from_the_device_that_checked_in() {
+    let (db, app) = app().await;
+    let venue = Venue::new(&app).await;
+    let gate = venue.gate(&app, "Turnstile", "never").await;
+    let (_, ticket) = venue
+        .attendee(&app, "Tu", "Rn", None, "valid", Hlc::ZERO)
+        .await;
+    let mut a = app.enrol(venue.event).await;
+    let mut b = app.enrol(venue.event).await;
+    let admin = app.staff("ada", Role::Admin).await;
+
+    let first = change(&mut a, admit(ticket, gate, Direction::Entry), 1_000);
+    let second = change(&mut a, admit(ticket, gate, Direction::Entry), 2_000);
+    push(&app, &a, &[first.clone(), second.clone()]).await;
+    assert_eq!(
+        conflicts(&app, &admin, venue.event, "?status=open")
+            .await
+            .len(),
+        1
+    );
+
+    let annul = |c: &Change| {
+        ChangeBody::CheckInAnnulment(CheckInAnnulment {
+            check_in_id: c.payload["id"].as_str().unwrap().parse().unwrap(),
+            ticket_id: ticket,
+            reason: "turnstile did not turn".into(),
+        })
+    };
+    // Another device cannot annul it.
+    let foreign = change(&mut b, annul(&second), 3_000);
+    push(&app, &b, &[foreign]).await;
+    assert_eq!(
+        conflicts(&app, &admin, venue.event, "?status=open")
+            .await
+            .len(),
+        1
+    );
+    // The device that made it can, within the window: the double admission no longer holds.
+    let own = change(&mut a, annul(&second), 3_000);
+    push(&app, &a, &[own]).await;
+    let annulled: bool = sqlx::query_scalar("select annulled from check_ins where id = $1")
+        .bind(check_in_id(&second).parse::<uuid::Uuid>().unwrap())
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap();
+    assert!(annulled);
+    assert!(
+        conflicts(&app, &admin, venue.event, "?status=open")
+            .await
+            .is_empty()
+    );
+    let resolved = conflicts(&app, &admin, venue.event, "?status=resolved").await;
+    assert_eq!(resolved[0]["resolution"]["action"], "annulled");
+    // Too late: 20 minutes after the check-in.
+    let third = change(&mut a, admit(ticket, gate, Direction::Entry), 4_000);
+    let late = change(&mut a, annul(&third), 4_000 + 20 * 60_000);
+    push(&app, &a, &[third.clone(), late]).await;
+    let open = conflicts(&app, &admin, venue.event, "?status=open").await;
+    assert_eq!(open.len(), 1);
+    assert_eq!(
+        open[0]["detail"]["second"]["check_in_id"],
+        check_in_id(&third)
+    );
+
+    app.stop().await;
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn duplicate_walk_ins_are_flagged_and_a_merge_makes_check_ins_follow() {
+    let (db, app) = app().await;
+    let venue = Venue::new(&app).await;
+    let gate = venue.gate(&app, "North", "never").await;
+    let (imported, _) = venue
+        .attendee(
+            &app,
+            "Ada",
+            "Lovelace",
+            Some("+44 20 7946 0000"),
+            "valid",
+            Hlc::ZERO,
+        )
+        .await;
+    let mut a = app.enrol(venue.event).await;
+    let mut b = app.enrol(venue.event).await;
+    let coordinator = app.staff("cora", Role::Coordinator).await;
+
+    let grace_a = venue.walk_in("Grace", "Hopper", Some("grace@example.org"), None);
+    let grace_b = venue.walk_in("grace", "hopper", Some(" GRACE@example.org"), None);
+    let ada = venue.walk_in("Ada", "Lovelace", None, Some("020 7946 0000"));
+    let other = venue.walk_in("Alan", "Turing", Some("alan@example.org"), None);
+    let wa = change(&mut a, ChangeBody::WalkIn(grace_a.clone()), 1_000);
+    let wb = change(&mut b, ChangeBody::WalkIn(grace_b.clone()), 2_000);
+    let wada = change(&mut b, ChangeBody::WalkIn(ada.clone()), 3_000);
+    let wother = change(&mut a, ChangeBody::WalkIn(other), 4_000);
+    push(&app, &b, &[wb.clone(), wada.clone()]).await;
+    push(&app, &a, &[wa.clone(), wother.clone()]).await;
+    push(&app, &a, &[wa, wother]).await;
+
+    let walk_ins: i64 = scalar_i64(
+        &app,
+        "select count(*) from attendees where event_id = $1 and created_by_device is not null",
+        venue.event.as_uuid(),
+    )
+    .await;
+    assert_eq!(
+        walk_ins, 4,
+        "walk-ins are stored, never merged automatically"
+    );
+    let found = conflicts(&app, &coordinator, venue.event, "?kind=possible_duplicate").await;
+    assert_eq!(found.len(), 2, "{found:#?}");
+    let grace = found
+        .iter()
+        .find(|c| c["detail"]["reason"] == "same_email")
+        .unwrap();
+    assert_eq!(grace["detail"]["older"], grace_a.attendee.id.to_string());
+    assert_eq!(grace["detail"]["newer"], grace_b.attendee.id.to_string());
+    let lovelace = found
+        .iter()
+        .find(|c| c["detail"]["reason"] == "same_name_and_phone")
+        .unwrap();
+    assert_eq!(lovelace["detail"]["older"], imported.to_string());
+    let (status, _) = resolve(
+        &app,
+        &coordinator,
+        lovelace["id"].as_str().unwrap(),
+        json!({ "action": "not_duplicate", "note": "mother and daughter" }),
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    // A stranger is not a party to the conflict.
+    let (status, _) = resolve(
+        &app,
+        &coordinator,
+        grace["id"].as_str().unwrap(),
+        json!({ "action": "merge", "keep": imported }),
+    )
+    .await;
+    assert_eq!(status, 422);
+    // Merge: keep the first registration; the second becomes its alias.
+    let (status, body) = resolve(
+        &app,
+        &coordinator,
+        grace["id"].as_str().unwrap(),
+        json!({ "action": "merge", "keep": grace_a.attendee.id }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["resolution"]["alias"], grace_b.attendee.id.to_string());
+    assert_eq!(body["resolution"]["ticket"], grace_a.ticket.id.to_string());
+
+    // Grace enters with her first badge at A, then with the second badge at B: one person,
+    // admitted twice at a gate without re-entry.
+    let first = change(
+        &mut a,
+        admit(grace_a.ticket.id, gate, Direction::Entry),
+        5_000,
+    );
+    let second = change(
+        &mut b,
+        admit(grace_b.ticket.id, gate, Direction::Entry),
+        6_000,
+    );
+    push(&app, &a, std::slice::from_ref(&first)).await;
+    push(&app, &b, std::slice::from_ref(&second)).await;
+    let doubles = conflicts(&app, &coordinator, venue.event, "?kind=double_admission").await;
+    assert_eq!(doubles.len(), 1, "{doubles:#?}");
+    assert_eq!(
+        doubles[0]["detail"]["ticket_id"],
+        grace_a.ticket.id.to_string()
+    );
+    assert_eq!(
+        doubles[0]["detail"]["second"]["check_in_id"],
+        check_in_id(&second)
+    );
+
+    // The registrations export shows the alias; the check-ins export follows it to the
+    // kept attendee.
+    let csv = get_text(&app, &coordinator, venue.event, "export/registrations.csv").await;
+    let line = csv
+        .lines()
+        .find(|l| l.starts_with(&grace_b.attendee.id.to_string()))
+        .unwrap();
+    assert!(line.contains(&grace_a.attendee.id.to_string()), "{line}");
+    let csv = get_text(&app, &coordinator, venue.event, "export/check-ins.csv").await;
+    let line = csv
+        .lines()
+        .find(|l| l.starts_with(&check_in_id(&second)))
+        .unwrap();
+    assert!(line.contains(&grace_a.attendee.id.to_string()), "{line}");
+
+    app.stop().await;
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn a_walk_in_whose_code_is_taken_is_kept_and_its_ticket_parked() {
+    let (db, app) = app().await;
+    let venue = Venue::new(&app).await;
+    let (_, taken) = venue
+        .attendee(&app, "Old", "Badge", None, "valid", Hlc::ZERO)
+        .await;
+    let mut kiosk = app.enrol(venue.event).await;
+    let admin = app.staff("ada", Role::Admin).await;
+    let mut walk_in = venue.walk_in("New", "Person", None, None);
+    walk_in.ticket.code = format!("CODE-{taken}");
+    let c = change(&mut kiosk, ChangeBody::WalkIn(walk_in.clone()), 1_000);
+    push(&app, &kiosk, &[c]).await;
+    let kept = scalar_i64(
+        &app,
+        "select count(*) from attendees where id = $1",
+        walk_in.attendee.id.as_uuid(),
+    )
+    .await;
+    assert_eq!(kept, 1);
+    let found = conflicts(&app, &admin, venue.event, "?kind=parked_ticket").await;
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0]["detail"]["reason"], "code_clash");
+    let (status, _) = resolve(
+        &app,
+        &admin,
+        found[0]["id"].as_str().unwrap(),
+        json!({ "action": "reviewed", "note": "reissued" }),
+    )
+    .await;
+    assert_eq!(status, 200);
+    app.stop().await;
+    db.drop_db().await;
+}
+
+fn edit(attendee: AttendeeId, field: &str, value: Value, seen: Option<Hlc>) -> ChangeBody {
+    ChangeBody::AttendeeEdit(AttendeeEdit {
+        attendee_id: attendee,
+        fields: [(field.to_owned(), FieldEdit { value, seen })].into(),
+    })
+}
+
+#[tokio::test]
+async fn conflicting_edits_keep_both_values_and_a_pick_wins() {
+    let (db, app) = app().await;
+    let venue = Venue::new(&app).await;
+    let (attendee, _) = venue
+        .attendee(&app, "An", "Smith", None, "valid", Hlc::ZERO)
+        .await;
+    let mut a = app.enrol(venue.event).await;
+    let mut b = app.enrol(venue.event).await;
+    let coordinator = app.staff("cora", Role::Coordinator).await;
+
+    let ea = change(
+        &mut a,
+        edit(attendee, "first_name", json!("Ann"), None),
+        1_000,
+    );
+    let eb = change(
+        &mut b,
+        edit(attendee, "first_name", json!("Anne"), None),
+        2_000,
+    );
+    // An edit that saw the current value is no conflict.
+    let seen = Hlc::new(T0.as_u64() + 2_000, 0);
+    let ec = change(
+        &mut b,
+        edit(attendee, "last_name", json!("Smyth"), None),
+        2_500,
+    );
+    let ed = change(
+        &mut a,
+        edit(attendee, "answers.diet", json!("vegan"), Some(seen)),
+        3_000,
+    );
+    push(&app, &b, &[eb, ec]).await;
+    push(&app, &a, &[ea, ed]).await;
+
+    let row: (String, String, Value) =
+        sqlx::query_as("select first_name, last_name, answers from attendees where id = $1")
+            .bind(attendee.as_uuid())
+            .fetch_one(app.store.pool())
+            .await
+            .unwrap();
+    assert_eq!(row.0, "Anne", "the last writer by HLC wins");
+    assert_eq!(row.1, "Smyth");
+    assert_eq!(row.2["diet"], "vegan");
+    let edits = scalar_i64(
+        &app,
+        "select count(*) from attendee_edits where attendee_id = $1",
+        attendee.as_uuid(),
+    )
+    .await;
+    assert_eq!(edits, 4, "every version is kept");
+    let found = conflicts(&app, &coordinator, venue.event, "?kind=field_conflict").await;
+    assert_eq!(found.len(), 1, "{found:#?}");
+    let detail = &found[0]["detail"];
+    assert_eq!(detail["field"], "first_name");
+    assert_eq!(detail["overwritten"]["value"], "Ann");
+    assert_eq!(detail["overwriting"]["value"], "Anne");
+
+    let (status, _) = resolve(
+        &app,
+        &coordinator,
+        found[0]["id"].as_str().unwrap(),
+        json!({ "action": "pick" }),
+    )
+    .await;
+    assert_eq!(status, 422, "pick needs a side or a value");
+    let (status, body) = resolve(
+        &app,
+        &coordinator,
+        found[0]["id"].as_str().unwrap(),
+        json!({ "action": "pick", "side": "overwritten", "note": "she spells it Ann" }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let name: String = sqlx::query_scalar("select first_name from attendees where id = $1")
+        .bind(attendee.as_uuid())
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(name, "Ann");
+    assert!(
+        conflicts(&app, &coordinator, venue.event, "?status=open")
+            .await
+            .is_empty(),
+        "the picked value saw the winner: no new conflict"
+    );
+
+    app.stop().await;
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn only_staff_reach_conflicts_and_reports() {
+    let (db, app) = app().await;
+    let venue = Venue::new(&app).await;
+    let kiosk = app.enrol(venue.event).await;
+    let event = venue.event;
+    for path in [
+        format!("/api/v1/admin/events/{event}/conflicts"),
+        format!("/api/v1/admin/events/{event}/stats"),
+        format!("/api/v1/admin/events/{event}/export/check-ins.csv"),
+    ] {
+        let response = app.http.get(app.url(&path)).send().await.unwrap();
+        assert_eq!(response.status(), 401, "{path} without a token");
+        let response = app
+            .http
+            .get(app.url(&path))
+            .bearer_auth(&kiosk.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "{path} with a kiosk token");
+    }
+    let id = uuid::Uuid::now_v7();
+    let response = app
+        .http
+        .post(app.url(&format!("/api/v1/admin/conflicts/{id}/resolve")))
+        .json(&json!({ "action": "reviewed" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let coordinator = app.staff("cora", Role::Coordinator).await;
+    let (status, body) = resolve(
+        &app,
+        &coordinator,
+        &id.to_string(),
+        json!({ "action": "reviewed" }),
+    )
+    .await;
+    assert_eq!((status, body["code"].as_str()), (404, Some("not_found")));
+    let unknown = EventId::new(T0, &mut rng());
+    let response = app
+        .http
+        .get(app.url(&format!("/api/v1/admin/events/{unknown}/conflicts")))
+        .bearer_auth(&coordinator)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    app.stop().await;
+    db.drop_db().await;
+}
+
+async fn get_text(app: &TestApp, token: &str, event: EventId, path: &str) -> String {
+    let response = app
+        .http
+        .get(app.url(&format!("/api/v1/admin/events/{event}/{path}")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn exports_and_counts_per_gate_and_hour() {
+    let (db, app) = app().await;
+    let venue = Venue::new(&app).await;
+    let north = venue.gate(&app, "North", "always").await;
+    let south = venue.gate(&app, "South, side door", "always").await;
+    let (_, t1) = venue
+        .attendee(&app, "=cmd", "Evil", None, "valid", Hlc::ZERO)
+        .await;
+    let (_, t2) = venue
+        .attendee(&app, "Bo", "Ng", None, "valid", Hlc::ZERO)
+        .await;
+    let mut kiosk = app.enrol(venue.event).await;
+    let coordinator = app.staff("cora", Role::Coordinator).await;
+    let hour = 3_600_000;
+    let refused = ChangeBody::CheckIn(CheckIn {
+        id: CheckInId::new(T0, &mut rng()),
+        ticket_id: t2,
+        gate_id: south,
+        direction: Direction::Entry,
+        verdict: VerdictCode::WrongGate,
+        offline: false,
+        scanned_at: T0,
+    });
+    let failed = ChangeBody::FailedScan(FailedScan {
+        id: CheckInId::new(T0, &mut rng()),
+        gate_id: south,
+        direction: Direction::Entry,
+        ticket_id: None,
+        verdict: VerdictCode::Unknown,
+        scanned_text: "HELLO, \"WORLD\"".into(),
+        offline: false,
+        scanned_at: T0,
+    });
+    let changes = vec![
+        change(&mut kiosk, admit(t1, north, Direction::Entry), 0),
+        change(&mut kiosk, admit(t1, north, Direction::Exit), 10),
+        change(&mut kiosk, admit(t1, north, Direction::Entry), hour),
+        change(&mut kiosk, admit(t2, south, Direction::Entry), hour + 1),
+        change(&mut kiosk, refused, hour + 2),
+        change(&mut kiosk, failed, hour + 3),
+    ];
+    push(&app, &kiosk, &changes).await;
+
+    let response = app
+        .http
+        .get(app.url(&format!("/api/v1/admin/events/{}/stats", venue.event)))
+        .bearer_auth(&coordinator)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let stats: Value = response.json().await.unwrap();
+    assert_eq!(stats["admitted"], 3);
+    assert_eq!(stats["exits"], 1);
+    assert_eq!(stats["refused"], 2);
+    assert_eq!(stats["tickets_admitted"], 2);
+    let gates = stats["gates"].as_array().unwrap();
+    let by_name = |name: &str| gates.iter().find(|g| g["name"] == name).unwrap().clone();
+    assert_eq!(by_name("North")["admitted"], 2);
+    assert_eq!(by_name("North")["exits"], 1);
+    assert_eq!(by_name("South, side door")["admitted"], 1);
+    assert_eq!(by_name("South, side door")["refused"], 2);
+    let hours = stats["hours"].as_array().unwrap();
+    let counted: Vec<u64> = hours
+        .iter()
+        .map(|h| h["admitted"].as_u64().unwrap())
+        .collect();
+    let first_hour = T0.as_u64() / hour * hour;
+    assert_eq!(hours[0]["hour"], first_hour);
+    assert_eq!(counted.iter().sum::<u64>(), 3);
+
+    let csv = get_text(&app, &coordinator, venue.event, "export/check-ins.csv").await;
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 7, "{csv}");
+    assert!(lines[0].starts_with("check_in_id,ticket_id,attendee_id,attendee_name,gate_id"));
+    assert!(csv.contains("\"South, side door\""), "{csv}");
+    assert!(csv.contains("'=cmd Evil"), "formulas are defused: {csv}");
+    assert!(csv.contains("wrong_gate"));
+    assert!(csv.contains("2026-09-21T"), "{csv}");
+    let registrations = get_text(&app, &coordinator, venue.event, "export/registrations.csv").await;
+    assert_eq!(registrations.lines().count(), 3, "{registrations}");
+    assert!(registrations.contains("Day pass"));
+    app.stop().await;
+    db.drop_db().await;
+}

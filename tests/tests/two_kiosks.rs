@@ -1,0 +1,170 @@
+//! Two real kiosk engines (encrypted SQLite stores) against the real sync-server binary on real
+//! Postgres: offline work at both, then sync, then the same picture everywhere.
+
+use std::sync::Mutex;
+
+use kiosk_core::enrol::{enrol, invite_from};
+use kiosk_core::gate::scan;
+use kiosk_core::store::KioskStore;
+use kiosk_core::sync::SyncClient;
+use kiosk_core::walkin::{WalkInRequest, register};
+use sqlx::PgPool;
+use sync_protocol::crypto::KdfParams;
+use sync_protocol::model::Direction;
+use sync_protocol::verdict::VerdictCode;
+use system_tests::db::TestDb;
+use system_tests::kiosk::now;
+use system_tests::seed;
+use system_tests::server::ServerProcess;
+
+struct Kiosk {
+    store: Mutex<KioskStore>,
+    client: SyncClient,
+    _dir: TempDir,
+}
+
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+async fn kiosk(
+    server: &ServerProcess,
+    pool: &PgPool,
+    event: sync_protocol::ids::EventId,
+    label: &str,
+) -> Kiosk {
+    let dir = std::env::temp_dir().join(format!(
+        "gp-sys-kiosk-{label}-{}-{}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = Mutex::new(
+        KioskStore::create(&dir.join("kiosk.db"), "2468", KdfParams::FOR_TESTS).unwrap(),
+    );
+    let token = seed::enrolment_token(pool, event).await;
+    enrol(
+        &store,
+        &invite_from(&server.base, Some(&token)).unwrap(),
+        label,
+    )
+    .await
+    .unwrap();
+    let client = SyncClient::for_store(&store.lock().unwrap()).unwrap();
+    assert_eq!(client.fetch_package(&store).await.unwrap(), Some(1));
+    Kiosk {
+        store,
+        client,
+        _dir: TempDir(dir),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_kiosks_converge_and_the_server_flags_what_happened() {
+    let db = TestDb::new().await;
+    let server = ServerProcess::start(&db.url).await;
+    let pool = PgPool::connect(&db.url).await.unwrap();
+    let event = seed::event(&pool).await;
+    let codes = seed::tickets(&pool, event.event_id, 20).await;
+    let published = server.admin(&["package", "publish", "--event", &event.event_id.to_string()]);
+    assert_eq!(published["version"], 1, "{published}");
+
+    let north = kiosk(&server, &pool, event.event_id, "north").await;
+    let south = kiosk(&server, &pool, event.event_id, "south").await;
+    let t = now();
+
+    // Offline: both gates admit ticket 1 (a double admission), each admits one more of its own.
+    let at = |k: &Kiosk, code: &str, ms: u64| {
+        let mut store = k.store.lock().unwrap();
+        scan(
+            &mut store,
+            code.as_bytes(),
+            event.gate_id,
+            Direction::Entry,
+            t.plus_millis(ms),
+            true,
+        )
+        .unwrap()
+    };
+    assert_eq!(at(&north, &codes[0], 0).verdict.code, VerdictCode::Admitted);
+    assert_eq!(
+        at(&south, &codes[0], 10).verdict.code,
+        VerdictCode::Admitted
+    );
+    assert_eq!(
+        at(&north, &codes[1], 20).verdict.code,
+        VerdictCode::Admitted
+    );
+    assert_eq!(
+        at(&south, &codes[2], 30).verdict.code,
+        VerdictCode::Admitted
+    );
+    // Both desks register the same walk-in.
+    for k in [&north, &south] {
+        let request = WalkInRequest {
+            first_name: "Dorothy".into(),
+            last_name: "Vaughan".into(),
+            email: Some("dorothy@example.org".into()),
+            ..WalkInRequest::default()
+        };
+        register(&mut k.store.lock().unwrap(), request, t.plus_millis(40)).unwrap();
+    }
+
+    // Back online: each syncs twice (so each sees the other's changes).
+    for _ in 0..2 {
+        for k in [&north, &south] {
+            let report = k.client.sync_once(&k.store, |_| {}).await.unwrap();
+            assert_eq!(report.pending_after, 0);
+        }
+    }
+
+    // The server holds every change exactly once.
+    let stored: i64 = sqlx::query_scalar("select count(*) from changes")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, 6, "4 check-ins + 2 walk-ins, each once");
+    let stored: i64 = sqlx::query_scalar("select count(*) from changes where status = 'accepted'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, 6);
+
+    // The server flagged what the offline hours produced, each once.
+    let mut kinds: Vec<String> =
+        sqlx::query_scalar("select kind from conflicts where status = 'open' order by kind")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    kinds.sort();
+    assert_eq!(kinds, ["double_admission", "possible_duplicate"]);
+
+    // Both kiosks now judge every ticket the same way: all admitted ones are "already used".
+    for code in &codes[..3] {
+        for k in [&north, &south] {
+            let verdict = at(k, code, 60_000).verdict;
+            assert_eq!(
+                verdict.code,
+                VerdictCode::AlreadyUsed,
+                "{code}: {}",
+                verdict.reason
+            );
+        }
+    }
+    for k in [&north, &south] {
+        let verdict = at(k, &codes[3], 60_000).verdict;
+        assert_eq!(
+            verdict.code,
+            VerdictCode::Admitted,
+            "an unused ticket stays valid"
+        );
+    }
+
+    pool.close().await;
+    drop(server);
+    db.drop_db().await;
+}
