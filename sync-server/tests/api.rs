@@ -648,3 +648,50 @@ async fn two_instances_behave_as_one() {
     b.stop().await;
     db.drop_db().await;
 }
+
+#[tokio::test]
+async fn guessing_enrolment_tokens_is_rate_limited() {
+    let (db, app) = app().await;
+    let event = app.create_event().await;
+    let good = app.enrolment_token(event).await;
+    let key = SecretKey::generate(&mut ChaCha20Rng::seed_from_u64(5));
+    let attempt = |token: String| EnrolmentRequest {
+        token,
+        device_public_key: key.public_key(),
+        label: "Guesser".into(),
+        app_version: "1".into(),
+    };
+    for i in 0..20 {
+        let response = app
+            .http
+            .post(app.url("/api/v1/enrol"))
+            .json(&attempt(format!("guess-{i}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            error_of(response).await.1.code,
+            ErrorCode::EnrolmentTokenInvalid
+        );
+    }
+    // Even a genuine token waits now, from this address.
+    let response = app
+        .http
+        .post(app.url("/api/v1/enrol"))
+        .json(&attempt(good))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_of(response).await,
+        (
+            429,
+            ErrorBody {
+                code: ErrorCode::RateLimited,
+                message: "too many attempts; wait a few minutes and try again".into(),
+            }
+        )
+    );
+    app.stop().await;
+    db.drop_db().await;
+}

@@ -13,10 +13,32 @@ use crate::store::{NewDevice, Store};
 
 const MAX_LABEL: usize = 120;
 
+/// Failed enrolments are counted like failed logins (per address: with the login failures from
+/// the same address), under the name `(enrolment) <address>`.
+fn failure_name(source: &str) -> String {
+    format!("(enrolment) {source}")
+}
+/// Failed enrolments allowed per address in the failure window.
+const MAX_ENROLMENT_FAILURES: u64 = 20;
+
 pub async fn enrol<S: Store>(
     State(state): State<AppState<S>>,
+    parts: axum::http::request::Parts,
     ApiJson(request): ApiJson<EnrolmentRequest>,
 ) -> Result<ApiJson<EnrolmentResponse>, ApiError> {
+    let source = crate::staff::source_of(&parts);
+    let window_start = sync_protocol::UnixMillis(
+        now()
+            .as_u64()
+            .saturating_sub(crate::staff::FAILURE_WINDOW_MINUTES * 60_000),
+    );
+    let failures = state
+        .store
+        .recent_login_failures(&failure_name(&source), &source, window_start)
+        .await?;
+    if failures >= MAX_ENROLMENT_FAILURES {
+        return Err(ApiError::RateLimited);
+    }
     let label = request.label.trim();
     if label.is_empty() || label.chars().count() > MAX_LABEL {
         return Err(ApiError::Validation(format!(
@@ -25,11 +47,13 @@ pub async fn enrol<S: Store>(
     }
     let now = now();
     let token_hash = hash_token(&request.token);
-    let ticket = state
-        .store
-        .find_enrolment_token(token_hash, now)
-        .await?
-        .ok_or(ApiError::EnrolmentTokenInvalid)?;
+    let Some(ticket) = state.store.find_enrolment_token(token_hash, now).await? else {
+        state
+            .store
+            .record_login_failure(&failure_name(&source), &source)
+            .await?;
+        return Err(ApiError::EnrolmentTokenInvalid);
+    };
 
     let device_id = DeviceId::new(now, &mut rand::rngs::OsRng);
     let certificate = Signed::sign(
