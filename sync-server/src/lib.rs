@@ -17,6 +17,7 @@ pub mod import;
 pub mod ingest;
 pub mod keys;
 pub mod live;
+pub mod metrics;
 pub mod packages;
 pub mod staff;
 pub mod state;

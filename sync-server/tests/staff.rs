@@ -166,3 +166,54 @@ async fn an_expired_session_says_so() {
     app.stop().await;
     db.drop_db().await;
 }
+
+#[tokio::test]
+async fn metrics_are_for_staff_not_kiosks() {
+    let (db, app) = app().await;
+    let event = app.create_event().await;
+    let mut kiosk = app.enrol(event).await;
+    let batch = kiosk.check_ins(3);
+    let pushed = app
+        .http
+        .post(app.url("/api/v1/push"))
+        .bearer_auth(&kiosk.token)
+        .json(&json!({ "changes": batch }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pushed.status(), 200);
+
+    let anonymous = app.http.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(code_of(anonymous).await, (401, ErrorCode::Unauthorized));
+    let as_kiosk = app
+        .http
+        .get(app.url("/metrics"))
+        .bearer_auth(&kiosk.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(code_of(as_kiosk).await, (401, ErrorCode::Unauthorized));
+
+    let coordinator = app.staff("cora", Role::Coordinator).await;
+    let text = app
+        .http
+        .get(app.url("/metrics"))
+        .bearer_auth(&coordinator)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("http_requests_total"), "{text}");
+    assert!(
+        text.contains(r#"route="/api/v1/push""#),
+        "requests are labelled by route pattern"
+    );
+    assert!(
+        text.contains(r#"sync_changes_total{result="accepted"}"#),
+        "{text}"
+    );
+    app.stop().await;
+    db.drop_db().await;
+}

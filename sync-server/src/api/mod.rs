@@ -66,10 +66,13 @@ pub fn router<S: Store>(state: AppState<S>, limits: HttpLimits) -> Router {
     // Conflicts and reports (coordinators and admins).
     let api = conflicts::routes::<S>(api);
     let api = reports::routes::<S>(api);
+    crate::metrics::handle();
     let timed = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz::<S>))
+        .route("/metrics", get(crate::metrics::serve::<S>))
         .nest("/api/v1", api)
+        .layer(axum::middleware::from_fn(crate::metrics::track))
         .with_state(state);
     timed
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))

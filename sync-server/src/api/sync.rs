@@ -48,7 +48,7 @@ pub async fn push<S: Store>(
         .map(|change| prepare(&state, device, change))
         .collect();
     let outcome = state.store.push(device, &prepared).await?;
-    let results = prepared
+    let results: Vec<ChangeResult> = prepared
         .iter()
         .zip(outcome.stored)
         .map(|(p, stored)| ChangeResult {
@@ -81,6 +81,13 @@ pub async fn push<S: Store>(
             clock_ahead_ms: p.clock_ahead_ms,
         })
         .collect();
+    let count =
+        |f: fn(&ChangeStatus) -> bool| results.iter().filter(|r| f(&r.status)).count() as u64;
+    crate::metrics::record_push(
+        count(|s| matches!(s, ChangeStatus::Accepted)),
+        count(|s| matches!(s, ChangeStatus::Duplicate)),
+        count(|s| matches!(s, ChangeStatus::Rejected { .. })),
+    );
     Ok(ApiJson(PushResponse {
         results,
         acknowledged_seq: outcome.acknowledged_seq,
