@@ -1,15 +1,14 @@
 //! Test support: a real server on a fresh Postgres database, bound to port 0.
 //!
-//! `DATABASE_URL` names an admin connection where databases may be created (scripts/test sets it;
-//! without it the local server on 127.0.0.1:5432 is used, and a missing server fails loudly).
+//! The fresh database comes from the system-tests harness (`system_tests::db`): `DATABASE_URL`
+//! names an admin connection where databases may be created (scripts/test sets it; without it
+//! the local server on 127.0.0.1:5432 is used, and a missing server fails loudly).
 
 #![allow(dead_code)]
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
-use sqlx::{Connection, Executor, PgConnection, PgPool};
+use sqlx::PgPool;
 use sync_protocol::UnixMillis;
 use sync_protocol::changes::{Change, ChangeBody, CheckIn};
 use sync_protocol::crypto::SecretKey;
@@ -26,64 +25,7 @@ use tokio::sync::oneshot;
 
 pub const T0: UnixMillis = UnixMillis(1_790_000_000_000);
 
-pub fn admin_url() -> String {
-    std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
-}
-
-/// A fresh, migrated database; dropped by [`TestDb::drop_db`].
-pub struct TestDb {
-    pub name: String,
-    pub url: String,
-}
-
-impl TestDb {
-    pub async fn new() -> TestDb {
-        static N: AtomicU64 = AtomicU64::new(0);
-        let name = format!(
-            "gp_test_{}_{}_{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed),
-            rand::random::<u32>()
-        );
-        let admin = admin_url();
-        let mut conn = PgConnection::connect(&admin).await.unwrap_or_else(|e| {
-            panic!(
-                "cannot reach Postgres at {admin} ({e}); run the tests through scripts/test, \
-                 which finds, starts or installs a server and sets DATABASE_URL"
-            )
-        });
-        conn.execute(format!(r#"create database "{name}""#).as_str())
-            .await
-            .expect("create test database");
-        let url = with_database(&admin, &name);
-        TestDb { name, url }
-    }
-
-    pub async fn drop_db(&self) {
-        let mut conn = PgConnection::connect(&admin_url()).await.unwrap();
-        let _ = conn
-            .execute(format!(r#"drop database if exists "{}" with (force)"#, self.name).as_str())
-            .await;
-    }
-}
-
-/// `url` with its database name replaced by `name` (query string kept).
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let authority_end = base[scheme_end..]
-        .find('/')
-        .map_or(base.len(), |i| scheme_end + i);
-    let mut out = format!("{}/{}", &base[..authority_end], name);
-    if let Some(query) = query {
-        out.push('?');
-        out.push_str(query);
-    }
-    out
-}
+pub use system_tests::db::TestDb;
 
 /// Server logs in test output when `TEST_LOG` is set (e.g. `TEST_LOG=debug`).
 pub fn init_logs() {
