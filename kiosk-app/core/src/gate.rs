@@ -128,7 +128,7 @@ pub fn scan(
         check_ins: &check_ins,
         now,
         gates: &gates,
-        utc_offset_minutes: 0,
+        utc_offset_minutes: venue_offset_minutes(store, now)?,
     });
 
     let body = match known {
@@ -185,4 +185,22 @@ fn validity(
             (a, b) => a.or(b),
         },
     }
+}
+
+/// The event's offset from UTC at `now`, in minutes, so reasons show venue time ("at 10:42").
+/// An unknown time-zone name falls back to UTC.
+fn venue_offset_minutes(store: &KioskStore, now: UnixMillis) -> Result<i32, StoreError> {
+    use chrono::{Offset, TimeZone};
+    let Some(event) = store.event()? else {
+        return Ok(0);
+    };
+    let Ok(zone) = event.time_zone.parse::<chrono_tz::Tz>() else {
+        tracing::warn!(zone = %event.time_zone, "unknown time zone: reasons show UTC");
+        return Ok(0);
+    };
+    let Some(instant) = chrono::DateTime::from_timestamp_millis(now.as_u64() as i64) else {
+        return Ok(0);
+    };
+    let offset = zone.offset_from_utc_datetime(&instant.naive_utc()).fix();
+    Ok(offset.local_minus_utc() / 60)
 }

@@ -103,11 +103,17 @@ fn every_path_gives_its_verdict_and_leaves_one_outbox_row() {
         VerdictCode::Admitted,
     );
     assert!(first.attendee_name.is_some());
-    expect(
+    let again = expect(
         opaque.code.as_bytes(),
         Direction::Entry,
         2,
         VerdictCode::AlreadyUsed,
+    );
+    // Venue time (Europe/Berlin, summer: UTC+2), not UTC: admitted at 14:14 UTC.
+    assert!(
+        again.verdict.reason.contains("16:14"),
+        "{}",
+        again.verdict.reason
     );
     expect(
         opaque.code.as_bytes(),
