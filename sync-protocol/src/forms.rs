@@ -153,6 +153,7 @@ pub mod limits {
 // ---------------------------------------------------------------------------------------------
 
 /// A registration form at one version.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Form {
     pub id: FormId,
@@ -187,6 +188,7 @@ impl Form {
 }
 
 /// One page of a form (one screen at the kiosk).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Page {
     pub id: String,
@@ -197,6 +199,7 @@ pub struct Page {
 }
 
 /// A group of fields under an optional heading.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Section {
     pub id: String,
@@ -207,6 +210,7 @@ pub struct Section {
 }
 
 /// One question.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Field {
     /// The answer key: `[a-z0-9_]`, unique in the form.
@@ -214,22 +218,28 @@ pub struct Field {
     pub label: String,
     /// A hint shown under the field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub help: Option<String>,
     pub kind: FieldKind,
     /// Whether an answer is needed (for a checkbox: that it is ticked). Ignored while hidden.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
     pub required: bool,
     #[serde(default, skip_serializing_if = "Validation::is_empty")]
+    #[cfg_attr(feature = "ts", ts(as = "Option<Validation>", optional))]
     pub validation: Validation,
     /// The options of a single or multiple choice field.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "ts", ts(as = "Option<Vec<Choice>>", optional))]
     pub choices: Vec<Choice>,
     /// Show the field only when this holds; always shown when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub show_when: Option<Condition>,
 }
 
 /// What kind of answer a field takes, and so how it is shown and checked.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FieldKind {
@@ -319,22 +329,28 @@ impl fmt::Display for FieldKind {
 }
 
 /// Constraints on an answer beyond its kind.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Validation {
     /// Lower bound: length, value, count or date depending on the kind (see the module doc).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub min: Option<Bound>,
     /// Upper bound, with the same meaning as `min`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub max: Option<Bound>,
     /// A regular expression (the `regex` crate's syntax) the whole trimmed answer must match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub pattern: Option<String>,
     /// Shown to the person when `pattern` does not match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub pattern_message: Option<String>,
     /// Number fields only: accept whole numbers only.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
     pub integer: bool,
 }
 
@@ -346,10 +362,11 @@ impl Validation {
 }
 
 /// A `min` or `max`: a JSON number, or a `"YYYY-MM-DD"` string for a date field.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Bound {
-    Number(Number),
+    Number(#[cfg_attr(feature = "ts", ts(type = "number"))] Number),
     Date(String),
 }
 
@@ -387,6 +404,7 @@ impl fmt::Display for Bound {
 }
 
 /// One option of a choice field. The `id` is what the answer holds.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Choice {
     pub id: String,
@@ -397,6 +415,7 @@ pub struct Choice {
 ///
 /// On the wire: `{"field": "diet", "op": "equals", "value": "other"}`, or without `value` for
 /// `is_answered` and `checked`.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Condition {
     /// The id of the controlling field, which must come earlier in the form.
@@ -407,6 +426,7 @@ pub struct Condition {
 
 /// The test a [`Condition`] applies to the controlling field's cleaned answer. Every test is
 /// false while that field is unanswered or hidden.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", content = "value", rename_all = "snake_case")]
 pub enum Operator {
@@ -474,6 +494,7 @@ pub struct DefinitionError {
 }
 
 /// Why an answer was refused, as a stable code for the UI and logs.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FieldErrorCode {
@@ -537,6 +558,7 @@ impl fmt::Display for FieldErrorCode {
 }
 
 /// Why the answer to one field was refused.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[error("{field}: {message}")]
 pub struct FieldError {

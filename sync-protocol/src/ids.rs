@@ -55,7 +55,8 @@ macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub struct $name(Uuid);
+        #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+        pub struct $name(#[cfg_attr(feature = "ts", ts(type = "string"))] Uuid);
 
         impl $name {
             /// A fresh id created at `now` with the caller's randomness.

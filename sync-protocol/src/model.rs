@@ -23,6 +23,7 @@ pub struct Event {
 }
 
 /// A kind of ticket with the window in which it admits.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TicketType {
     pub id: TicketTypeId,
@@ -34,6 +35,7 @@ pub struct TicketType {
 }
 
 /// Which directions a gate scans.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GateMode {
@@ -54,6 +56,7 @@ impl GateMode {
 }
 
 /// Whether a ticket that has already been admitted may enter again.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Reentry {
@@ -66,6 +69,7 @@ pub enum Reentry {
 }
 
 /// A gate: one check-in list with its rules.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Gate {
     pub id: GateId,
@@ -87,6 +91,7 @@ impl Gate {
 }
 
 /// Direction of a check-in.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
@@ -95,6 +100,7 @@ pub enum Direction {
 }
 
 /// Status of a ticket as the server last said.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TicketStatus {

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Milliseconds since the Unix epoch, as read by the caller's clock.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct UnixMillis(pub u64);

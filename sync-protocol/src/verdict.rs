@@ -45,6 +45,7 @@ use crate::model::{Direction, Gate, Reentry, TicketStatus, TicketType};
 use crate::time::UnixMillis;
 
 /// The kinds of verdict, as stable codes for the wire, the UI and logs.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum VerdictCode {
@@ -167,6 +168,7 @@ pub struct VerdictInput<'a> {
 }
 
 /// The admission that makes a ticket "already used".
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Admission {
     pub check_in_id: CheckInId,
@@ -176,6 +178,7 @@ pub struct Admission {
 }
 
 /// The answer shown at the gate.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Verdict {
     pub code: VerdictCode,
@@ -185,9 +188,11 @@ pub struct Verdict {
     /// earliest ever under [`Reentry::Never`], the earliest since the last exit under
     /// [`Reentry::AfterExit`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub first_admission: Option<Admission>,
     /// For [`VerdictCode::NeedsAnswers`]: the required field ids not answered, in gate order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "ts", ts(as = "Option<Vec<String>>", optional))]
     pub missing_answers: Vec<String>,
 }
 

@@ -4,12 +4,15 @@
 //! A signed code is verified offline (server key, or the issuing kiosk's certificate from the
 //! package); an opaque code is looked up by its blind index. The verdict rule is the pure
 //! `sync_protocol::verdict::decide`, the same the server replays.
+//!
+//! [`annul`] takes back this kiosk's own check-in within [`ANNUL_WINDOW_MS`] (a turnstile that did
+//! not turn): the check-in stays a fact, flagged annulled here and on the server.
 
 use rand::rngs::OsRng;
 use serde::Serialize;
 use sync_protocol::UnixMillis;
 use sync_protocol::certificate::CertificateSet;
-use sync_protocol::changes::{ChangeBody, CheckIn, FailedScan};
+use sync_protocol::changes::{ChangeBody, CheckIn, CheckInAnnulment, FailedScan};
 use sync_protocol::ids::{CheckInId, GateId, TicketId};
 use sync_protocol::model::{Direction, TicketStatus, TicketType};
 use sync_protocol::ticket_code::{TicketCode, verify};
@@ -26,7 +29,22 @@ pub enum GateError {
     NotEnrolled,
     #[error("gate {0} is not in this kiosk's package")]
     UnknownGate(GateId),
+    #[error("check-in {0} is not known at this kiosk")]
+    UnknownCheckIn(CheckInId),
+    #[error("check-in {0} was made by another kiosk: only that kiosk can annul it")]
+    OtherKiosksCheckIn(CheckInId),
+    #[error("check-in {0} is annulled already")]
+    AlreadyAnnulled(CheckInId),
+    #[error("check-in {0} is more than two minutes old: it can no longer be annulled")]
+    AnnulTooLate(CheckInId),
 }
+
+/// How long after its check-in a kiosk may annul it. The server accepts annulments for longer
+/// (15 minutes); the kiosk offers "undo" only while the person is still at the gate.
+pub const ANNUL_WINDOW_MS: u64 = 2 * 60_000;
+
+/// The reason an annulment made at the gate carries.
+pub const ANNUL_REASON: &str = "annulled at the gate: the person did not pass";
 
 /// The result of one scan, for the screen.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -35,7 +53,19 @@ pub struct ScanResult {
     pub ticket_id: Option<TicketId>,
     /// The attendee's name, when the ticket is known here.
     pub attendee_name: Option<String>,
+    /// The recorded check-in, which [`annul`] can take back for a short while (`None` for a
+    /// failed scan).
+    pub check_in_id: Option<CheckInId>,
     /// The outbox seq of the recorded check-in or failed scan.
+    pub seq: u64,
+}
+
+/// A check-in this kiosk annulled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Annulled {
+    pub check_in_id: CheckInId,
+    pub ticket_id: TicketId,
+    /// The outbox seq of the annulment.
     pub seq: u64,
 }
 
@@ -155,11 +185,50 @@ pub fn scan(
             scanned_at: now,
         }),
     };
+    let check_in_id = match &body {
+        ChangeBody::CheckIn(c) => Some(c.id),
+        _ => None,
+    };
     let change = store.record(&body, now)?;
     Ok(ScanResult {
         verdict,
         ticket_id: known.map(|(id, _, _)| id),
         attendee_name: attendee.map(|a| format!("{} {}", a.first_name, a.last_name)),
+        check_in_id,
+        seq: change.seq,
+    })
+}
+
+/// Annuls this kiosk's check-in `check_in_id`, made at most [`ANNUL_WINDOW_MS`] before `now`
+/// (by its HLC time), and records the annulment for the server in the same transaction.
+pub fn annul(
+    store: &mut KioskStore,
+    check_in_id: CheckInId,
+    now: UnixMillis,
+) -> Result<Annulled, GateError> {
+    let identity = store.identity()?.ok_or(GateError::NotEnrolled)?;
+    let (ticket_id, device_id, fact) = store
+        .check_in(check_in_id)?
+        .ok_or(GateError::UnknownCheckIn(check_in_id))?;
+    if device_id != identity.device_id {
+        return Err(GateError::OtherKiosksCheckIn(check_in_id));
+    }
+    if fact.annulled {
+        return Err(GateError::AlreadyAnnulled(check_in_id));
+    }
+    if now.millis_since(fact.hlc.wall()) > ANNUL_WINDOW_MS {
+        return Err(GateError::AnnulTooLate(check_in_id));
+    }
+    let body = ChangeBody::CheckInAnnulment(CheckInAnnulment {
+        check_in_id,
+        ticket_id,
+        reason: ANNUL_REASON.to_owned(),
+    });
+    let change = store.record(&body, now)?;
+    tracing::info!(check_in = %check_in_id, seq = change.seq, "check-in annulled");
+    Ok(Annulled {
+        check_in_id,
+        ticket_id,
         seq: change.seq,
     })
 }

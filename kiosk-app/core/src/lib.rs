@@ -5,14 +5,18 @@
 //! import, frame sources and decoders, the scan-to-verdict path, walk-in registration, the outbox
 //! and the sync client.
 //!
+//! - [`app`]: the kiosk as its screens use it (the Tauri shell forwards to it).
 //! - [`store`]: the encrypted SQLite store (PIN, packages, tickets, check-ins, outbox).
 //! - [`enrol`]: trading a one-time token for the kiosk's identity.
 //! - [`gate`]: the scan-to-verdict path.
 //! - [`sync`]: the push-then-pull sync client.
+//! - [`background`]: the background sync loop (timed, on local change, on the live stream).
 //! - [`walkin`] and [`badge`]: registering walk-ins and drawing their badges.
 //! - [`inspect`]: reading a code or a package file without a store.
 //! - [`scan`]: frame sources, QR decoders and their ladder, debounce, the keyboard wedge.
 
+pub mod app;
+pub mod background;
 pub mod badge;
 pub mod enrol;
 pub mod gate;

@@ -38,6 +38,7 @@ pub enum SyncError {
 
 /// What one sync did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SyncReport {
     pub pushed: u64,
     pub parked: u64,
@@ -52,6 +53,7 @@ pub struct SyncReport {
 
 /// Progress of a running sync, for a progress bar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "phase", rename_all = "snake_case")]
 pub enum SyncProgress {
     Pushing { sent: u64, total: u64 },

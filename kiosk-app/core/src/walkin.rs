@@ -16,11 +16,18 @@ use crate::store::{KioskStore, StoreError};
 
 /// What the desk typed in.
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct WalkInRequest {
     pub first_name: String,
     pub last_name: String,
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub email: Option<String>,
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub phone: Option<String>,
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub ticket_type_id: Option<TicketTypeId>,
     #[serde(default)]
     pub answers: Answers,

@@ -1,19 +1,22 @@
-//! Scanning at a gate: every verdict path against a real store, and the outbox it leaves.
+//! Scanning at a gate: every verdict path against a real store, and the outbox it leaves; and
+//! annulling a check-in (a turnstile that did not turn).
 
 mod support;
 
-use kiosk_core::gate::scan;
+use kiosk_core::gate::{ANNUL_WINDOW_MS, GateError, annul, scan};
 use kiosk_core::store::{Identity, KioskStore};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use support::{Fixture, PIN, T};
 use sync_protocol::certificate::DeviceCertificate;
-use sync_protocol::changes::ChangeBody;
+use sync_protocol::changes::{Change, ChangeBody, CheckIn};
 use sync_protocol::crypto::{KdfParams, SecretKey, Signed};
-use sync_protocol::ids::{DeviceId, TicketId};
+use sync_protocol::hlc::Hlc;
+use sync_protocol::ids::{ChangeId, CheckInId, DeviceId, TicketId};
 use sync_protocol::model::Direction;
 use sync_protocol::ticket_code::{CodeClaims, issue_device_code};
 use sync_protocol::verdict::VerdictCode;
+use sync_protocol::wire::{Cursor, PullItem};
 
 /// An enrolled kiosk holding the fixture's package, plus a second kiosk's certificate in it.
 fn enrolled(f: &mut Fixture, other_kiosk: &SecretKey, other_id: DeviceId) -> KioskStore {
@@ -219,4 +222,124 @@ fn every_path_gives_its_verdict_and_leaves_one_outbox_row() {
     .unwrap();
     assert_eq!(again.verdict.code, VerdictCode::AlreadyUsed);
     assert_eq!(again.seq, 10);
+}
+
+#[test]
+fn a_kiosk_annuls_only_its_own_recent_check_in_and_only_once() {
+    let mut f = Fixture::new("annul");
+    let rng = &mut ChaCha20Rng::seed_from_u64(13);
+    let other_key = SecretKey::generate(rng);
+    let other_id = DeviceId::new(T, rng);
+    let mut store = enrolled(&mut f, &other_key, other_id);
+    let gate = f.snapshot.gates[0].id;
+    let tickets: Vec<_> = f
+        .snapshot
+        .tickets
+        .iter()
+        .filter(|t| !t.code.starts_with("GP1:"))
+        .cloned()
+        .collect();
+    let at = |minutes: u64| T.plus_millis(minutes * 60_000);
+
+    // A scan that admits names its check-in; a failed scan names none.
+    let admitted = scan(
+        &mut store,
+        tickets[0].code.as_bytes(),
+        gate,
+        Direction::Entry,
+        at(1),
+        true,
+    )
+    .unwrap();
+    assert_eq!(admitted.verdict.code, VerdictCode::Admitted);
+    let check_in = admitted
+        .check_in_id
+        .expect("an admission records a check-in");
+    let failed = scan(&mut store, b"NO-SUCH", gate, Direction::Entry, at(1), true).unwrap();
+    assert_eq!(failed.check_in_id, None);
+    let recorded = store.pending_changes(10).unwrap();
+    assert!(
+        matches!(recorded[0].body().unwrap(), ChangeBody::CheckIn(c) if c.id == check_in),
+        "the id is the recorded check-in's"
+    );
+
+    // Too late, unknown, another kiosk's: refused, nothing recorded.
+    let too_late = annul(&mut store, check_in, at(1).plus_millis(ANNUL_WINDOW_MS + 1));
+    assert!(
+        matches!(too_late, Err(GateError::AnnulTooLate(id)) if id == check_in),
+        "{too_late:?}"
+    );
+    let stranger = CheckInId::new(at(1), rng);
+    let unknown = annul(&mut store, stranger, at(1));
+    assert!(
+        matches!(unknown, Err(GateError::UnknownCheckIn(id)) if id == stranger),
+        "{unknown:?}"
+    );
+    let theirs = CheckInId::new(at(1), rng);
+    let body = ChangeBody::CheckIn(CheckIn {
+        id: theirs,
+        ticket_id: tickets[1].id,
+        gate_id: gate,
+        direction: Direction::Entry,
+        verdict: VerdictCode::Admitted,
+        offline: false,
+        scanned_at: at(1),
+    });
+    let change = Change::new(
+        ChangeId::new(at(1), rng),
+        other_id,
+        1,
+        Hlc::new(at(1).as_u64(), 0),
+        1,
+        &body,
+    );
+    let position = Cursor { tx: 1, pos: 1 };
+    store
+        .apply_pull_page(&[PullItem::DeviceChange { position, change }], position)
+        .unwrap();
+    let other = annul(&mut store, theirs, at(1));
+    assert!(
+        matches!(other, Err(GateError::OtherKiosksCheckIn(id)) if id == theirs),
+        "{other:?}"
+    );
+    assert_eq!(store.outbox_counts().unwrap(), (2, 0, 0));
+
+    // Its own, at the very end of the window: annulled, with an outbox row for the server.
+    let annulled = annul(&mut store, check_in, at(1).plus_millis(ANNUL_WINDOW_MS)).unwrap();
+    assert_eq!(annulled.check_in_id, check_in);
+    assert_eq!(annulled.ticket_id, tickets[0].id);
+    assert_eq!(annulled.seq, 3);
+    let pending = store.pending_changes(10).unwrap();
+    match pending[2].body().unwrap() {
+        ChangeBody::CheckInAnnulment(a) => {
+            assert_eq!((a.check_in_id, a.ticket_id), (check_in, tickets[0].id));
+            assert!(!a.reason.is_empty());
+        }
+        other => panic!("expected an annulment, got {other:?}"),
+    }
+
+    // Twice: refused.
+    let twice = annul(&mut store, check_in, at(3));
+    assert!(
+        matches!(twice, Err(GateError::AlreadyAnnulled(id)) if id == check_in),
+        "{twice:?}"
+    );
+    assert_eq!(store.outbox_counts().unwrap(), (3, 0, 0));
+
+    // The annulled check-in no longer counts: the ticket admits again.
+    let again = scan(
+        &mut store,
+        tickets[0].code.as_bytes(),
+        gate,
+        Direction::Entry,
+        at(4),
+        true,
+    )
+    .unwrap();
+    assert_eq!(
+        again.verdict.code,
+        VerdictCode::Admitted,
+        "{}",
+        again.verdict.reason
+    );
 }

@@ -9,14 +9,14 @@ use std::process::ExitCode;
 use std::sync::Mutex;
 
 use clap::{Parser, Subcommand};
-use kiosk_core::gate::scan;
+use kiosk_core::gate::{annul, scan};
 use kiosk_core::inspect::{inspect_code, inspect_package};
 use kiosk_core::store::KioskStore;
 use kiosk_core::sync::SyncClient;
 use serde_json::json;
 use sync_protocol::UnixMillis;
 use sync_protocol::crypto::{KdfParams, PublicKey};
-use sync_protocol::ids::EventId;
+use sync_protocol::ids::{CheckInId, EventId};
 use sync_protocol::model::Direction;
 use sync_protocol::package::PackageFile;
 
@@ -43,10 +43,11 @@ enum Command {
     Enroll {
         #[arg(long, conflicts_with = "invite", requires = "token")]
         server: Option<String>,
-        #[arg(long)]
+        /// The one-time token as printed. Base64url tokens may start with `-`: taken as is.
+        #[arg(long, allow_hyphen_values = true)]
         token: Option<String>,
         /// The text of the enrolment QR code.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         invite: Option<String>,
         /// A name for the device list.
         #[arg(long, default_value = "kiosk")]
@@ -66,6 +67,9 @@ enum Command {
         #[arg(long)]
         exit: bool,
     },
+    /// Annul this kiosk's own check-in (the person did not pass), at most two minutes after it:
+    /// the `check_in_id` a scan printed.
+    Annul { check_in_id: CheckInId },
     /// Register a walk-in: the person and form answers as JSON, e.g.
     /// '{"first_name": "Ada", "last_name": "Lovelace", "answers": {"role": "developer"}}'.
     /// Prints the attendee, ticket and badge (SVG), or the problems per field.
@@ -240,6 +244,11 @@ async fn run(cli: Cli) -> Result<serde_json::Value, String> {
                 .map_err(|e| e.to_string())?;
             Ok(serde_json::to_value(result).expect("results serialize"))
         }
+        Command::Annul { check_in_id } => {
+            let mut store = open(&data)?;
+            let annulled = annul(&mut store, check_in_id, now()).map_err(|e| e.to_string())?;
+            Ok(serde_json::to_value(annulled).expect("annulments serialize"))
+        }
         Command::Register {
             json: request,
             badge,
@@ -328,5 +337,35 @@ async fn run(cli: Cli) -> Result<serde_json::Value, String> {
             let report = inspect_package(&bytes, &key, event).map_err(|e| e.to_string())?;
             Ok(serde_json::to_value(report).expect("reports serialize"))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn enroll_args(args: &[&str]) -> (Option<String>, Option<String>) {
+        let cli = Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        match cli.command {
+            Command::Enroll { token, invite, .. } => (token, invite),
+            _ => panic!("not an enroll command"),
+        }
+    }
+
+    #[test]
+    fn tokens_and_invites_starting_with_a_hyphen_are_taken_as_printed() {
+        let (token, _) = enroll_args(&[
+            "kiosk",
+            "enroll",
+            "--server",
+            "http://127.0.0.1:8080",
+            "--token",
+            "-Zq3xJ",
+        ]);
+        assert_eq!(token.as_deref(), Some("-Zq3xJ"));
+        let (token, _) = enroll_args(&["kiosk", "enroll", "--server", "http://x", "--token=--a"]);
+        assert_eq!(token.as_deref(), Some("--a"));
+        let (_, invite) = enroll_args(&["kiosk", "enroll", "--invite", "-weird-but-printed"]);
+        assert_eq!(invite.as_deref(), Some("-weird-but-printed"));
     }
 }

@@ -10,7 +10,7 @@ use sync_protocol::UnixMillis;
 use sync_protocol::changes::{Change, ChangeBody};
 use sync_protocol::crypto::{blind_index, seal};
 use sync_protocol::hlc::{DEFAULT_MAX_DRIFT_MS, Hlc, HlcClock};
-use sync_protocol::ids::{ChangeId, CheckInId, GateId, TicketId};
+use sync_protocol::ids::{ChangeId, CheckInId, DeviceId, GateId, TicketId};
 use sync_protocol::model::{Direction, Gate, TicketType};
 use sync_protocol::ticket_code::TicketCode;
 use sync_protocol::verdict::CheckInFact;
@@ -193,6 +193,56 @@ impl KioskStore {
             });
         }
         Ok(facts)
+    }
+
+    /// One check-in by its id, with its ticket and the device that made it (for annulment).
+    pub fn check_in(
+        &self,
+        id: CheckInId,
+    ) -> Result<Option<(TicketId, DeviceId, CheckInFact)>, StoreError> {
+        let row = self
+            .conn
+            .query_row(
+                "select ticket_id, device_id, gate_id, direction, admitted, hlc, annulled
+                 from check_ins where id = ?1",
+                params![id.to_bytes()],
+                |r| {
+                    Ok((
+                        r.get::<_, Vec<u8>>(0)?,
+                        r.get::<_, Vec<u8>>(1)?,
+                        r.get::<_, Vec<u8>>(2)?,
+                        r.get::<_, i64>(3)?,
+                        r.get::<_, bool>(4)?,
+                        r.get::<_, i64>(5)?,
+                        r.get::<_, bool>(6)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let Some((ticket, device, gate, direction, admitted, hlc, annulled)) = row else {
+            return Ok(None);
+        };
+        let damaged = || StoreError::DamagedRow {
+            table: "check_ins",
+            id: id.to_string(),
+        };
+        let fact = CheckInFact {
+            id,
+            gate_id: GateId::from_bytes(id16(&gate, "check_ins")?).map_err(|_| damaged())?,
+            direction: if direction == 0 {
+                Direction::Entry
+            } else {
+                Direction::Exit
+            },
+            admitted,
+            hlc: Hlc::from_i64(hlc).ok_or_else(damaged)?,
+            annulled,
+        };
+        Ok(Some((
+            TicketId::from_bytes(id16(&ticket, "check_ins")?).map_err(|_| damaged())?,
+            DeviceId::from_bytes(id16(&device, "check_ins")?).map_err(|_| damaged())?,
+            fact,
+        )))
     }
 
     /// The event's gates.

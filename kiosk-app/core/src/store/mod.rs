@@ -6,9 +6,13 @@
 //! Tickets are found by a keyed blind index (HMAC) of their code, never by plaintext. A copied
 //! file without the PIN shows no name, email or code.
 //!
-//! This module: opening, PIN, keys. `package` applies event packages; `tickets` reads them.
+//! This module: opening, PIN, keys. `package` applies event packages; `tickets` reads them;
+//! `checkins` records scans and the outbox; `counts` counts admissions; `coordinator` keeps the
+//! coordinator PIN.
 
 mod checkins;
+mod coordinator;
+mod counts;
 mod identity;
 mod package;
 mod sync;
@@ -24,6 +28,7 @@ use sync_protocol::crypto::{
     wrap_data_key,
 };
 
+pub use counts::GateCounts;
 pub use identity::Identity;
 pub use sync::PageApplied;
 pub use tickets::TicketRecord;

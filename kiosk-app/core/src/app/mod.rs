@@ -1,0 +1,548 @@
+//! The kiosk app as the screens use it: one [`Kiosk`] per window, holding the store (when
+//! unlocked) and the settings, with one method per thing a volunteer, the desk or a coordinator
+//! does. The Tauri shell only forwards to these methods, so everything here is tested without a
+//! window.
+//!
+//! - [`view`]: the serialisable views the screens see (the front end's types are generated from
+//!   them).
+//! - [`error`]: [`AppError`] and its structured form `{kind, message, field, fields}`.
+//! - [`settings`]: the settings file beside the store.
+//! - [`camera`]: the gate's camera loop (frames, preview, decode, judge).
+
+pub mod camera;
+pub mod error;
+pub mod settings;
+pub mod view;
+
+#[cfg(feature = "ts")]
+pub mod bindings;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use sync_protocol::UnixMillis;
+use sync_protocol::crypto::KdfParams;
+use sync_protocol::ids::{CheckInId, GateId};
+use sync_protocol::model::{Direction, Gate};
+use sync_protocol::package::PackageFile;
+
+pub use error::{AppError, ErrorKind, UiError};
+pub use view::*;
+
+use crate::background::{LoopConfig, SyncHandle, SyncLoop, SyncStatus};
+use crate::store::{GateCounts, KioskStore};
+use crate::sync::{SyncClient, SyncProgress, SyncReport};
+use crate::walkin::WalkInRequest;
+
+/// The store file inside the kiosk's data folder.
+pub const STORE_FILE: &str = "kiosk.db";
+
+/// A store shared between the screens and the background sync.
+pub type SharedStore = Arc<Mutex<KioskStore>>;
+
+/// One kiosk: its data folder, settings and (once unlocked) store.
+pub struct Kiosk {
+    data_dir: PathBuf,
+    kdf: KdfParams,
+    settings: Mutex<Settings>,
+    store: RwLock<Option<SharedStore>>,
+    kiosk_mode: AtomicBool,
+    /// Whether the server answered lately (set by the sync loop); recorded with each scan.
+    online: AtomicBool,
+    /// The background sync, while unlocked and enrolled.
+    sync: Mutex<Option<Arc<SyncHandle>>>,
+    clock: fn() -> UnixMillis,
+}
+
+/// The system clock.
+pub fn system_now() -> UnixMillis {
+    UnixMillis(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0),
+    )
+}
+
+fn lock(store: &SharedStore) -> MutexGuard<'_, KioskStore> {
+    store.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Kiosk {
+    /// Opens the kiosk kept in `data_dir` (created if missing), locked.
+    pub fn open(data_dir: &Path, kdf: KdfParams) -> Result<Kiosk, AppError> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| AppError::Store(format!("{}: {e}", data_dir.display())))?;
+        let settings = settings::load(data_dir);
+        Ok(Kiosk {
+            data_dir: data_dir.to_owned(),
+            kdf,
+            settings: Mutex::new(settings),
+            store: RwLock::new(None),
+            kiosk_mode: AtomicBool::new(false),
+            online: AtomicBool::new(false),
+            sync: Mutex::new(None),
+            clock: system_now,
+        })
+    }
+
+    /// The same kiosk with another clock (for tests).
+    pub fn with_clock(mut self, clock: fn() -> UnixMillis) -> Kiosk {
+        self.clock = clock;
+        self
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    fn store_path(&self) -> PathBuf {
+        self.data_dir.join(STORE_FILE)
+    }
+
+    /// The unlocked store, for the background sync and the camera loop.
+    pub fn store(&self) -> Result<SharedStore, AppError> {
+        self.store
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .ok_or_else(|| {
+                if self.store_path().exists() {
+                    AppError::Locked
+                } else {
+                    AppError::NotSetUp
+                }
+            })
+    }
+
+    pub fn settings(&self) -> Settings {
+        self.settings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Saves new settings; a gate must be one of the package's.
+    pub fn save_settings(&self, new: Settings) -> Result<AppState, AppError> {
+        if let Some(gate) = new.gate_id {
+            self.gate(gate)?;
+        }
+        if !settings::LANGUAGES.contains(&new.language.as_str()) {
+            return Err(AppError::invalid(
+                "language",
+                format!("unknown language {:?}", new.language),
+            ));
+        }
+        settings::save(&self.data_dir, &new)?;
+        *self.settings.lock().unwrap_or_else(|e| e.into_inner()) = new;
+        self.state()
+    }
+
+    /// Records whether the server is reachable (check-ins record whether they were offline).
+    pub fn set_online(&self, online: bool) {
+        self.online.store(online, Ordering::SeqCst);
+    }
+
+    pub fn set_kiosk_mode(&self, on: bool) {
+        self.kiosk_mode.store(on, Ordering::SeqCst);
+    }
+
+    /// What the screens need to decide what to show.
+    pub fn state(&self) -> Result<AppState, AppError> {
+        let settings = self.settings();
+        let mut state = AppState {
+            phase: Phase::Setup,
+            event: None,
+            device: None,
+            package_version: None,
+            gate: None,
+            settings,
+            kiosk_mode: self.kiosk_mode.load(Ordering::SeqCst),
+        };
+        let store = match self.store() {
+            Ok(store) => store,
+            Err(AppError::NotSetUp) => return Ok(state),
+            Err(AppError::Locked) => {
+                state.phase = Phase::Locked;
+                return Ok(state);
+            }
+            Err(other) => return Err(other),
+        };
+        let store = lock(&store);
+        let identity = store.identity()?;
+        state.device = identity.as_ref().map(|i| DeviceView {
+            device_id: i.device_id,
+            server_url: i.server_url.clone(),
+        });
+        state.package_version = store.package_version()?;
+        state.event = store.event()?.map(|e| EventView {
+            id: e.id,
+            name: e.name,
+            time_zone: e.time_zone,
+        });
+        state.gate = match state.settings.gate_id {
+            Some(id) => store.gates()?.into_iter().find(|g| g.id == id),
+            None => None,
+        };
+        state.phase = match (&identity, state.package_version) {
+            (None, _) => Phase::Enrol,
+            (Some(_), None) => Phase::Package,
+            (Some(_), Some(_)) => Phase::Ready,
+        };
+        Ok(state)
+    }
+
+    /// First run: creates the store under the kiosk PIN and sets the coordinator PIN.
+    pub fn set_up(&self, kiosk_pin: &str, coordinator_pin: &str) -> Result<AppState, AppError> {
+        if self.store_path().exists() {
+            return Err(AppError::AlreadySetUp);
+        }
+        if kiosk_pin == coordinator_pin {
+            return Err(AppError::invalid(
+                "coordinator_pin",
+                "the coordinator PIN must differ from the kiosk PIN",
+            ));
+        }
+        // Check both PINs before creating anything, so a bad coordinator PIN leaves no store.
+        for (field, pin) in [("pin", kiosk_pin), ("coordinator_pin", coordinator_pin)] {
+            if !(4..=64).contains(&pin.chars().count()) {
+                return Err(AppError::invalid(field, "a PIN has 4 to 64 characters"));
+            }
+        }
+        let mut store = KioskStore::create(&self.store_path(), kiosk_pin, self.kdf)?;
+        store.set_coordinator_pin(coordinator_pin, self.kdf)?;
+        *self.store.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(Mutex::new(store)));
+        self.state()
+    }
+
+    /// Opens the store with the kiosk PIN. A wrong PIN changes nothing.
+    pub fn unlock(&self, pin: &str) -> Result<AppState, AppError> {
+        let store = KioskStore::unlock(&self.store_path(), pin)?;
+        *self.store.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(Mutex::new(store)));
+        self.state()
+    }
+
+    /// Closes the store: the next action needs the PIN again.
+    pub fn lock(&self) -> AppState {
+        // Dropping the handle stops the background sync; it restarts after the next unlock.
+        self.sync.lock().unwrap_or_else(|e| e.into_inner()).take();
+        *self.store.write().unwrap_or_else(|e| e.into_inner()) = None;
+        self.state()
+            .unwrap_or_else(|_| unreachable_state(self.settings()))
+    }
+
+    /// Checks the coordinator PIN (coordinator screen, leaving kiosk mode).
+    pub fn check_coordinator_pin(&self, pin: &str) -> Result<(), AppError> {
+        Ok(lock(&self.store()?).check_coordinator_pin(pin)?)
+    }
+
+    /// Enrols with a server: `invite` is the enrolment QR's text, or the server URL when
+    /// `token` is given.
+    pub async fn enrol(
+        &self,
+        invite: &str,
+        token: Option<&str>,
+        label: &str,
+    ) -> Result<AppState, AppError> {
+        let token = token.map(str::trim).filter(|t| !t.is_empty());
+        let invite = crate::enrol::invite_from(invite, token).ok_or_else(|| {
+            AppError::invalid(
+                "invite",
+                "not an enrolment code: scan the QR from the server, or type its URL and token",
+            )
+        })?;
+        if !(invite.server_url.starts_with("http://") || invite.server_url.starts_with("https://"))
+        {
+            return Err(AppError::invalid(
+                "server_url",
+                "the server address starts with https:// (or http:// on a local network)",
+            ));
+        }
+        let store = self.store()?;
+        crate::enrol::enrol(&store, &invite, label).await?;
+        self.state()
+    }
+
+    /// Applies a package file (from a USB stick), checked against the pinned server key.
+    pub fn import_package(&self, bytes: &[u8]) -> Result<PackageApplied, AppError> {
+        let store = self.store()?;
+        let mut store = lock(&store);
+        let identity = store.identity()?.ok_or(AppError::NotEnrolled)?;
+        let package =
+            PackageFile::from_bytes(bytes).map_err(|e| AppError::PackageRefused(e.to_string()))?;
+        let manifest = store.apply_package(&package, &identity.server_key, identity.event_id)?;
+        Ok(PackageApplied {
+            version: manifest.version,
+            tickets: store.ticket_count()?,
+        })
+    }
+
+    /// Fetches and applies the newest package from the server (through the background sync
+    /// when it runs, so a fetch never overlaps a sync).
+    pub async fn fetch_package(&self) -> Result<PackageApplied, AppError> {
+        let store = self.store()?;
+        match self.sync_handle_call() {
+            Some(handle) => {
+                handle.fetch_package().await?;
+            }
+            None => {
+                let client = SyncClient::for_store(&lock(&store))?;
+                client.fetch_package(&store).await?;
+            }
+        }
+        let store = lock(&store);
+        Ok(PackageApplied {
+            version: store.package_version()?.ok_or(AppError::NoPackage)?,
+            tickets: store.ticket_count()?,
+        })
+    }
+
+    /// The package's gates.
+    pub fn gates(&self) -> Result<Vec<Gate>, AppError> {
+        Ok(lock(&self.store()?).gates()?)
+    }
+
+    fn gate(&self, id: GateId) -> Result<Gate, AppError> {
+        self.gates()?
+            .into_iter()
+            .find(|g| g.id == id)
+            .ok_or_else(|| AppError::invalid("gate_id", "this gate is not in the package"))
+    }
+
+    /// Picks the gate this kiosk scans at (kept in the settings).
+    pub fn select_gate(&self, id: GateId) -> Result<AppState, AppError> {
+        let gate = self.gate(id)?;
+        let mut settings = self.settings();
+        settings.gate_id = Some(id);
+        if !gate.mode.allows(settings.direction) {
+            settings.direction = match settings.direction {
+                Direction::Entry => Direction::Exit,
+                Direction::Exit => Direction::Entry,
+            };
+        }
+        self.save_settings(settings)
+    }
+
+    /// Switches between entry and exit scanning, where the gate scans both.
+    pub fn set_direction(&self, direction: Direction) -> Result<AppState, AppError> {
+        let mut settings = self.settings();
+        let gate = self.gate(settings.gate_id.ok_or(AppError::NoGate)?)?;
+        if !gate.mode.allows(direction) {
+            return Err(AppError::invalid(
+                "direction",
+                format!("gate {} does not scan this direction", gate.name),
+            ));
+        }
+        settings.direction = direction;
+        self.save_settings(settings)
+    }
+
+    /// Judges a scanned code at the picked gate and records it before answering.
+    pub fn scan(&self, payload: &[u8], source: ScanSource) -> Result<ScanOutcome, AppError> {
+        let settings = self.settings();
+        let gate_id = settings.gate_id.ok_or(AppError::NoGate)?;
+        let store = self.store()?;
+        let mut store = lock(&store);
+        let now = (self.clock)();
+        let result = crate::gate::scan(
+            &mut store,
+            payload,
+            gate_id,
+            settings.direction,
+            now,
+            !self.online.load(Ordering::SeqCst),
+        )?;
+        let ticket_type = match result.ticket_id {
+            Some(id) => match store.ticket_by_id(id)? {
+                Some(record) => store
+                    .ticket_types()?
+                    .into_iter()
+                    .find(|t| t.id == record.ticket_type_id)
+                    .map(|t| t.name),
+                None => None,
+            },
+            None => None,
+        };
+        drop(store);
+        self.changed();
+        Ok(ScanOutcome {
+            verdict: result.verdict,
+            ticket_id: result.ticket_id,
+            attendee_name: result.attendee_name.filter(|_| settings.show_names),
+            ticket_type,
+            gate_id,
+            direction: settings.direction,
+            source,
+            at: now,
+            check_in_id: result.check_in_id,
+            seq: result.seq,
+        })
+    }
+
+    /// Annuls this kiosk's own check-in made moments ago (a volunteer's mistake), then gives the
+    /// new counts.
+    pub fn annul_check_in(&self, check_in_id: CheckInId) -> Result<GateCounts, AppError> {
+        let store = self.store()?;
+        let mut guard = lock(&store);
+        crate::gate::annul(&mut guard, check_in_id, (self.clock)())?;
+        let counts = guard.gate_counts(self.settings().gate_id)?;
+        drop(guard);
+        self.changed();
+        Ok(counts)
+    }
+
+    /// Admission counts for the picked gate and the event.
+    pub fn counts(&self) -> Result<GateCounts, AppError> {
+        Ok(lock(&self.store()?).gate_counts(self.settings().gate_id)?)
+    }
+
+    /// The form and ticket types of the walk-in screen.
+    pub fn walk_in_setup(&self) -> Result<WalkInSetup, AppError> {
+        let store = self.store()?;
+        let store = lock(&store);
+        if store.package_version()?.is_none() {
+            return Err(AppError::NoPackage);
+        }
+        Ok(WalkInSetup {
+            form: store.forms()?.into_iter().max_by_key(|f| f.version),
+            ticket_types: store.ticket_types()?,
+        })
+    }
+
+    /// Registers a walk-in and returns their badge; field problems come back one per field.
+    pub fn register_walk_in(&self, request: WalkInRequest) -> Result<BadgeView, AppError> {
+        let store = self.store()?;
+        let mut store = lock(&store);
+        let registration = crate::walkin::register(&mut store, request, (self.clock)())?;
+        let ticket_type = store
+            .ticket_types()?
+            .into_iter()
+            .find(|t| t.id == registration.ticket.ticket_type_id)
+            .map(|t| t.name)
+            .unwrap_or_default();
+        let event_name = store.event()?.map(|e| e.name).unwrap_or_default();
+        drop(store);
+        self.changed();
+        Ok(BadgeView {
+            ticket_id: registration.ticket.id,
+            ticket_type_id: registration.ticket.ticket_type_id,
+            attendee_name: format!(
+                "{} {}",
+                registration.attendee.first_name, registration.attendee.last_name
+            ),
+            ticket_type,
+            event_name,
+            code: registration.ticket.code,
+            qr_svg: registration.badge_svg,
+            qr_version: registration.badge_qr_version,
+            seq: registration.seq,
+        })
+    }
+
+    /// The outbox for the coordinator: counts and parked rejections.
+    pub fn outbox(&self) -> Result<OutboxView, AppError> {
+        let store = self.store()?;
+        let store = lock(&store);
+        let (pending, acknowledged, parked) = store.outbox_counts()?;
+        let parked_changes = store
+            .parked_changes()?
+            .into_iter()
+            .map(|(seq, kind, code, message)| ParkedChange {
+                seq,
+                kind,
+                code,
+                message,
+            })
+            .collect();
+        Ok(OutboxView {
+            pending,
+            acknowledged,
+            parked,
+            parked_changes,
+        })
+    }
+
+    /// One sync now (push, then pull), reporting progress; serialised with the background sync.
+    pub async fn sync_now(
+        &self,
+        progress: impl Fn(SyncProgress) + Send + 'static,
+    ) -> Result<SyncReport, AppError> {
+        let store = self.store()?;
+        if let Some(handle) = self.sync_handle_call() {
+            return Ok(handle.sync_now(progress).await?);
+        }
+        let client = SyncClient::for_store(&lock(&store))?;
+        Ok(client.sync_once(&store, progress).await?)
+    }
+
+    /// Starts the background sync if the kiosk is unlocked and enrolled and it is not running.
+    /// Returns a receiver of its status when it started one. Call it inside a tokio runtime.
+    pub fn start_sync(
+        &self,
+        config: LoopConfig,
+    ) -> Result<Option<tokio::sync::watch::Receiver<SyncStatus>>, AppError> {
+        let store = self.store()?;
+        let mut running = self.sync.lock().unwrap_or_else(|e| e.into_inner());
+        if running.is_some() {
+            return Ok(None);
+        }
+        let client = match SyncClient::for_store(&lock(&store)) {
+            Ok(client) => client,
+            Err(crate::sync::SyncError::NotEnrolled) => return Ok(None),
+            Err(other) => return Err(other.into()),
+        };
+        let handle = SyncLoop::spawn(store, client, config, self.clock);
+        let status = handle.subscribe();
+        *running = Some(Arc::new(handle));
+        Ok(Some(status))
+    }
+
+    /// The background sync's status; without one running, what the store alone can say.
+    pub fn sync_status(&self) -> Result<SyncStatus, AppError> {
+        if let Some(status) = self
+            .sync
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|h| h.status())
+        {
+            return Ok(status);
+        }
+        let store = self.store()?;
+        let store = lock(&store);
+        let (pending, acknowledged, parked) = store.outbox_counts()?;
+        Ok(SyncStatus {
+            pending,
+            acknowledged,
+            parked,
+            package_version: store.package_version()?,
+            ..SyncStatus::default()
+        })
+    }
+
+    /// A handle to call the background sync through, without holding the lock across awaits.
+    fn sync_handle_call(&self) -> Option<Arc<SyncHandle>> {
+        self.sync.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Tells the background sync that a change was recorded (push it soon).
+    fn changed(&self) {
+        if let Some(handle) = self.sync.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            handle.notify_local_change();
+        }
+    }
+}
+
+/// The state shown when even reading the state failed after locking: the lock screen.
+fn unreachable_state(settings: Settings) -> AppState {
+    AppState {
+        phase: Phase::Locked,
+        event: None,
+        device: None,
+        package_version: None,
+        gate: None,
+        settings,
+        kiosk_mode: false,
+    }
+}

@@ -1,0 +1,48 @@
+//! The coordinator PIN: a second PIN, separate from the kiosk PIN, that guards the coordinator
+//! screen and leaving kiosk mode. It is kept as a random key wrapped under an Argon2id key from
+//! the PIN (the same scheme as the data key), so checking it costs one key derivation and the
+//! file never holds the PIN or a fast hash of it.
+
+use rand::rngs::OsRng;
+use rusqlite::params;
+use sync_protocol::crypto::{CryptoError, DataKey, KdfParams, unwrap_data_key, wrap_data_key};
+
+use super::{KioskStore, StoreError, check_pin};
+
+const META_COORDINATOR_PIN: &str = "coordinator_pin";
+
+impl KioskStore {
+    /// Sets (or replaces) the coordinator PIN.
+    pub fn set_coordinator_pin(&mut self, pin: &str, kdf: KdfParams) -> Result<(), StoreError> {
+        check_pin(pin)?;
+        let check = DataKey::generate(&mut OsRng);
+        let wrapped = wrap_data_key(pin, &check, kdf, &mut OsRng).map_err(StoreError::Crypto)?;
+        let wrapped = serde_json::to_vec(&wrapped).expect("wrapped keys serialize");
+        self.conn.execute(
+            "insert into meta (key, value) values (?1, ?2)
+             on conflict (key) do update set value = excluded.value",
+            params![META_COORDINATOR_PIN, wrapped],
+        )?;
+        Ok(())
+    }
+
+    /// Whether a coordinator PIN was set.
+    pub fn has_coordinator_pin(&self) -> Result<bool, StoreError> {
+        Ok(self.meta(META_COORDINATOR_PIN)?.is_some())
+    }
+
+    /// Checks the coordinator PIN: `Err(WrongPin)` when it does not match or none was set.
+    pub fn check_coordinator_pin(&self, pin: &str) -> Result<(), StoreError> {
+        let bytes = self
+            .meta(META_COORDINATOR_PIN)?
+            .ok_or(StoreError::WrongPin)?;
+        let wrapped = serde_json::from_slice(&bytes)
+            .map_err(|e| StoreError::Malformed(format!("coordinator PIN: {e}")))?;
+        unwrap_data_key(pin, &wrapped)
+            .map(|_| ())
+            .map_err(|e| match e {
+                CryptoError::WrongPin => StoreError::WrongPin,
+                other => StoreError::Crypto(other),
+            })
+    }
+}

@@ -1,0 +1,406 @@
+//! The kiosk as its screens use it (`kiosk_core::app::Kiosk`): first run, PINs, package import,
+//! gate choice, scans and counts, walk-ins, settings, and the camera loop on a replay folder.
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use kiosk_core::app::camera::{CameraLoop, CameraSink, Source};
+use kiosk_core::app::{
+    AppError, CameraStatus, ErrorKind, Kiosk, Phase, PreviewFrame, ScanOutcome, ScanSource,
+};
+use kiosk_core::store::Identity;
+use kiosk_core::walkin::WalkInRequest;
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+use serde_json::json;
+use support::{Fixture, T};
+use sync_protocol::UnixMillis;
+use sync_protocol::certificate::DeviceCertificate;
+use sync_protocol::crypto::{KdfParams, SecretKey, Signed};
+use sync_protocol::ids::DeviceId;
+use sync_protocol::model::Direction;
+use sync_protocol::verdict::VerdictCode;
+
+const KIOSK_PIN: &str = "2468";
+const COORDINATOR_PIN: &str = "97531";
+
+fn clock() -> UnixMillis {
+    T.plus_millis(3_600_000)
+}
+
+/// A kiosk set up in the fixture's folder and enrolled by hand (no server needed here).
+fn set_up(f: &mut Fixture) -> Kiosk {
+    let kiosk = Kiosk::open(&f.dir, KdfParams::FOR_TESTS)
+        .unwrap()
+        .with_clock(clock);
+    assert_eq!(kiosk.state().unwrap().phase, Phase::Setup);
+    let state = kiosk.set_up(KIOSK_PIN, COORDINATOR_PIN).unwrap();
+    assert_eq!(state.phase, Phase::Enrol);
+
+    let rng = &mut ChaCha20Rng::seed_from_u64(31);
+    let me = DeviceId::new(T, rng);
+    let my_key = SecretKey::generate(rng);
+    let certificate = Signed::sign(
+        &DeviceCertificate {
+            device_id: me,
+            event_id: f.event_id(),
+            public_key: my_key.public_key(),
+            label: "Gate 1".into(),
+            gate_id: None,
+            issued_at: T,
+        },
+        &f.key,
+    );
+    f.snapshot.certificates = vec![certificate.clone()];
+    f.snapshot.normalize();
+    kiosk
+        .store()
+        .unwrap()
+        .lock()
+        .unwrap()
+        .save_identity(
+            &Identity {
+                device_id: me,
+                event_id: f.event_id(),
+                server_url: "http://127.0.0.1:9".into(),
+                server_key: f.key.public_key(),
+                gate_id: None,
+                certificate,
+            },
+            "device-token",
+            &my_key,
+        )
+        .unwrap();
+    assert_eq!(kiosk.state().unwrap().phase, Phase::Package);
+    kiosk
+}
+
+fn ready(f: &mut Fixture) -> Kiosk {
+    let kiosk = set_up(f);
+    let applied = kiosk
+        .import_package(&f.package(&f.snapshot, 1).to_bytes())
+        .unwrap();
+    assert_eq!((applied.version, applied.tickets), (1, 3));
+    let gate = f.snapshot.gates[0].id;
+    let state = kiosk.select_gate(gate).unwrap();
+    assert_eq!(state.phase, Phase::Ready);
+    assert_eq!(state.gate.map(|g| g.id), Some(gate));
+    assert_eq!(state.event.unwrap().name, "Harbour Days");
+    kiosk
+}
+
+#[test]
+fn first_run_then_lock_and_unlock_with_the_kiosk_pin() {
+    let mut f = Fixture::new("app-pins");
+    let kiosk = set_up(&mut f);
+    assert!(matches!(
+        kiosk.set_up(KIOSK_PIN, COORDINATOR_PIN),
+        Err(AppError::AlreadySetUp)
+    ));
+
+    assert_eq!(kiosk.lock().phase, Phase::Locked);
+    assert!(matches!(kiosk.gates(), Err(AppError::Locked)));
+    let wrong = kiosk.unlock("0000").unwrap_err();
+    assert_eq!(wrong.to_ui().kind, ErrorKind::WrongPin);
+    assert_eq!(wrong.to_ui().field.as_deref(), Some("pin"));
+    // The coordinator PIN does not open the store; the kiosk PIN does, and nothing was lost.
+    assert!(kiosk.unlock(COORDINATOR_PIN).is_err());
+    assert_eq!(kiosk.unlock(KIOSK_PIN).unwrap().phase, Phase::Package);
+
+    assert!(kiosk.check_coordinator_pin(COORDINATOR_PIN).is_ok());
+    assert!(matches!(
+        kiosk.check_coordinator_pin(KIOSK_PIN),
+        Err(AppError::WrongPin)
+    ));
+}
+
+#[test]
+fn first_run_refuses_bad_pins_before_creating_anything() {
+    let f = Fixture::new("app-bad-pins");
+    let kiosk = Kiosk::open(&f.dir, KdfParams::FOR_TESTS).unwrap();
+    let same = kiosk.set_up("1234", "1234").unwrap_err().to_ui();
+    assert_eq!(
+        (same.kind, same.field.as_deref()),
+        (ErrorKind::Invalid, Some("coordinator_pin"))
+    );
+    let short = kiosk.set_up("1234", "12").unwrap_err().to_ui();
+    assert_eq!(short.field.as_deref(), Some("coordinator_pin"));
+    assert_eq!(kiosk.state().unwrap().phase, Phase::Setup);
+}
+
+#[test]
+fn a_tampered_package_file_is_refused_and_the_current_one_stays() {
+    let mut f = Fixture::new("app-package");
+    let kiosk = ready(&mut f);
+    let mut bytes = f.package(&f.snapshot, 2).to_bytes();
+    let last = bytes.len() - 10;
+    bytes[last] ^= 0x55;
+    let refused = kiosk.import_package(&bytes).unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::PackageRefused);
+    assert!(matches!(
+        kiosk.import_package(b"not a package"),
+        Err(AppError::PackageRefused(_))
+    ));
+    assert_eq!(kiosk.state().unwrap().package_version, Some(1));
+}
+
+#[test]
+fn scans_at_the_picked_gate_count_and_name_the_ticket_type() {
+    let mut f = Fixture::new("app-scan");
+    let kiosk = ready(&mut f);
+    let code = f.snapshot.tickets[1].code.clone();
+
+    let first = kiosk.scan(code.as_bytes(), ScanSource::Wedge).unwrap();
+    assert_eq!(first.verdict.code, VerdictCode::Admitted);
+    assert_eq!(first.ticket_type.as_deref(), Some("Day pass"));
+    assert!(first.attendee_name.is_some());
+    assert!(first.check_in_id.is_some());
+    let again = kiosk.scan(code.as_bytes(), ScanSource::Typed).unwrap();
+    assert_eq!(again.verdict.code, VerdictCode::AlreadyUsed);
+    assert_eq!(again.check_in_id, None);
+    let unknown = kiosk.scan(b"NOT-A-TICKET", ScanSource::Typed).unwrap();
+    assert_eq!(unknown.verdict.code, VerdictCode::Unknown);
+
+    let counts = kiosk.counts().unwrap();
+    assert_eq!(
+        (counts.gate_entries, counts.event_admitted, counts.tickets),
+        (1, 1, 3)
+    );
+    // An exit at this entry-and-exit gate, then re-entry is allowed again.
+    kiosk.set_direction(Direction::Exit).unwrap();
+    let exit = kiosk.scan(code.as_bytes(), ScanSource::Wedge).unwrap();
+    assert_eq!(exit.verdict.code, VerdictCode::Admitted);
+    assert_eq!(exit.direction, Direction::Exit);
+    assert_eq!(kiosk.counts().unwrap().gate_exits, 1);
+    assert_eq!(kiosk.outbox().unwrap().pending, 4);
+}
+
+#[test]
+fn names_are_hidden_when_the_settings_say_so() {
+    let mut f = Fixture::new("app-names");
+    let kiosk = ready(&mut f);
+    let mut settings = kiosk.settings();
+    settings.show_names = false;
+    kiosk.save_settings(settings).unwrap();
+    let code = f.snapshot.tickets[2].code.clone();
+    let outcome = kiosk.scan(code.as_bytes(), ScanSource::Typed).unwrap();
+    assert_eq!(outcome.verdict.code, VerdictCode::Admitted);
+    assert_eq!(outcome.attendee_name, None);
+}
+
+#[test]
+fn settings_survive_a_restart_and_bad_ones_are_refused() {
+    let mut f = Fixture::new("app-settings");
+    let gate = {
+        let kiosk = ready(&mut f);
+        let mut settings = kiosk.settings();
+        settings.language = "fr".into();
+        settings.sound = false;
+        kiosk.save_settings(settings.clone()).unwrap();
+        settings.language = "xx".into();
+        let refused = kiosk.save_settings(settings).unwrap_err().to_ui();
+        assert_eq!(refused.field.as_deref(), Some("language"));
+        kiosk.settings().gate_id
+    };
+    let kiosk = Kiosk::open(&f.dir, KdfParams::FOR_TESTS).unwrap();
+    let state = kiosk.state().unwrap();
+    assert_eq!(state.phase, Phase::Locked);
+    assert_eq!(state.settings.language, "fr");
+    assert!(!state.settings.sound);
+    assert_eq!(state.settings.gate_id, gate);
+    // Settings are readable before unlocking; the gate itself needs the store.
+    assert!(state.gate.is_none());
+    assert!(kiosk.unlock(KIOSK_PIN).unwrap().gate.is_some());
+}
+
+#[test]
+fn scanning_needs_a_gate() {
+    let mut f = Fixture::new("app-no-gate");
+    let kiosk = set_up(&mut f);
+    kiosk
+        .import_package(&f.package(&f.snapshot, 1).to_bytes())
+        .unwrap();
+    let refused = kiosk.scan(b"SECRET-CODE-1", ScanSource::Typed).unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::NoGate);
+}
+
+#[test]
+fn a_walk_in_gets_field_errors_then_a_badge_admitted_at_the_gate() {
+    let mut f = Fixture::new("app-walkin");
+    f.snapshot.forms = vec![serde_json::from_value(json!({
+        "id": "01890a5d-ac96-774b-bcce-b302099a8057",
+        "version": 1,
+        "title": "Walk-in",
+        "pages": [{ "id": "p", "title": "About you", "sections": [{ "id": "s", "title": "", "fields": [
+            { "id": "company", "label": "Company", "kind": "text", "required": true }
+        ]}]}]
+    }))
+    .unwrap()];
+    let kiosk = ready(&mut f);
+    let setup = kiosk.walk_in_setup().unwrap();
+    assert_eq!(setup.form.as_ref().map(|f| f.version), Some(1));
+    assert_eq!(setup.ticket_types.len(), 1);
+
+    let refused = kiosk
+        .register_walk_in(WalkInRequest {
+            first_name: "  ".into(),
+            last_name: "Noether".into(),
+            ..Default::default()
+        })
+        .unwrap_err()
+        .to_ui();
+    assert_eq!(refused.kind, ErrorKind::Fields);
+    let fields: Vec<&str> = refused.fields.iter().map(|e| e.field.as_str()).collect();
+    assert!(fields.contains(&"first_name"), "{fields:?}");
+    assert!(fields.contains(&"company"), "{fields:?}");
+
+    let badge = kiosk
+        .register_walk_in(WalkInRequest {
+            first_name: "Emmy".into(),
+            last_name: "Noether".into(),
+            answers: [("company".to_owned(), json!("Erlangen"))].into(),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(badge.attendee_name, "Emmy Noether");
+    assert_eq!(badge.ticket_type, "Day pass");
+    assert_eq!(badge.event_name, "Harbour Days");
+    assert!(badge.qr_svg.contains("<svg"));
+    let outcome = kiosk
+        .scan(badge.code.as_bytes(), ScanSource::Wedge)
+        .unwrap();
+    assert_eq!(outcome.verdict.code, VerdictCode::Admitted);
+    assert_eq!(outcome.attendee_name.as_deref(), Some("Emmy Noether"));
+}
+
+#[test]
+fn errors_reach_the_screen_as_kind_message_field() {
+    let error = AppError::invalid("server_url", "starts with https://");
+    let json = serde_json::to_value(&error).unwrap();
+    assert_eq!(
+        json,
+        json!({ "kind": "invalid", "message": "starts with https://", "field": "server_url", "fields": [] })
+    );
+}
+
+/// Collects what the camera loop reports.
+#[derive(Default)]
+struct Collected {
+    previews: Mutex<Vec<PreviewFrame>>,
+    scans: Mutex<Vec<Result<ScanOutcome, String>>>,
+    statuses: Mutex<Vec<CameraStatus>>,
+}
+
+impl CameraSink for Collected {
+    fn preview(&self, frame: PreviewFrame) {
+        self.previews.lock().unwrap().push(frame);
+    }
+    fn scanned(&self, outcome: Result<ScanOutcome, AppError>) {
+        self.scans
+            .lock()
+            .unwrap()
+            .push(outcome.map_err(|e| e.to_string()));
+    }
+    fn status(&self, status: CameraStatus) {
+        self.statuses.lock().unwrap().push(status);
+    }
+}
+
+fn wait_for(what: &str, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !done() {
+        assert!(Instant::now() < deadline, "gave up waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn the_camera_loop_judges_a_badge_once_and_sends_previews() {
+    let mut f = Fixture::new("app-camera");
+    let kiosk = Arc::new(ready(&mut f));
+    let replay = f.dir.join("replay");
+    std::fs::create_dir_all(&replay).unwrap();
+    let code = f.snapshot.tickets[1].code.clone();
+    let qr = qrcode::QrCode::new(code.as_bytes()).unwrap();
+    qr.render::<image::Luma<u8>>()
+        .min_dimensions(300, 300)
+        .build()
+        .save(replay.join("badge.png"))
+        .unwrap();
+
+    let sink = Arc::new(Collected::default());
+    let camera = CameraLoop::start(
+        kiosk.clone(),
+        Source::Replay {
+            dir: replay,
+            fps: 30.0,
+        },
+        sink.clone(),
+    )
+    .unwrap();
+    wait_for("a scan and a few previews", || {
+        !sink.scans.lock().unwrap().is_empty() && sink.previews.lock().unwrap().len() >= 3
+    });
+    camera.stop();
+
+    // The badge stayed in view the whole time: judged once, admitted.
+    let scans = sink.scans.lock().unwrap();
+    assert_eq!(scans.len(), 1, "{scans:?}");
+    let outcome = scans[0].as_ref().unwrap();
+    assert_eq!(outcome.verdict.code, VerdictCode::Admitted);
+    assert_eq!(outcome.source, ScanSource::Camera);
+    let preview = &sink.previews.lock().unwrap()[0];
+    assert!(preview.image.starts_with("data:image/jpeg;base64,"));
+    assert!(preview.width > 0 && preview.width <= kiosk_core::app::camera::PREVIEW_WIDTH);
+    assert_eq!(preview.width, preview.height, "a square badge stays square");
+    let statuses = sink.statuses.lock().unwrap();
+    assert!(matches!(
+        statuses.first(),
+        Some(CameraStatus::Running { .. })
+    ));
+    assert_eq!(statuses.last(), Some(&CameraStatus::Stopped));
+    assert_eq!(kiosk.counts().unwrap().gate_entries, 1);
+}
+
+#[test]
+fn a_missing_replay_folder_is_reported_not_a_crash() {
+    let mut f = Fixture::new("app-camera-missing");
+    let kiosk = Arc::new(ready(&mut f));
+    let sink = Arc::new(Collected::default());
+    let _camera = CameraLoop::start(
+        kiosk,
+        Source::Replay {
+            dir: f.dir.join("no-such-folder"),
+            fps: 30.0,
+        },
+        sink.clone(),
+    )
+    .unwrap();
+    wait_for("a camera status", || {
+        !sink.statuses.lock().unwrap().is_empty()
+    });
+    let statuses = sink.statuses.lock().unwrap();
+    assert!(
+        matches!(statuses[0], CameraStatus::Failed { .. }),
+        "{statuses:?}"
+    );
+}
+
+#[test]
+fn a_volunteer_can_undo_an_admission_moments_later() {
+    let mut f = Fixture::new("app-annul");
+    let kiosk = ready(&mut f);
+    let code = f.snapshot.tickets[1].code.clone();
+    let admitted = kiosk.scan(code.as_bytes(), ScanSource::Wedge).unwrap();
+    let counts = kiosk.annul_check_in(admitted.check_in_id.unwrap()).unwrap();
+    assert_eq!(counts.gate_entries, 0);
+    // The ticket admits again, and a second undo of the same check-in is refused.
+    let again = kiosk.scan(code.as_bytes(), ScanSource::Wedge).unwrap();
+    assert_eq!(again.verdict.code, VerdictCode::Admitted);
+    let refused = kiosk
+        .annul_check_in(admitted.check_in_id.unwrap())
+        .unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::Invalid);
+}

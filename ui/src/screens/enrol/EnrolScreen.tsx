@@ -1,0 +1,144 @@
+// Enrolment: joins this kiosk to the event's server, from the enrolment QR's text
+// (GATEPASS-ENROL:...) or from the server's address and a one-time token, with a label that
+// tells the organisers which kiosk this is.
+import { useState, type FormEvent } from 'react';
+import { useTranslation } from 'react-i18next';
+import { api } from '../../api';
+import type { UiError } from '../../bindings';
+import { useKiosk } from '../../app/kiosk-context';
+import { ErrorPanel } from '../../components/ErrorPanel';
+import { TextField } from '../../components/TextField';
+import { fieldErrorText } from '../../components/error-text';
+
+type Mode = 'code' | 'address';
+type EnrolField = 'invite' | 'serverUrl' | 'token' | 'label';
+
+const ENROL_PREFIX = 'GATEPASS-ENROL:';
+
+export function EnrolScreen() {
+  const { t } = useTranslation();
+  const { setState, handleError } = useKiosk();
+  const [mode, setMode] = useState<Mode>('code');
+  const [invite, setInvite] = useState('');
+  const [serverUrl, setServerUrl] = useState('https://');
+  const [token, setToken] = useState('');
+  const [label, setLabel] = useState('');
+  const [errors, setErrors] = useState<Partial<Record<EnrolField, string>>>({});
+  const [error, setError] = useState<UiError | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const clear = (field: EnrolField) => setErrors((old) => ({ ...old, [field]: undefined }));
+
+  const check = (): Partial<Record<EnrolField, string>> => {
+    const problems: Partial<Record<EnrolField, string>> = {};
+    if (mode === 'code') {
+      if (!invite.trim().toUpperCase().startsWith(ENROL_PREFIX)) problems.invite = t('enrol.errors.code');
+    } else {
+      if (!/^https?:\/\/\S+$/.test(serverUrl.trim())) problems.serverUrl = t('enrol.errors.url');
+      if (!token.trim()) problems.token = t('enrol.errors.token');
+    }
+    if (!label.trim()) problems.label = t('enrol.errors.label');
+    return problems;
+  };
+
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    const problems = check();
+    setErrors(problems);
+    setError(null);
+    const first = (Object.keys(problems) as EnrolField[])[0];
+    if (first) {
+      document.getElementById(`enrol-${first}`)?.focus();
+      return;
+    }
+    setBusy(true);
+    try {
+      const answer =
+        mode === 'code'
+          ? await api.enrol(invite.trim(), null, label.trim())
+          : await api.enrol(serverUrl.trim(), token.trim(), label.trim());
+      setState(answer);
+    } catch (raw) {
+      const failure = handleError(raw as UiError);
+      const field = fieldOf(failure.field, mode);
+      if (field) setErrors({ [field]: fieldErrorText(t, failure) });
+      else setError(failure);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <main className="screen screen-center">
+      <form className="card card-wide" onSubmit={submit} noValidate>
+        <p className="step-of">{t('enrol.step')}</p>
+        <h1>{t('enrol.title')}</h1>
+        <p className="lead">{t('enrol.intro')}</p>
+        <div className="segmented" role="group" aria-label={t('enrol.how')}>
+          <button type="button" className="btn btn-segment" aria-pressed={mode === 'code'} onClick={() => setMode('code')}>
+            {t('enrol.byCode')}
+          </button>
+          <button type="button" className="btn btn-segment" aria-pressed={mode === 'address'} onClick={() => setMode('address')}>
+            {t('enrol.byAddress')}
+          </button>
+        </div>
+        {mode === 'code' ? (
+          <div className={`field${errors.invite ? ' field-invalid' : ''}`}>
+            <label htmlFor="enrol-invite" className="field-label">
+              {t('enrol.code')}
+            </label>
+            <p className="field-help" id="enrol-invite-help">
+              {t('enrol.codeHelp')}
+            </p>
+            <textarea
+              id="enrol-invite"
+              className="input input-code"
+              rows={3}
+              spellCheck={false}
+              autoCapitalize="off"
+              value={invite}
+              aria-invalid={errors.invite ? true : undefined}
+              aria-describedby={`enrol-invite-help${errors.invite ? ' enrol-invite-error' : ''}`}
+              onChange={(event) => {
+                setInvite(event.target.value);
+                clear('invite');
+              }}
+              autoFocus
+            />
+            {errors.invite && (
+              <p className="field-error" id="enrol-invite-error">
+                {errors.invite}
+              </p>
+            )}
+          </div>
+        ) : (
+          <div className="field-row">
+            <TextField id="enrol-serverUrl" label={t('enrol.serverUrl')} type="url" inputMode="url" autoCapitalize="off" spellCheck={false} value={serverUrl} onValue={(v) => { setServerUrl(v); clear('serverUrl'); }} error={errors.serverUrl} required />
+            <TextField id="enrol-token" label={t('enrol.token')} autoCapitalize="off" spellCheck={false} value={token} onValue={(v) => { setToken(v); clear('token'); }} error={errors.token} required />
+          </div>
+        )}
+        <TextField id="enrol-label" label={t('enrol.label')} help={t('enrol.labelHelp')} value={label} maxLength={100} onValue={(v) => { setLabel(v); clear('label'); }} error={errors.label} required />
+        <ErrorPanel error={error} />
+        {error?.kind === 'offline' && <p className="note">{t('enrol.offlineHint')}</p>}
+        <button type="submit" className="btn btn-primary btn-block" disabled={busy}>
+          {busy ? t('enrol.working') : t('enrol.submit')}
+        </button>
+      </form>
+    </main>
+  );
+}
+
+function fieldOf(field: string | null, mode: Mode): EnrolField | null {
+  switch (field) {
+    case 'invite':
+      return mode === 'code' ? 'invite' : 'serverUrl';
+    case 'server_url':
+      return mode === 'code' ? 'invite' : 'serverUrl';
+    case 'token':
+      return mode === 'code' ? 'invite' : 'token';
+    case 'label':
+      return 'label';
+    default:
+      return null;
+  }
+}

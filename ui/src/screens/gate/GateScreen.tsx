@@ -1,0 +1,217 @@
+// The gate: the main screen. Codes come from the camera (`scan` events), a USB scanner (the
+// keyboard wedge) or the code box; each verdict shows full screen until the next scan, a tap, or
+// a few seconds. Counts, the sync state and the entry/exit switch stay in view.
+import { useCallback, useEffect, useRef, useState } from 'react';
+import { useTranslation } from 'react-i18next';
+import { api, toUiError, type TypedSource } from '../../api';
+import type { Direction, Gate, GateCounts, ScanOutcome, UiError } from '../../bindings';
+import { useKiosk } from '../../app/kiosk-context';
+import { useKioskEvent } from '../../app/use-kiosk-event';
+import { ErrorPanel } from '../../components/ErrorPanel';
+import { TopBar } from '../../components/TopBar';
+import { formatTime } from '../../i18n/format';
+import { formFields } from '../../forms/validation';
+import { CameraPanel } from './CameraPanel';
+import { CodeEntry } from './CodeEntry';
+import { CountsPanel } from './CountsPanel';
+import { DirectionToggle } from './DirectionToggle';
+import { VerdictOverlay } from './VerdictOverlay';
+import { playVerdictSound } from './sound';
+import { useWedge } from './use-wedge';
+import { UNDO_WINDOW_MS, verdictDurationMs, verdictFamily } from './verdicts';
+
+interface Shown {
+  outcome: ScanOutcome;
+  id: number;
+}
+
+interface Admission {
+  checkInId: string;
+  name: string | null;
+  at: number;
+}
+
+export function GateScreen() {
+  const { t } = useTranslation();
+  const { state, setState, sync, handleError } = useKiosk();
+  const gate = state.gate as Gate;
+  const [shown, setShown] = useState<Shown | null>(null);
+  const [counts, setCounts] = useState<GateCounts | null>(null);
+  const [error, setError] = useState<UiError | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  const [lastAdmission, setLastAdmission] = useState<Admission | null>(null);
+  const [undoing, setUndoing] = useState(false);
+  const [switching, setSwitching] = useState(false);
+  const [gates, setGates] = useState<Gate[]>([]);
+  const [fieldLabels, setFieldLabels] = useState<Record<string, string>>({});
+  const shownCounter = useRef(0);
+  const requested = useRef(0);
+  const displayed = useRef(0);
+  const sound = state.settings.sound;
+
+  const refreshCounts = useCallback(() => {
+    api
+      .counts()
+      .then(setCounts)
+      .catch(() => undefined);
+  }, []);
+
+  useEffect(() => {
+    refreshCounts();
+    api.gates().then(setGates).catch(() => undefined);
+    api
+      .walkInSetup()
+      .then((setup) => {
+        const labels: Record<string, string> = {};
+        if (setup.form) for (const field of formFields(setup.form)) labels[field.id] = field.label;
+        setFieldLabels(labels);
+      })
+      .catch(() => undefined);
+  }, [refreshCounts]);
+
+  // Another gate's check-ins arrive with the sync: the event-wide count moves.
+  useKioskEvent('sync-status', () => refreshCounts());
+
+  const show = useCallback(
+    (outcome: ScanOutcome) => {
+      shownCounter.current += 1;
+      setShown({ outcome, id: shownCounter.current });
+      setError(null);
+      setNotice(null);
+      const family = verdictFamily(outcome.verdict.code, outcome.direction);
+      if (sound) playVerdictSound(family);
+      if (family === 'admitted' && outcome.check_in_id) {
+        setLastAdmission({ checkInId: outcome.check_in_id, name: outcome.attendee_name, at: Date.now() });
+      }
+      refreshCounts();
+    },
+    [sound, refreshCounts],
+  );
+
+  // Verdicts from the camera, and camera scans the engine could not judge (no gate, locked...).
+  useKioskEvent('scan', show);
+  useKioskEvent('scan-error', (raw) => {
+    setShown(null);
+    setError(handleError(toUiError(raw)));
+  });
+
+  const scan = useCallback(
+    async (code: string, source: TypedSource) => {
+      requested.current += 1;
+      const mine = requested.current;
+      try {
+        const outcome = await api.scanCode(code, source);
+        // Answers may overtake each other: only a newer scan replaces what is shown.
+        if (mine > displayed.current) {
+          displayed.current = mine;
+          show(outcome);
+        }
+      } catch (raw) {
+        setShown(null);
+        setError(handleError(raw as UiError));
+      }
+    },
+    [show, handleError],
+  );
+
+  const dismiss = useCallback(() => setShown(null), []);
+
+  useWedge({
+    onCode: (code) => void scan(code, 'wedge'),
+    onDismissKey: dismiss,
+  });
+
+  // Back to scanning after a few seconds (restarted by each new verdict).
+  useEffect(() => {
+    if (!shown) return;
+    const family = verdictFamily(shown.outcome.verdict.code, shown.outcome.direction);
+    const timer = window.setTimeout(() => setShown(null), verdictDurationMs(family));
+    return () => window.clearTimeout(timer);
+  }, [shown]);
+
+  // The undo offer lapses with the engine's window.
+  useEffect(() => {
+    if (!lastAdmission) return;
+    const left = lastAdmission.at + UNDO_WINDOW_MS - Date.now();
+    const timer = window.setTimeout(() => setLastAdmission(null), Math.max(0, left));
+    return () => window.clearTimeout(timer);
+  }, [lastAdmission]);
+
+  const undo = async (checkInId: string) => {
+    setUndoing(true);
+    try {
+      setCounts(await api.annulCheckIn(checkInId));
+      setShown(null);
+      setLastAdmission(null);
+      setNotice(t('gate.undone'));
+    } catch (raw) {
+      setShown(null);
+      setError(handleError(raw as UiError));
+    } finally {
+      setUndoing(false);
+    }
+  };
+
+  const changeDirection = async (direction: Direction) => {
+    setSwitching(true);
+    try {
+      setState(await api.setDirection(direction));
+      refreshCounts();
+    } catch (raw) {
+      setError(handleError(raw as UiError));
+    } finally {
+      setSwitching(false);
+    }
+  };
+
+  const current = shown?.outcome;
+  const canUndo =
+    current !== undefined &&
+    current.check_in_id !== null &&
+    verdictFamily(current.verdict.code, current.direction) === 'admitted' &&
+    lastAdmission?.checkInId === current.check_in_id;
+
+  return (
+    <div className="screen screen-gate">
+      <TopBar title={gate.name} />
+      <main className="gate-layout">
+        <CameraPanel cameraId={state.settings.camera} />
+        <aside className="gate-side">
+          <DirectionToggle mode={gate.mode} direction={state.settings.direction} busy={switching} onChange={(d) => void changeDirection(d)} />
+          <p className="gate-ready" role="status">
+            {t(state.settings.direction === 'exit' ? 'gate.readyExit' : 'gate.ready')}
+          </p>
+          <CodeEntry onCode={(code, source) => void scan(code, source)} />
+          <ErrorPanel error={error} />
+          {notice && (
+            <p className="success-line" role="status">
+              {notice}
+            </p>
+          )}
+          <CountsPanel counts={counts} mode={gate.mode} />
+          {lastAdmission && !shown && (
+            <button type="button" className="btn btn-secondary btn-block" disabled={undoing} onClick={() => void undo(lastAdmission.checkInId)}>
+              {t('gate.undoLast', {
+                who: lastAdmission.name ?? t('gate.lastPerson'),
+                time: formatTime(lastAdmission.at),
+              })}
+            </button>
+          )}
+          {sync && !sync.online && <p className="note note-offline">{t('gate.offlineNote')}</p>}
+        </aside>
+      </main>
+      {current && shown && (
+        <VerdictOverlay
+          outcome={current}
+          shownId={shown.id}
+          gates={gates}
+          fieldLabels={fieldLabels}
+          timeZone={state.event?.time_zone}
+          onDismiss={dismiss}
+          onUndo={canUndo && current.check_in_id ? () => void undo(current.check_in_id as string) : undefined}
+          undoing={undoing}
+        />
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,34 @@
+// The walk-in's badge: name, ticket type, event, and the QR every gate accepts (the engine's SVG,
+// shown as an image), with the code small under it. Printing prints this card alone.
+import { useTranslation } from 'react-i18next';
+import type { BadgeView } from '../../bindings';
+
+export function badgeImageUrl(svg: string): string {
+  return `data:image/svg+xml;charset=utf-8,${encodeURIComponent(svg)}`;
+}
+
+export function BadgeCard({ badge, onNext }: { badge: BadgeView; onNext(): void }) {
+  const { t } = useTranslation();
+  return (
+    <div className="badge-screen">
+      <p className="success-line" role="status">
+        {t('badge.done', { name: badge.attendee_name })}
+      </p>
+      <article className="badge-card" aria-label={t('badge.label')}>
+        <p className="badge-event">{badge.event_name}</p>
+        <h2 className="badge-name">{badge.attendee_name}</h2>
+        <p className="badge-type">{badge.ticket_type}</p>
+        <img className="badge-qr" src={badgeImageUrl(badge.qr_svg)} alt={t('badge.qr', { code: badge.code })} />
+        <p className="badge-code">{badge.code}</p>
+      </article>
+      <div className="form-nav no-print">
+        <button type="button" className="btn btn-secondary btn-large" onClick={() => window.print()}>
+          {t('badge.print')}
+        </button>
+        <button type="button" className="btn btn-primary btn-large" onClick={onNext} autoFocus>
+          {t('badge.next')}
+        </button>
+      </div>
+    </div>
+  );
+}

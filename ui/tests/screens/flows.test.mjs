@@ -1,0 +1,431 @@
+// Screen tests: the BUILT front end (dist-mock: the app plus the fake kiosk of src/mock/) in
+// headless Chromium at 1280x800, served with the kiosk's strict CSP. They follow what people do
+// at a venue and save a screenshot of every screen and verdict in artifacts/ui-screens/.
+//
+// Run with `npm run test:screens` (it builds dist-mock first).
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { checkPrerequisites, launchBrowser, openKiosk, screenshot, serveMockBuild } from './harness.mjs';
+
+/** @type {import('playwright-core').Browser} */
+let browser;
+/** @type {{ url: string, stop: () => Promise<unknown> }} */
+let server;
+
+// A missing Chromium or mock build fails here, with what to do (the other tests then cancel).
+it('has Debian Chromium and the mock build', () => checkPrerequisites());
+
+before(async () => {
+  checkPrerequisites();
+  server = await serveMockBuild();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+/** @param {import('playwright-core').Page} page */
+const verdict = (page) => page.locator('.verdict');
+
+/** Types like a USB scanner: fast keys, then Enter, with focus outside any text field. */
+async function wedgeScan(page, code) {
+  await page.evaluate(() => /** @type {HTMLElement | null} */ (document.activeElement)?.blur());
+  await page.keyboard.type(code);
+  await page.keyboard.press('Enter');
+}
+
+async function waitForVerdict(page, code) {
+  await page.locator(`.verdict[data-verdict="${code}"]`).waitFor({ state: 'visible', timeout: 5000 });
+}
+
+async function fakeCalls(page, cmd) {
+  return page.evaluate((name) => (window.__fake?.calls ?? []).filter((c) => c.cmd === name).map((c) => c.args), cmd);
+}
+
+async function count(page, which) {
+  return (await page.locator(`[data-count="${which}"]`).first().innerText()).split('/')[0].trim();
+}
+
+function assertNoProblems(problems) {
+  assert.deepEqual(problems, [], `the page reported problems:\n${problems.join('\n')}`);
+}
+
+describe('first run to the gate, a walk-in, the coordinator and French', () => {
+  /** @type {import('playwright-core').Page} */
+  let page;
+  /** @type {string[]} */
+  let problems;
+
+  before(async () => {
+    ({ page, problems } = await openKiosk(browser, server.url));
+  });
+
+  after(() => assertNoProblems(problems));
+
+  it('sets up both PINs, with errors at the field', async () => {
+    await page.getByRole('heading', { name: 'Set up this kiosk' }).waitFor();
+    await screenshot(page, '01-setup');
+    await page.locator('#setup-pin').fill('2468');
+    await page.locator('#setup-pinAgain').fill('2469');
+    await page.locator('#setup-coordinatorPin').fill('2468');
+    await page.locator('#setup-coordinatorPinAgain').fill('2468');
+    await page.getByRole('button', { name: 'Set up the kiosk' }).click();
+    await page.getByText('The two PINs are not the same.').waitFor();
+    await page.getByText('The coordinator PIN must differ from the kiosk PIN.').waitFor();
+    await screenshot(page, '02-setup-errors');
+    await page.locator('#setup-pinAgain').fill('2468');
+    await page.locator('#setup-coordinatorPin').fill('1357');
+    await page.locator('#setup-coordinatorPinAgain').fill('1357');
+    await page.getByRole('button', { name: 'Set up the kiosk' }).click();
+    await page.getByRole('heading', { name: 'Connect to the event server' }).waitFor();
+  });
+
+  it('enrols: an offline server is said plainly, then it works', async () => {
+    await page.locator('#enrol-invite').fill('GATEPASS-ENROL:https://offline.example.org#t0k3n');
+    await page.locator('#enrol-label').fill('North gate');
+    await screenshot(page, '03-enrol');
+    await page.getByRole('button', { name: 'Connect' }).click();
+    await page.getByText('The server cannot be reached. Check the network and try again.').waitFor();
+    await screenshot(page, '04-enrol-offline');
+    await page.locator('#enrol-invite').fill('GATEPASS-ENROL:https://gatepass.example.org#t0k3n');
+    await page.getByRole('button', { name: 'Connect' }).click();
+    await page.getByRole('heading', { name: 'Load the event package' }).waitFor();
+    const [enrol] = (await fakeCalls(page, 'enrol')).slice(-1);
+    assert.deepEqual(enrol, { invite: 'GATEPASS-ENROL:https://gatepass.example.org#t0k3n', label: 'North gate' });
+  });
+
+  it('fetches the package with a progress indicator, then picks the gate', async () => {
+    await screenshot(page, '05-package');
+    await page.getByRole('button', { name: 'Fetch from the server' }).click();
+    await page.getByText('Fetching the package…').waitFor();
+    await screenshot(page, '06-package-fetching');
+    await page.getByText('Package version 3 loaded: 1,000 tickets.').waitFor();
+    await screenshot(page, '07-package-done');
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.getByRole('heading', { name: "Pick this kiosk's gate" }).waitFor();
+    await screenshot(page, '08-gate-picker');
+    await page.getByRole('button', { name: /Main entrance/ }).click();
+    await page.getByText('Ready: scan a badge').waitFor();
+    await page.locator('.camera-image').waitFor();
+    await screenshot(page, '09-gate');
+  });
+
+  it('admits a badge scanned with a keyboard wedge, then says it is already used', async () => {
+    await wedgeScan(page, 'DEMO-0001');
+    await waitForVerdict(page, 'admitted');
+    assert.match(await verdict(page).innerText(), /WELCOME[\s\S]*Grace Hopper[\s\S]*General admission/);
+    await screenshot(page, '10-verdict-admitted');
+    const scans = await fakeCalls(page, 'scan_code');
+    assert.deepEqual(scans.at(-1), { code: 'DEMO-0001', source: 'wedge' });
+
+    // The next scan is never blocked: it replaces the verdict at once.
+    await wedgeScan(page, 'DEMO-0001');
+    await waitForVerdict(page, 'already_used');
+    const text = await verdict(page).innerText();
+    assert.match(text, /ALREADY USED/);
+    assert.match(text, /Do not admit/);
+    assert.match(text, /Already admitted at Main entrance at \d\d:\d\d, with no exit since\./);
+    await screenshot(page, '11-verdict-already-used');
+
+    // A person's Enter dismisses it; the counts moved.
+    await page.keyboard.press('Enter');
+    await verdict(page).waitFor({ state: 'detached' });
+    assert.equal(await count(page, 'gate-entries'), '1');
+    assert.equal(await count(page, 'event-admitted'), '1');
+  });
+
+  it('registers a walk-in: a validation error at the field, the engine’s error, then the badge', async () => {
+    await page.getByRole('button', { name: 'Walk-in', exact: true }).click();
+    await page.getByRole('heading', { name: 'About the person' }).waitFor();
+    await screenshot(page, '12-walk-in-person');
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.locator('[data-field="person-first_name"] .field-error').waitFor();
+    // First name, last name and ticket type (two types: none is picked for the desk).
+    assert.equal(await page.locator('.field-error').count(), 3);
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'field-person-first_name');
+    await screenshot(page, '13-walk-in-required');
+
+    await page.getByLabel('First name').fill('Marie');
+    await page.getByLabel('Last name').fill('Curie');
+    await page.getByLabel('Email').fill('taken@example.org');
+    await page.getByLabel('VIP').check();
+    await page.getByRole('button', { name: 'Next' }).click();
+
+    await page.getByRole('heading', { name: 'About you' }).waitFor();
+    assert.equal(await page.getByLabel('Your role').count(), 0, 'role_other is hidden until "Other"');
+    await page.getByLabel('Other').check();
+    await page.getByLabel('Your role').fill('Physicist');
+    await page.getByLabel('Country').selectOption('PL');
+    await page.getByLabel('Member number').fill('mc1867');
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.getByText('Two letters, a dash and four digits, e.g. AB-1234').waitFor();
+    await screenshot(page, '14-walk-in-validation');
+    await page.getByLabel('Member number').fill('MC-1867');
+    await page.getByRole('button', { name: 'Next' }).click();
+
+    await page.getByRole('heading', { name: 'At the event' }).first().waitFor();
+    await page.getByLabel('Workshops attended').fill('2.5');
+    await page.getByLabel('I agree to be photographed').check();
+    await page.getByRole('button', { name: 'Register and make the badge' }).click();
+    await page.getByText('Enter a whole number.').waitFor();
+    await page.getByLabel('Workshops attended').fill('2');
+    await page.getByLabel('Send me the newsletter').check();
+    await page.getByLabel('Newsletter address').fill('marie@example.org');
+    await screenshot(page, '15-walk-in-last-page');
+    await page.getByRole('button', { name: 'Register and make the badge' }).click();
+
+    // The engine refuses the email: back to the first page, the error at the field.
+    await page.getByText('This address is already registered: check the attendee list.').waitFor();
+    await page.getByRole('heading', { name: 'About the person' }).waitFor();
+    await screenshot(page, '16-walk-in-server-error');
+    await page.getByLabel('Email').fill('marie.curie@example.org');
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.getByRole('button', { name: 'Register and make the badge' }).click();
+
+    await page.locator('.badge-card').waitFor();
+    const badge = await page.locator('.badge-card').innerText();
+    assert.match(badge, /Marie Curie/);
+    assert.match(badge, /VIP/);
+    assert.match(badge, /RustConf Europe 2025/i);
+    assert.match(await page.locator('.badge-qr').getAttribute('src') ?? '', /^data:image\/svg\+xml/);
+    await screenshot(page, '17-badge');
+    // Printing shows the badge card alone.
+    await page.emulateMedia({ media: 'print' });
+    assert.equal(await page.locator('.topbar').evaluate((el) => getComputedStyle(el).visibility), 'hidden');
+    assert.equal(await page.locator('.badge-card').evaluate((el) => getComputedStyle(el).visibility), 'visible');
+    assert.equal(await page.getByRole('button', { name: 'Print the badge' }).isVisible(), false);
+    await screenshot(page, '17b-badge-print');
+    await page.emulateMedia({ media: 'screen' });
+
+    const [request] = (await fakeCalls(page, 'register_walk_in')).slice(-1);
+    assert.deepEqual(request, {
+      request: {
+        first_name: 'Marie',
+        last_name: 'Curie',
+        email: 'marie.curie@example.org',
+        ticket_type_id: 'tt-vip',
+        answers: {
+          role: 'other',
+          role_other: 'Physicist',
+          country: 'PL',
+          member_no: 'MC-1867',
+          workshops: 2,
+          newsletter: true,
+          newsletter_email: 'marie@example.org',
+          photo_consent: true,
+        },
+      },
+    });
+
+    await page.getByRole('button', { name: 'Next walk-in' }).click();
+    assert.equal(await page.getByLabel('First name').inputValue(), '');
+  });
+
+  it('opens the coordinator screen with the right PIN only, and syncs with progress', async () => {
+    await page.getByRole('button', { name: 'Coordinator', exact: true }).click();
+    await page.getByRole('heading', { name: 'Coordinator PIN' }).waitFor();
+    await screenshot(page, '18-coordinator-pin');
+    await page.getByLabel('Coordinator PIN').fill('0000');
+    await page.getByRole('button', { name: 'Open' }).click();
+    await page.getByText('Wrong PIN. Try again.').waitFor();
+    await screenshot(page, '19-coordinator-wrong-pin');
+    await page.getByLabel('Coordinator PIN').fill('1357');
+    await page.getByRole('button', { name: 'Open' }).click();
+    await page.getByRole('button', { name: 'Sync now' }).waitFor();
+    assert.notEqual(await count(page, 'pending'), '0');
+    await screenshot(page, '20-coordinator');
+
+    await page.evaluate(() => {
+      if (window.__fake) window.__fake.stepMs = 400;
+    });
+    await page.getByRole('button', { name: 'Sync now' }).click();
+    await page.getByText(/Sending changes: \d+ of \d+/).waitFor();
+    await page.locator('progress[value]').waitFor();
+    await screenshot(page, '21-coordinator-syncing');
+    await page.getByText('Sync finished.').waitFor({ timeout: 10000 });
+    assert.equal(await count(page, 'pending'), '0');
+    await screenshot(page, '22-coordinator-synced');
+  });
+
+  it('switches the language to French at once', async () => {
+    await page.getByRole('button', { name: 'Settings', exact: true }).click();
+    await page.getByRole('heading', { name: 'Settings' }).waitFor();
+    await screenshot(page, '23-settings');
+    await page.getByLabel('Français').check();
+    await page.getByRole('heading', { name: 'Réglages' }).waitFor();
+    assert.equal(await page.evaluate(() => document.documentElement.lang), 'fr');
+    await screenshot(page, '24-settings-fr');
+    await page.getByRole('button', { name: 'Porte', exact: true }).click();
+    await page.getByText('Prêt : scannez un badge').waitFor();
+    await wedgeScan(page, 'DEMO-0002');
+    await waitForVerdict(page, 'admitted');
+    assert.match(await verdict(page).innerText(), /BIENVENUE/);
+    await screenshot(page, '25-verdict-admitted-fr');
+    await page.keyboard.press('Enter');
+    await wedgeScan(page, 'DEMO-0002');
+    await waitForVerdict(page, 'already_used');
+    assert.match(await verdict(page).innerText(), /DÉJÀ UTILISÉ[\s\S]*Ce billet a déjà été utilisé\.[\s\S]*Première admission à .*Main entrance/);
+    await screenshot(page, '26-verdict-already-used-fr');
+  });
+});
+
+describe('the gate, verdict by verdict', () => {
+  it('shows every family of verdict, the camera path, undo and auto-dismiss', async () => {
+    const { page, problems, context } = await openKiosk(browser, server.url, 'scenario=ready&gate=gate-vip');
+    await page.getByText('Ready: scan a badge').waitFor();
+
+    await wedgeScan(page, 'DEMO-0001');
+    await waitForVerdict(page, 'wrong_gate');
+    assert.match(await verdict(page).innerText(), /WRONG GATE/);
+    await screenshot(page, '30-verdict-wrong-gate');
+
+    await wedgeScan(page, 'NOPE-1234');
+    await waitForVerdict(page, 'unknown');
+    await screenshot(page, '31-verdict-unknown');
+
+    await wedgeScan(page, 'DEMO-0013');
+    await waitForVerdict(page, 'canceled');
+    await screenshot(page, '32-verdict-canceled');
+
+    await wedgeScan(page, 'DEMO-0990');
+    await waitForVerdict(page, 'needs_answers');
+    assert.match(await verdict(page).innerText(), /Missing: I agree to be photographed/);
+    await screenshot(page, '33-verdict-needs-answers');
+
+    await wedgeScan(page, 'FAKE-0001');
+    await waitForVerdict(page, 'bad_signature');
+    await screenshot(page, '34-verdict-bad-signature');
+
+    // A verdict from the camera (the `scan` event), then undo while it shows.
+    await page.evaluate(() => window.__fake?.cameraScan('DEMO-0020'));
+    await waitForVerdict(page, 'admitted');
+    await screenshot(page, '35-verdict-admitted-camera');
+    assert.equal(await count(page, 'gate-entries'), '1');
+    await page.getByRole('button', { name: 'Undo this admission' }).click();
+    await page.getByText('The admission was undone.').waitFor();
+    assert.equal(await count(page, 'gate-entries'), '0');
+
+    // A typed code (slow keys) goes in as "typed"; the verdict leaves by itself.
+    await page.locator('#gate-code').pressSequentially('DEMO-0030', { delay: 90 });
+    await page.locator('#gate-code').press('Enter');
+    await waitForVerdict(page, 'admitted');
+    const scans = await page.evaluate(() => window.__fake?.calls.filter((c) => c.cmd === 'scan_code').map((c) => c.args));
+    assert.deepEqual(scans?.at(-1), { code: 'DEMO-0030', source: 'typed' });
+    await verdict(page).waitFor({ state: 'detached', timeout: 4000 });
+    await page.getByRole('button', { name: /Undo last admission/ }).waitFor();
+    await screenshot(page, '36-gate-after-admission');
+
+    assertNoProblems(problems);
+    await context.close();
+  });
+
+  it('records exits where the gate scans both ways', async () => {
+    const { page, problems, context } = await openKiosk(browser, server.url, 'scenario=ready');
+    await page.getByText('Ready: scan a badge').waitFor();
+    await wedgeScan(page, 'DEMO-0005');
+    await waitForVerdict(page, 'admitted');
+    await page.getByRole('button', { name: 'Exit', exact: true }).click();
+    await page.getByText('Ready: scan badges of people leaving').waitFor();
+    await wedgeScan(page, 'DEMO-0005');
+    await waitForVerdict(page, 'admitted');
+    assert.match(await verdict(page).innerText(), /EXIT RECORDED/);
+    await screenshot(page, '37-verdict-exit');
+    await page.keyboard.press('Escape');
+    await verdict(page).waitFor({ state: 'detached' });
+    assert.equal(await count(page, 'gate-exits'), '1');
+    assertNoProblems(problems);
+    await context.close();
+  });
+
+  it('says plainly when there is no camera', async () => {
+    const { page, problems, context } = await openKiosk(browser, server.url, 'scenario=ready&camera=none');
+    await page.getByText('No camera: scan with a USB scanner or type the code').waitFor();
+    await screenshot(page, '38-gate-no-camera');
+    await wedgeScan(page, 'DEMO-0007');
+    await waitForVerdict(page, 'admitted');
+    assertNoProblems(problems);
+    await context.close();
+  });
+});
+
+describe('locking, offline and high contrast', () => {
+  it('keeps a half-typed walk-in across a lock, and refuses a wrong PIN', async () => {
+    const { page, problems, context } = await openKiosk(browser, server.url, 'scenario=ready');
+    await page.getByRole('button', { name: 'Walk-in', exact: true }).click();
+    await page.getByLabel('First name').fill('Draft');
+    await page.getByRole('button', { name: 'Coordinator', exact: true }).click();
+    await page.getByLabel('Coordinator PIN').fill('1357');
+    await page.getByRole('button', { name: 'Open' }).click();
+    await page.getByRole('button', { name: 'Enter kiosk mode' }).click();
+    await page.getByText('Kiosk mode is on', { exact: false }).waitFor();
+    await page.getByRole('button', { name: 'Leave kiosk mode' }).click();
+    await page.getByText('Kiosk mode is off.').waitFor();
+    const modes = await page.evaluate(() => window.__fake?.calls.filter((c) => c.cmd === 'set_kiosk_mode').map((c) => c.args));
+    assert.deepEqual(modes, [{ on: true }, { on: false, pin: '1357' }]);
+    await page.getByRole('button', { name: 'Lock the kiosk' }).click();
+    await page.getByRole('heading', { name: 'Kiosk locked' }).waitFor();
+    await screenshot(page, '40-unlock');
+    await page.getByLabel('Kiosk PIN').fill('1111');
+    await page.getByRole('button', { name: 'Unlock' }).click();
+    await page.getByText('Wrong PIN. Try again.').waitFor();
+    await screenshot(page, '41-unlock-wrong-pin');
+    for (const digit of '2468') await page.getByRole('button', { name: digit, exact: true }).click();
+    await page.getByRole('button', { name: 'Unlock' }).click();
+    // The coordinator screen asks for its PIN again; the walk-in draft is still there.
+    await page.getByRole('heading', { name: 'Coordinator PIN' }).waitFor();
+    await page.getByRole('button', { name: 'Walk-in', exact: true }).click();
+    assert.equal(await page.getByLabel('First name').inputValue(), 'Draft');
+    assertNoProblems(problems);
+    await context.close();
+  });
+
+  it('shows offline, clock skew, a newer package, parked changes and package import', async () => {
+    const { page, problems, context } = await openKiosk(browser, server.url, 'scenario=ready&offline=1');
+    await page.locator('.sync-indicator').getByText('Offline').waitFor();
+    await page.getByText('Waiting to send: 3').waitFor();
+    await screenshot(page, '42-gate-offline');
+    await page.evaluate(() => {
+      window.__fake?.setClockAhead(5 * 60 * 1000);
+      window.__fake?.publishPackage(4);
+    });
+    await page.getByRole('button', { name: 'Coordinator', exact: true }).click();
+    await page.getByLabel('Coordinator PIN').fill('1357');
+    await page.getByRole('button', { name: 'Open' }).click();
+    await page.getByText("This kiosk's clock is wrong").waitFor();
+    await page.getByText('A newer package is available: version 4.', { exact: false }).waitFor();
+    await page.getByText('The gate "Side door" is not in the current package.').waitFor();
+    await page.getByRole('button', { name: 'Sync now' }).click();
+    await page.getByText('The server cannot be reached. Check the network and try again.').waitFor();
+    await screenshot(page, '43-coordinator-offline');
+
+    await page.locator('input[type=file]').setInputFiles({ name: 'broken.gatepass', mimeType: 'application/octet-stream', buffer: Buffer.from('nope') });
+    await page.getByText('This package was refused.').waitFor();
+    await page.locator('input[type=file]').setInputFiles({ name: 'event.gatepass', mimeType: 'application/octet-stream', buffer: Buffer.from('GPKG-demo-package') });
+    await page.getByText('Package version 4 loaded: 1,000 tickets.').waitFor();
+    const imports = await page.evaluate(() => window.__fake?.calls.filter((c) => c.cmd === 'import_package').map((c) => c.args));
+    assert.deepEqual(imports, ['<4 bytes>', '<17 bytes>']);
+    assertNoProblems(problems);
+    await context.close();
+  });
+
+  it('draws the gate and the verdicts in high contrast', async () => {
+    const { page, problems, context } = await openKiosk(browser, server.url, 'scenario=ready&contrast=1');
+    await page.getByText('Ready: scan a badge').waitFor();
+    assert.equal(await page.evaluate(() => document.documentElement.classList.contains('high-contrast')), true);
+    await screenshot(page, '44-gate-high-contrast');
+    await wedgeScan(page, 'DEMO-0004');
+    await waitForVerdict(page, 'admitted');
+    await screenshot(page, '45-verdict-admitted-high-contrast');
+    await wedgeScan(page, 'DEMO-0004');
+    await waitForVerdict(page, 'already_used');
+    await screenshot(page, '46-verdict-already-used-high-contrast');
+    await wedgeScan(page, 'NOPE-0000');
+    await waitForVerdict(page, 'unknown');
+    await screenshot(page, '47-verdict-unknown-high-contrast');
+    assertNoProblems(problems);
+    await context.close();
+  });
+});
