@@ -155,3 +155,41 @@ workspace_uses_tauri() {
         --exclude-dir=target --exclude-dir=node_modules --exclude-dir=.git --exclude-dir=.data \
         '^[[:space:]]*tauri([[:space:]]*=|\.)' "$GATEPASS_ROOT"
 }
+
+# ---------------------------------------------------------------------------------------------
+# The kiosk front end.
+# ---------------------------------------------------------------------------------------------
+# ui/node_modules from ui/package-lock.json (npm ci), when missing or older than the lock file.
+ensure_ui_deps() {
+    command -v npm >/dev/null 2>&1 || die "npm not found: install Node 20 with npm"
+    if [[ ! -d $GATEPASS_ROOT/ui/node_modules || $GATEPASS_ROOT/ui/package-lock.json -nt $GATEPASS_ROOT/ui/node_modules ]]; then
+        log "npm ci in ui/"
+        (cd "$GATEPASS_ROOT/ui" && npm ci --no-audit --no-fund) || die "npm ci failed in ui/"
+    fi
+}
+
+# ui/dist, which the Tauri shell embeds at compile time (tauri::generate_context!): built
+# before any cargo command compiles kiosk-app/shell.
+ensure_ui_dist() {
+    ensure_ui_deps
+    log "building ui/dist"
+    (cd "$GATEPASS_ROOT/ui" && npm run build --silent) || die "the ui build failed"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Ports and displays.
+# ---------------------------------------------------------------------------------------------
+# A free TCP port on loopback.
+free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+
+# A free X display number.
+free_display() {
+    local n
+    for n in $(seq 90 140); do
+        [[ -e /tmp/.X$n-lock || -e /tmp/.X11-unix/X$n ]] || {
+            echo "$n"
+            return
+        }
+    done
+    die "no free X display between :90 and :140"
+}

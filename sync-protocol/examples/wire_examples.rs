@@ -10,7 +10,7 @@ use rand_core::SeedableRng;
 use serde::Serialize;
 use serde_json::json;
 use sync_protocol::UnixMillis;
-use sync_protocol::certificate::DeviceCertificate;
+use sync_protocol::certificate::{BadgeCertificate, DeviceCertificate};
 use sync_protocol::changes::{
     AttendeeEdit, Change, ChangeBody, CheckIn, CheckInAnnulment, FailedScan, FieldEdit, WalkIn,
 };
@@ -85,6 +85,13 @@ fn main() {
             device_token: "mN3bQ8vX1cK5zR7tY2wP9aL4sD6fG0hJ-uI_eO".into(),
             server_public_key: server_key.public_key(),
             certificate,
+            badge_certificate: Some(BadgeCertificate::issue(
+                event_id,
+                device_id,
+                kiosk_key.public_key(),
+                T,
+                &server_key,
+            )),
             gate_id: Some(gate_id),
             package_version: 4,
             server_time: T,

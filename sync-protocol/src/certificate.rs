@@ -159,6 +159,140 @@ impl CertificateSet {
     }
 }
 
+/// The server's compact statement that `public_key` is kiosk `device_id`'s badge-signing key for
+/// one event, carried inside every walk-in badge the kiosk signs. A kiosk that has never seen
+/// the issuing kiosk's [`DeviceCertificate`] (it enrolled after the last package, and nobody has
+/// synced since) still verifies the badge with the pinned server key alone.
+///
+/// Binary form ([`BADGE_CERTIFICATE_LEN`] bytes, after the device id the code already carries):
+/// `public key, 32 | issued_at, u32 BE unix seconds | server signature, 64`. The signature covers
+/// `event id, 16 | 0x02 | device id, 16 | public key, 32 | issued_at, 4`: the byte 0x02 after the
+/// event id sets it apart from a code's signature (0x01 there) and from signed JSON (which never
+/// holds that byte), so a certificate can never pass for either.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BadgeCertificate {
+    pub device_id: DeviceId,
+    pub public_key: PublicKey,
+    /// When the server issued it (whole seconds).
+    pub issued_at: UnixMillis,
+    signature: [u8; 64],
+}
+
+/// Length of a [`BadgeCertificate`] inside a code (the device id excluded).
+pub const BADGE_CERTIFICATE_LEN: usize = 32 + 4 + 64;
+
+/// The byte after the event id in what a badge certificate's signature covers.
+const BADGE_CERTIFICATE_TAG: u8 = 0x02;
+
+impl BadgeCertificate {
+    /// The server certifies `public_key` as `device_id`'s badge key for `event_id`.
+    pub fn issue(
+        event_id: EventId,
+        device_id: DeviceId,
+        public_key: PublicKey,
+        issued_at: UnixMillis,
+        server_key: &crate::crypto::SecretKey,
+    ) -> BadgeCertificate {
+        let secs = u32::try_from(issued_at.as_secs()).unwrap_or(u32::MAX);
+        let issued_at = UnixMillis(u64::from(secs) * 1000);
+        let mut certificate = BadgeCertificate {
+            device_id,
+            public_key,
+            issued_at,
+            signature: [0; 64],
+        };
+        certificate.signature = server_key.sign(&certificate.signed_message(event_id));
+        certificate
+    }
+
+    /// Checks the server's signature for `event_id`.
+    pub fn verify(&self, event_id: EventId, server_key: &PublicKey) -> Result<(), SignatureError> {
+        server_key.verify(&self.signed_message(event_id), &self.signature)
+    }
+
+    fn issued_secs(&self) -> u32 {
+        u32::try_from(self.issued_at.as_secs()).unwrap_or(u32::MAX)
+    }
+
+    fn signed_message(&self, event_id: EventId) -> Vec<u8> {
+        let mut message = Vec::with_capacity(16 + 1 + 16 + 32 + 4);
+        message.extend(event_id.to_bytes());
+        message.push(BADGE_CERTIFICATE_TAG);
+        message.extend(self.device_id.to_bytes());
+        message.extend(self.public_key.to_bytes());
+        message.extend(self.issued_secs().to_be_bytes());
+        message
+    }
+
+    /// The binary form inside a code (without the device id).
+    pub fn to_bytes(&self) -> [u8; BADGE_CERTIFICATE_LEN] {
+        let mut bytes = [0; BADGE_CERTIFICATE_LEN];
+        bytes[..32].copy_from_slice(&self.public_key.to_bytes());
+        bytes[32..36].copy_from_slice(&self.issued_secs().to_be_bytes());
+        bytes[36..].copy_from_slice(&self.signature);
+        bytes
+    }
+
+    /// Reads the binary form of [`Self::to_bytes`] for `device_id` (the signature unchecked).
+    pub fn from_bytes(
+        device_id: DeviceId,
+        bytes: &[u8; BADGE_CERTIFICATE_LEN],
+    ) -> Result<BadgeCertificate, SignatureError> {
+        let public_key = PublicKey::from_bytes(&bytes[..32])?;
+        let secs = u32::from_be_bytes(bytes[32..36].try_into().expect("4 bytes"));
+        Ok(BadgeCertificate {
+            device_id,
+            public_key,
+            issued_at: UnixMillis(u64::from(secs) * 1000),
+            signature: bytes[36..].try_into().expect("64 bytes"),
+        })
+    }
+}
+
+impl std::fmt::Debug for BadgeCertificate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BadgeCertificate")
+            .field("device_id", &self.device_id)
+            .field("issued_at", &self.issued_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// On the wire (the enrolment answer): `{"device_id": ..., "certificate": base64url}`.
+#[derive(Serialize, Deserialize)]
+struct BadgeCertificateWire {
+    device_id: DeviceId,
+    certificate: String,
+}
+
+impl Serialize for BadgeCertificate {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use base64::Engine as _;
+        BadgeCertificateWire {
+            device_id: self.device_id,
+            certificate: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(self.to_bytes()),
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for BadgeCertificate {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use base64::Engine as _;
+        use serde::de::Error as _;
+        let wire = BadgeCertificateWire::deserialize(deserializer)?;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(wire.certificate.as_bytes())
+            .map_err(|_| D::Error::custom("badge certificate must be base64url"))?;
+        let bytes: [u8; BADGE_CERTIFICATE_LEN] = bytes.try_into().map_err(|_| {
+            D::Error::custom(format!(
+                "badge certificate must be {BADGE_CERTIFICATE_LEN} bytes"
+            ))
+        })?;
+        BadgeCertificate::from_bytes(wire.device_id, &bytes).map_err(D::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

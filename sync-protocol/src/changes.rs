@@ -89,6 +89,44 @@ pub struct FailedScan {
     pub scanned_at: UnixMillis,
 }
 
+/// What a scanned payload said, as printable text of at most `max_chars` characters that any
+/// store and the wire keep as is: the bytes a camera or a keyboard wedge delivered, with
+/// printable text kept, a backslash doubled, control characters and bytes that are not UTF-8
+/// written as `\xNN` (or `\u{NNNN}` above 0x7f). Nothing is lost but what the cut drops, and
+/// no NUL ever reaches a database.
+pub fn scanned_text(payload: &[u8], max_chars: usize) -> String {
+    let mut out = String::new();
+    let mut count = 0;
+    let mut push = |piece: &str, out: &mut String| {
+        let n = piece.chars().count();
+        if count + n > max_chars {
+            return false;
+        }
+        out.push_str(piece);
+        count += n;
+        true
+    };
+    for chunk in payload.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            let piece = match c {
+                '\\' => "\\\\".to_owned(),
+                c if (c as u32) < 0x80 && c.is_control() => format!("\\x{:02X}", c as u32),
+                c if c.is_control() => format!("\\u{{{:04X}}}", c as u32),
+                c => c.to_string(),
+            };
+            if !push(&piece, &mut out) {
+                return out;
+            }
+        }
+        for byte in chunk.invalid() {
+            if !push(&format!("\\x{byte:02X}"), &mut out) {
+                return out;
+            }
+        }
+    }
+    out
+}
+
 /// Annuls a check-in this device made (a turnstile that did not turn), within a short window.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckInAnnulment {
@@ -227,6 +265,43 @@ impl Change {
         }
     }
 
+    /// Replaces every NUL character in the change's texts (kind, entity id, payload strings and
+    /// keys) with U+FFFD; `true` when there was one. Postgres text and jsonb cannot hold NUL, and
+    /// a change the server cannot store must never stop a kiosk's push: the server stores the
+    /// change this way (its digest is taken before, so a replay still matches).
+    pub fn replace_nul(&mut self) -> bool {
+        fn text(s: &mut String) -> bool {
+            if s.contains('\0') {
+                *s = s.replace('\0', "\u{FFFD}");
+                true
+            } else {
+                false
+            }
+        }
+        fn value(v: &mut serde_json::Value) -> bool {
+            match v {
+                serde_json::Value::String(s) => text(s),
+                serde_json::Value::Array(items) => {
+                    items.iter_mut().fold(false, |f, i| value(i) | f)
+                }
+                serde_json::Value::Object(map) => {
+                    let mut found = false;
+                    if map.keys().any(|k| k.contains('\0')) {
+                        let entries = std::mem::take(map);
+                        for (mut k, v) in entries {
+                            text(&mut k);
+                            map.insert(k, v);
+                        }
+                        found = true;
+                    }
+                    map.values_mut().fold(found, |f, v| value(v) | f)
+                }
+                _ => false,
+            }
+        }
+        text(&mut self.kind) | text(&mut self.entity_id) | value(&mut self.payload)
+    }
+
     /// Parses the payload according to its kind and schema version.
     pub fn body(&self) -> Result<ChangeBody, ChangeError> {
         let kind = ChangeKind::parse(&self.kind)
@@ -264,5 +339,79 @@ impl Change {
             });
         }
         Ok(body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn scanned_text_keeps_printable_text_and_escapes_the_rest() {
+        assert_eq!(scanned_text(b"DEMO-0042", 256), "DEMO-0042");
+        assert_eq!(scanned_text("Zoë ✓".as_bytes(), 256), "Zoë ✓");
+        assert_eq!(scanned_text(b"A\0B", 256), "A\\x00B");
+        assert_eq!(
+            scanned_text(b"tab\there\r\n", 256),
+            "tab\\x09here\\x0D\\x0A"
+        );
+        assert_eq!(
+            scanned_text(b"a\\x00", 256),
+            "a\\\\x00",
+            "a backslash is doubled"
+        );
+        assert_eq!(scanned_text(b"\xff\xfeok", 256), "\\xFF\\xFEok");
+        assert_eq!(scanned_text("\u{85}".as_bytes(), 256), "\\u{0085}");
+        // The cut never splits an escape.
+        assert_eq!(scanned_text(b"ab\0", 4), "ab");
+        assert_eq!(scanned_text(b"abcdef", 3), "abc");
+    }
+
+    proptest! {
+        #[test]
+        fn scanned_text_never_holds_a_control_character(
+            bytes in proptest::collection::vec(any::<u8>(), 0..300),
+        ) {
+            let text = scanned_text(&bytes, 256);
+            prop_assert!(text.chars().count() <= 256);
+            prop_assert!(!text.chars().any(char::is_control));
+        }
+
+        #[test]
+        fn scanned_text_tells_different_payloads_apart(
+            a in proptest::collection::vec(any::<u8>(), 0..40),
+            b in proptest::collection::vec(any::<u8>(), 0..40),
+        ) {
+            if a != b {
+                prop_assert_ne!(scanned_text(&a, 1000), scanned_text(&b, 1000));
+            }
+        }
+    }
+
+    #[test]
+    fn replace_nul_reaches_every_text_of_a_change() {
+        let mut change = Change {
+            id: ChangeId::from_bytes([0x01, 0x90, 0, 0, 0, 0, 0x70, 0, 0x80, 0, 0, 0, 0, 0, 0, 1])
+                .unwrap(),
+            device_id: DeviceId::from_bytes([
+                0x01, 0x90, 0, 0, 0, 0, 0x70, 0, 0x80, 0, 0, 0, 0, 0, 0, 2,
+            ])
+            .unwrap(),
+            seq: 1,
+            hlc: Hlc::new(1, 0),
+            package_version: 1,
+            kind: "failed_scan".into(),
+            schema_version: 1,
+            entity_id: "e\0".into(),
+            payload: serde_json::json!({"scanned_text": "A\u{0}B", "list": ["\u{0}"], "k\u{0}": 1}),
+        };
+        assert!(change.replace_nul());
+        let json = serde_json::to_string(&change).unwrap();
+        assert!(!json.contains("\\u0000"), "{json}");
+        assert_eq!(change.payload["scanned_text"], "A\u{FFFD}B");
+        assert_eq!(change.payload["k\u{FFFD}"], 1);
+        assert_eq!(change.entity_id, "e\u{FFFD}");
+        assert!(!change.replace_nul(), "nothing left to replace");
     }
 }

@@ -7,12 +7,15 @@
 //!   sync. Binary layout:
 //!
 //!   ```text
-//!   version (1 = 0x01) | flags | [device id, 16] | ticket id, 16 | ticket type id, 16
-//!   | [valid_from, u32 BE unix seconds] | [valid_until, u32 BE unix seconds] | signature, 64
+//!   version (1 = 0x01) | flags | [device id, 16] | [badge certificate, 100] | ticket id, 16
+//!   | ticket type id, 16 | [valid_from, u32 BE unix seconds] | [valid_until, u32 BE unix seconds]
+//!   | signature, 64
 //!   ```
 //!
 //!   Flags: bit 0 valid_from present, bit 1 valid_until present, bit 2 signed by a device (the
-//!   device id follows); other bits must be zero. The signature covers the event id (16 bytes,
+//!   device id follows), bit 3 the device's badge certificate follows (only with bit 2: see
+//!   [`BadgeCertificate`]; a kiosk then needs only the server key to verify the badge, even one
+//!   from a kiosk that enrolled after its package); other bits must be zero. The signature covers the event id (16 bytes,
 //!   not transmitted: the kiosk knows its event) followed by every byte before the signature, so a
 //!   code of another event does not verify. The server key also signs JSON, which can never hold
 //!   the raw byte 0x01 found right after the event id here, so the two cannot be confused.
@@ -28,6 +31,8 @@
 //!   | server | both | 106 | 163 | 7 |
 //!   | device | none | 114 | 175 | 7 |
 //!   | device | both | 122 | 187 | 8 |
+//!   | device, certified | none | 214 | 325 | 11 |
+//!   | device, certified | both | 222 | 337 | 11 |
 //!
 //! - **Opaque**: any other text of 1 to 128 printable ASCII characters, from an imported ticket
 //!   list; it is looked up in the kiosk's store, never interpreted. Text starting with the prefix
@@ -39,7 +44,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::certificate::{CertificateError, CertificateSet};
+use crate::certificate::{
+    BADGE_CERTIFICATE_LEN, BadgeCertificate, CertificateError, CertificateSet,
+};
 use crate::crypto::{PublicKey, SecretKey};
 use crate::ids::{DeviceId, EventId, TicketId, TicketTypeId};
 use crate::time::UnixMillis;
@@ -53,10 +60,11 @@ const VERSION: u8 = 1;
 const FLAG_VALID_FROM: u8 = 0b001;
 const FLAG_VALID_UNTIL: u8 = 0b010;
 const FLAG_DEVICE: u8 = 0b100;
-const KNOWN_FLAGS: u8 = FLAG_VALID_FROM | FLAG_VALID_UNTIL | FLAG_DEVICE;
+const FLAG_CERTIFIED: u8 = 0b1000;
+const KNOWN_FLAGS: u8 = FLAG_VALID_FROM | FLAG_VALID_UNTIL | FLAG_DEVICE | FLAG_CERTIFIED;
 const SIGNATURE_LEN: usize = 64;
 /// Longest binary signed code: every optional field present.
-const MAX_SIGNED_LEN: usize = 1 + 1 + 16 + 16 + 16 + 4 + 4 + SIGNATURE_LEN;
+const MAX_SIGNED_LEN: usize = 1 + 1 + 16 + BADGE_CERTIFICATE_LEN + 16 + 16 + 4 + 4 + SIGNATURE_LEN;
 /// Base45 makes 3 characters of every 2 bytes.
 const MAX_BASE45_LEN: usize = MAX_SIGNED_LEN.div_ceil(2) * 3;
 
@@ -195,6 +203,8 @@ pub struct SignedCode {
     /// The binary form, signature included.
     bytes: Vec<u8>,
     signer: Signer,
+    /// The code carries the signing kiosk's badge certificate (right after the device id).
+    certified: bool,
     claims: CodeClaims,
 }
 
@@ -212,11 +222,12 @@ impl SignedCode {
     }
 
     fn from_binary(bytes: Vec<u8>) -> Result<Self, CodeError> {
-        let (signer, claims) = decode_binary(&bytes)?;
+        let (signer, certified, claims) = decode_binary(&bytes)?;
         Ok(Self {
             text: format!("{SIGNED_PREFIX}{}", base45::encode(&bytes)),
             bytes,
             signer,
+            certified,
             claims,
         })
     }
@@ -234,6 +245,22 @@ impl SignedCode {
     /// Length of the binary form.
     pub fn binary_len(&self) -> usize {
         self.bytes.len()
+    }
+
+    /// The signing kiosk's badge certificate carried in the code (not yet verified).
+    pub fn badge_certificate(&self) -> Option<BadgeCertificate> {
+        let Signer::Device(device_id) = self.signer else {
+            return None;
+        };
+        if !self.certified {
+            return None;
+        }
+        let bytes: &[u8; BADGE_CERTIFICATE_LEN] = self
+            .bytes
+            .get(18..18 + BADGE_CERTIFICATE_LEN)?
+            .try_into()
+            .ok()?;
+        BadgeCertificate::from_bytes(device_id, bytes).ok()
     }
 }
 
@@ -291,33 +318,72 @@ pub fn issue_server_code(
     claims: &CodeClaims,
     server_key: &SecretKey,
 ) -> Result<SignedCode, CodeError> {
-    issue(event_id, Signer::Server, claims, server_key)
+    issue(event_id, Signer::Server, None, claims, server_key)
 }
 
-/// Makes a code signed by kiosk `device_id` with its certified key (a walk-in badge).
+/// Makes a code signed by kiosk `device_id` with its certified key (a walk-in badge), verified
+/// through the kiosk's certificate in the package.
 pub fn issue_device_code(
     event_id: EventId,
     device_id: DeviceId,
     claims: &CodeClaims,
     device_key: &SecretKey,
 ) -> Result<SignedCode, CodeError> {
-    issue(event_id, Signer::Device(device_id), claims, device_key)
+    issue(
+        event_id,
+        Signer::Device(device_id),
+        None,
+        claims,
+        device_key,
+    )
 }
 
-/// Checks the signature of `code` for `event_id`: with `server_key` for server-signed codes, with
-/// the device's certified key from `certificates` otherwise.
+/// Makes a walk-in badge code that carries the kiosk's badge certificate, so every kiosk of the
+/// event verifies it with the server key alone, whether or not its package lists this kiosk.
+pub fn issue_certified_device_code(
+    event_id: EventId,
+    certificate: &BadgeCertificate,
+    claims: &CodeClaims,
+    device_key: &SecretKey,
+) -> Result<SignedCode, CodeError> {
+    issue(
+        event_id,
+        Signer::Device(certificate.device_id),
+        Some(certificate),
+        claims,
+        device_key,
+    )
+}
+
+/// Checks the signature of `code` for `event_id`: with `server_key` for server-signed codes;
+/// for a kiosk's code, with the key of the badge certificate it carries (checked against
+/// `server_key`) or else the kiosk's certificate in `certificates`. A revoked kiosk's codes are
+/// refused either way.
 pub fn verify(
     code: &SignedCode,
     event_id: EventId,
     server_key: &PublicKey,
     certificates: &CertificateSet,
 ) -> Result<VerifiedCode, CodeError> {
+    let embedded;
     let key = match code.signer {
         Signer::Server => server_key,
-        Signer::Device(device_id) => certificates.key_for(device_id).map_err(|e| match e {
-            CertificateError::Revoked(id) => CodeError::RevokedSigner(id),
-            _ => CodeError::UnknownSigner(device_id),
-        })?,
+        Signer::Device(device_id) if certificates.is_revoked(device_id) => {
+            return Err(CodeError::RevokedSigner(device_id));
+        }
+        Signer::Device(device_id) => match code.badge_certificate() {
+            Some(certificate) => {
+                certificate
+                    .verify(event_id, server_key)
+                    .map_err(|_| CodeError::BadSignature)?;
+                embedded = certificate.public_key;
+                &embedded
+            }
+            None => certificates.key_for(device_id).map_err(|e| match e {
+                CertificateError::Revoked(id) => CodeError::RevokedSigner(id),
+                _ => CodeError::UnknownSigner(device_id),
+            })?,
+        },
     };
     let (signed, signature) = code.bytes.split_at(code.bytes.len() - SIGNATURE_LEN);
     key.verify(&signed_message(event_id, signed), signature)
@@ -331,6 +397,7 @@ pub fn verify(
 fn issue(
     event_id: EventId,
     signer: Signer,
+    certificate: Option<&BadgeCertificate>,
     claims: &CodeClaims,
     key: &SecretKey,
 ) -> Result<SignedCode, CodeError> {
@@ -347,6 +414,10 @@ fn issue(
     if let Signer::Device(device_id) = signer {
         flags |= FLAG_DEVICE;
         bytes.extend(device_id.to_bytes());
+        if let Some(certificate) = certificate {
+            flags |= FLAG_CERTIFIED;
+            bytes.extend(certificate.to_bytes());
+        }
     }
     bytes.extend(claims.ticket_id.to_bytes());
     bytes.extend(claims.ticket_type_id.to_bytes());
@@ -380,8 +451,9 @@ fn from_secs(secs: u32) -> UnixMillis {
     UnixMillis(u64::from(secs) * 1000)
 }
 
-/// Decodes the binary layout (signature included) into signer and claims.
-fn decode_binary(bytes: &[u8]) -> Result<(Signer, CodeClaims), CodeError> {
+/// Decodes the binary layout (signature included) into signer, whether it carries a badge
+/// certificate, and claims.
+fn decode_binary(bytes: &[u8]) -> Result<(Signer, bool, CodeClaims), CodeError> {
     let mut input = Reader(bytes);
     let version = input.byte()?;
     if version != VERSION {
@@ -398,6 +470,14 @@ fn decode_binary(bytes: &[u8]) -> Result<(Signer, CodeClaims), CodeError> {
     } else {
         Signer::Server
     };
+    let certified = flags & FLAG_CERTIFIED != 0;
+    if certified {
+        let Signer::Device(device_id) = signer else {
+            return Err(CodeError::Malformed("a certificate without a device"));
+        };
+        BadgeCertificate::from_bytes(device_id, &input.array()?)
+            .map_err(|_| CodeError::Malformed("certificate key is not a valid key"))?;
+    }
     let ticket_id = TicketId::from_bytes(input.array()?)
         .map_err(|_| CodeError::Malformed("ticket id is not a UUIDv7"))?;
     let ticket_type_id = TicketTypeId::from_bytes(input.array()?)
@@ -420,7 +500,7 @@ fn decode_binary(bytes: &[u8]) -> Result<(Signer, CodeClaims), CodeError> {
         valid_from,
         valid_until,
     };
-    Ok((signer, claims))
+    Ok((signer, certified, claims))
 }
 
 /// Reads fields off the front of a byte slice, refusing to read past its end.
@@ -647,7 +727,13 @@ mod tests {
         for len in 0..bytes.len() {
             assert!(f.verify_text(&text_of(&bytes[..len])).is_err(), "len {len}");
         }
-        let mut longer = bytes.clone();
+        // One byte more than the longest code there is (certified, both bounds).
+        let badge =
+            BadgeCertificate::issue(f.event, f.device.0, f.device.1.public_key(), T0, &f.server);
+        let mut longer = issue_certified_device_code(f.event, &badge, &f.claims, &f.device.1)
+            .unwrap()
+            .bytes;
+        assert_eq!(longer.len(), MAX_SIGNED_LEN);
         longer.push(0);
         assert_eq!(
             f.verify_text(&text_of(&longer)),
@@ -677,10 +763,19 @@ mod tests {
             Err(CodeError::UnsupportedVersion(2))
         );
         bytes[0] = VERSION;
-        bytes[1] |= 0b1000;
+        bytes[1] |= 0b1_0000;
         assert_eq!(
             TicketCode::parse(&text_of(&bytes)),
             Err(CodeError::Malformed("unknown flags"))
+        );
+        // A certificate flag on a server code: refused by name.
+        let mut server = issue_server_code(f.event, &f.claims, &f.server)
+            .unwrap()
+            .bytes;
+        server[1] |= FLAG_CERTIFIED;
+        assert_eq!(
+            TicketCode::parse(&text_of(&server)),
+            Err(CodeError::Malformed("a certificate without a device"))
         );
     }
 
@@ -765,6 +860,8 @@ mod tests {
     #[test]
     fn size_table_matches_module_doc() {
         let f = fixture(11);
+        let badge =
+            BadgeCertificate::issue(f.event, f.device.0, f.device.1.public_key(), T0, &f.server);
         let bounds = |both: bool| CodeClaims {
             valid_from: both.then_some(T0),
             valid_until: both.then_some(T0),
@@ -795,6 +892,18 @@ mod tests {
                 187,
                 8,
             ),
+            (
+                issue_certified_device_code(f.event, &badge, &bounds(false), &f.device.1),
+                214,
+                325,
+                11,
+            ),
+            (
+                issue_certified_device_code(f.event, &badge, &bounds(true), &f.device.1),
+                222,
+                337,
+                11,
+            ),
         ];
         for (code, bytes, chars, version) in rows {
             let code = code.unwrap();
@@ -811,7 +920,83 @@ mod tests {
                     .all(|b| base45::alphabet::decode(b).is_some())
             );
         }
-        assert_eq!(MAX_SIGNED_LEN, 122);
+        assert_eq!(MAX_SIGNED_LEN, 222);
+    }
+
+    #[test]
+    fn a_certified_badge_verifies_with_the_server_key_alone() {
+        let f = fixture(21);
+        let certify = |event: EventId, signer: &SecretKey, device: &(DeviceId, SecretKey)| {
+            BadgeCertificate::issue(event, device.0, device.1.public_key(), T0, signer)
+        };
+        let nobody = CertificateSet::new(f.event, &f.server.public_key(), &[], []);
+        let check = |code: &SignedCode, set: &CertificateSet| {
+            verify(code, f.event, &f.server.public_key(), set)
+        };
+
+        // The stranger kiosk is in no package: its certified badge still verifies, offline.
+        let certificate = certify(f.event, &f.server, &f.stranger);
+        let code =
+            issue_certified_device_code(f.event, &certificate, &f.claims, &f.stranger.1).unwrap();
+        let parsed = match TicketCode::parse(code.as_str()).unwrap() {
+            TicketCode::Signed(code) => code,
+            TicketCode::Opaque(_) => panic!("a signed code"),
+        };
+        assert_eq!(parsed.badge_certificate(), Some(certificate.clone()));
+        let verified = check(&parsed, &nobody).unwrap();
+        assert_eq!(verified.signer(), Signer::Device(f.stranger.0));
+        assert_eq!(verified.claims(), &f.claims);
+        assert_eq!(check(&parsed, &f.certificates).unwrap().claims(), &f.claims);
+
+        // A certificate the server did not sign, or for another event: refused.
+        let forger = SecretKey::generate(&mut ChaCha20Rng::seed_from_u64(99));
+        let forged = certify(f.event, &forger, &f.stranger);
+        let code = issue_certified_device_code(f.event, &forged, &f.claims, &f.stranger.1).unwrap();
+        assert_eq!(check(&code, &nobody), Err(CodeError::BadSignature));
+        let other_event = EventId::new(T0, &mut ChaCha20Rng::seed_from_u64(98));
+        let elsewhere = certify(other_event, &f.server, &f.stranger);
+        let code =
+            issue_certified_device_code(f.event, &elsewhere, &f.claims, &f.stranger.1).unwrap();
+        assert_eq!(check(&code, &nobody), Err(CodeError::BadSignature));
+
+        // A real certificate but the code signed by another key: refused.
+        let code =
+            issue_certified_device_code(f.event, &certificate, &f.claims, &f.device.1).unwrap();
+        assert_eq!(check(&code, &nobody), Err(CodeError::BadSignature));
+
+        // A revoked kiosk's certified badge: refused as revoked.
+        let revoked = certify(f.event, &f.server, &f.revoked);
+        let code = issue_certified_device_code(f.event, &revoked, &f.claims, &f.revoked.1).unwrap();
+        assert_eq!(
+            check(&code, &f.certificates),
+            Err(CodeError::RevokedSigner(f.revoked.0))
+        );
+
+        // Every byte counts: the certificate is covered by the code's signature too.
+        let code =
+            issue_certified_device_code(f.event, &certificate, &f.claims, &f.stranger.1).unwrap();
+        for i in 0..code.bytes.len() {
+            let mut bytes = code.bytes.clone();
+            bytes[i] ^= 0x01;
+            if let Ok(TicketCode::Signed(tampered)) = TicketCode::parse(&text_of(&bytes)) {
+                assert!(check(&tampered, &nobody).is_err(), "byte {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn badge_certificates_round_trip_through_json() {
+        let f = fixture(22);
+        let certificate =
+            BadgeCertificate::issue(f.event, f.device.0, f.device.1.public_key(), T0, &f.server);
+        let json = serde_json::to_string(&certificate).unwrap();
+        let back: BadgeCertificate = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, certificate);
+        assert!(back.verify(f.event, &f.server.public_key()).is_ok());
+        assert!(
+            serde_json::from_str::<BadgeCertificate>(r#"{"device_id":"x","certificate":"AA"}"#)
+                .is_err()
+        );
     }
 
     #[test]

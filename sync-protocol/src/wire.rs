@@ -10,7 +10,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::certificate::DeviceCertificate;
+use crate::certificate::{BadgeCertificate, DeviceCertificate};
 use crate::changes::Change;
 use crate::crypto::{PublicKey, Signed};
 use crate::hlc::Hlc;
@@ -85,6 +85,11 @@ pub struct EnrolmentResponse {
     pub server_public_key: PublicKey,
     /// The server's certificate for the kiosk's key.
     pub certificate: Signed<DeviceCertificate>,
+    /// The same statement in the compact form every walk-in badge of this kiosk carries, so any
+    /// kiosk of the event verifies those badges with the server key alone. Absent from servers
+    /// that predate it: the kiosk then signs badges that need its package certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub badge_certificate: Option<BadgeCertificate>,
     /// The gate the token was bound to, if any.
     pub gate_id: Option<GateId>,
     /// The latest published package version (0: none yet).

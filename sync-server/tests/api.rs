@@ -358,6 +358,48 @@ async fn a_change_that_can_never_be_accepted_is_parked_and_blocks_nothing() {
 }
 
 #[tokio::test]
+async fn a_nul_in_a_pushed_change_is_stored_and_never_wedges_the_push() {
+    let (db, app) = app().await;
+    let event = app.create_event().await;
+    let mut kiosk = app.enrol(event).await;
+    let mut batch = kiosk.check_ins(2);
+    // What an older kiosk sent for a camera frame holding a NUL byte.
+    batch[0] = Change {
+        kind: "failed_scan".into(),
+        payload: serde_json::json!({
+            "id": batch[0].entity_id,
+            "gate_id": batch[0].payload["gate_id"],
+            "direction": "entry",
+            "ticket_id": null,
+            "verdict": "unknown",
+            "scanned_text": "AB\u{0}CD",
+            "offline": true,
+            "scanned_at": 1,
+        }),
+        ..batch[0].clone()
+    };
+    assert!(batch[0].body().is_ok(), "{:?}", batch[0].body());
+    let response = push(&app, &kiosk, &batch).await;
+    assert_eq!(
+        statuses(&response),
+        vec![&ChangeStatus::Accepted, &ChangeStatus::Accepted]
+    );
+    assert_eq!(response.acknowledged_seq, 2);
+    // A replay (a lost acknowledgement) matches the stored change: a duplicate, not a conflict.
+    let replay = push(&app, &kiosk, &batch).await;
+    assert_eq!(
+        statuses(&replay),
+        vec![&ChangeStatus::Duplicate, &ChangeStatus::Duplicate]
+    );
+    let page = pull(&app, &kiosk, Cursor::START, 10).await;
+    assert_eq!(seqs_of(&page), vec![1, 2]);
+    let text = serde_json::to_string(&page).unwrap();
+    assert!(text.contains("AB\u{FFFD}CD"), "{text}");
+    app.stop().await;
+    db.drop_db().await;
+}
+
+#[tokio::test]
 async fn acknowledgement_stops_at_a_gap() {
     let (db, app) = app().await;
     let event = app.create_event().await;

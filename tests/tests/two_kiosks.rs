@@ -168,3 +168,85 @@ async fn offline_kiosks_converge_and_the_server_flags_what_happened() {
     drop(server);
     db.drop_db().await;
 }
+
+/// The usual order at a venue: publish the package, then enrol the kiosks. A walk-in badge from
+/// the desk kiosk is admitted at once at the desk itself and at a gate that has never synced
+/// since (its package lists neither kiosk), offline; a revoked desk's badges are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn walk_in_badges_are_admitted_everywhere_even_by_kiosks_enrolled_after_the_package() {
+    let db = TestDb::new().await;
+    let server = ServerProcess::start(&db.url).await;
+    let pool = PgPool::connect(&db.url).await.unwrap();
+    let event = seed::event(&pool).await;
+    seed::tickets(&pool, event.event_id, 3).await;
+    let published = server.admin(&["package", "publish", "--event", &event.event_id.to_string()]);
+    assert_eq!(published["version"], 1, "{published}");
+
+    let desk = kiosk(&server, &pool, event.event_id, "desk").await;
+    let gate = kiosk(&server, &pool, event.event_id, "gate").await;
+    let t = now();
+    let badge = |k: &Kiosk, first: &str, ms: u64| {
+        let request = WalkInRequest {
+            first_name: first.into(),
+            last_name: "Walk-in".into(),
+            ..WalkInRequest::default()
+        };
+        register(&mut k.store.lock().unwrap(), request, t.plus_millis(ms))
+            .unwrap()
+            .ticket
+            .code
+    };
+    let at = |k: &Kiosk, code: &str, ms: u64| {
+        let mut store = k.store.lock().unwrap();
+        scan(
+            &mut store,
+            code.as_bytes(),
+            event.gate_id,
+            Direction::Entry,
+            t.plus_millis(ms),
+            true,
+        )
+        .unwrap()
+        .verdict
+    };
+
+    // Offline, nobody synced since enrolling: admitted at the other kiosk and at the desk.
+    let ada = badge(&desk, "Ada", 0);
+    let verdict = at(&gate, &ada, 10);
+    assert_eq!(verdict.code, VerdictCode::Admitted, "{}", verdict.reason);
+    let grace = badge(&desk, "Grace", 20);
+    let verdict = at(&desk, &grace, 30);
+    assert_eq!(verdict.code, VerdictCode::Admitted, "{}", verdict.reason);
+    // A badge the gate itself signs, scanned at the desk.
+    let mary = badge(&gate, "Mary", 40);
+    let verdict = at(&desk, &mary, 50);
+    assert_eq!(verdict.code, VerdictCode::Admitted, "{}", verdict.reason);
+
+    // Online too, after both synced.
+    for k in [&desk, &gate] {
+        k.client.sync_once(&k.store, |_| {}).await.unwrap();
+    }
+    let joan = badge(&desk, "Joan", 60);
+    let verdict = at(&gate, &joan, 70);
+    assert_eq!(verdict.code, VerdictCode::Admitted, "{}", verdict.reason);
+
+    // The desk is revoked; once the gate has heard, the desk's badges are refused there.
+    let desk_id = desk
+        .store
+        .lock()
+        .unwrap()
+        .identity()
+        .unwrap()
+        .unwrap()
+        .device_id;
+    server.admin(&["device", "revoke", &desk_id.to_string()]);
+    let hedy = badge(&desk, "Hedy", 80);
+    gate.client.sync_once(&gate.store, |_| {}).await.unwrap();
+    let verdict = at(&gate, &hedy, 90);
+    assert_eq!(
+        verdict.code,
+        VerdictCode::BadSignature,
+        "{}",
+        verdict.reason
+    );
+}

@@ -54,7 +54,7 @@ impl Default for LoopConfig {
             interval: Duration::from_secs(15),
             local_change_delay: Duration::from_millis(300),
             backoff_start: Duration::from_secs(1),
-            backoff_cap: Duration::from_secs(60),
+            backoff_cap: Duration::from_secs(30),
             live: true,
         }
     }
@@ -568,6 +568,6 @@ mod tests {
         assert_eq!(config.interval, Duration::from_secs(15));
         assert!(config.local_change_delay <= Duration::from_secs(1));
         assert_eq!(config.backoff_start, Duration::from_secs(1));
-        assert_eq!(config.backoff_cap, Duration::from_secs(60));
+        assert_eq!(config.backoff_cap, Duration::from_secs(30));
     }
 }

@@ -87,6 +87,17 @@ pub async fn enrol(
             "the certificate is not for this kiosk's key".into(),
         ));
     }
+    if let Some(badge) = &answer.badge_certificate
+        && (badge.device_id != answer.device_id
+            || badge.public_key != device_key.public_key()
+            || badge
+                .verify(answer.event_id, &answer.server_public_key)
+                .is_err())
+    {
+        return Err(EnrolError::BadAnswer(
+            "the badge certificate is not the server's for this kiosk's key".into(),
+        ));
+    }
     let identity = Identity {
         device_id: answer.device_id,
         event_id: answer.event_id,
@@ -94,6 +105,7 @@ pub async fn enrol(
         server_key: answer.server_public_key,
         gate_id: answer.gate_id,
         certificate: answer.certificate,
+        badge_certificate: answer.badge_certificate,
     };
     store
         .lock()

@@ -12,7 +12,7 @@ use rand::rngs::OsRng;
 use serde::Serialize;
 use sync_protocol::UnixMillis;
 use sync_protocol::certificate::CertificateSet;
-use sync_protocol::changes::{ChangeBody, CheckIn, CheckInAnnulment, FailedScan};
+use sync_protocol::changes::{ChangeBody, CheckIn, CheckInAnnulment, FailedScan, scanned_text};
 use sync_protocol::ids::{CheckInId, GateId, TicketId};
 use sync_protocol::model::{Direction, TicketStatus, TicketType};
 use sync_protocol::ticket_code::{TicketCode, verify};
@@ -177,10 +177,7 @@ pub fn scan(
             direction,
             ticket_id: known.map(|(id, _, _)| id),
             verdict: verdict.code,
-            scanned_text: String::from_utf8_lossy(payload)
-                .chars()
-                .take(MAX_SCANNED_TEXT)
-                .collect(),
+            scanned_text: scanned_text(payload, MAX_SCANNED_TEXT),
             offline,
             scanned_at: now,
         }),

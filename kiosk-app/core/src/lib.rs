@@ -11,6 +11,7 @@
 //! - [`gate`]: the scan-to-verdict path.
 //! - [`sync`]: the push-then-pull sync client.
 //! - [`background`]: the background sync loop (timed, on local change, on the live stream).
+//! - [`headless`]: `kiosk run`, the kiosk for a whole day without a window.
 //! - [`walkin`] and [`badge`]: registering walk-ins and drawing their badges.
 //! - [`inspect`]: reading a code or a package file without a store.
 //! - [`scan`]: frame sources, QR decoders and their ladder, debounce, the keyboard wedge.
@@ -20,6 +21,7 @@ pub mod background;
 pub mod badge;
 pub mod enrol;
 pub mod gate;
+pub mod headless;
 pub mod inspect;
 pub mod scan;
 pub mod store;

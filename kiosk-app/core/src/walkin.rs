@@ -9,7 +9,7 @@ use sync_protocol::changes::{ChangeBody, WalkIn};
 use sync_protocol::forms::{FieldError, Form, validate_answers};
 use sync_protocol::ids::{AttendeeId, TicketId, TicketTypeId};
 use sync_protocol::model::{Answers, Attendee, Ticket, TicketStatus};
-use sync_protocol::ticket_code::{CodeClaims, issue_device_code};
+use sync_protocol::ticket_code::{CodeClaims, issue_certified_device_code, issue_device_code};
 
 use crate::badge::{BadgeError, BadgeQr, render};
 use crate::store::{KioskStore, StoreError};
@@ -202,8 +202,13 @@ pub fn register(
         valid_from: ticket_type.valid_from,
         valid_until: ticket_type.valid_until,
     };
-    let code = issue_device_code(identity.event_id, identity.device_id, &claims, &device_key)
-        .map_err(|e| WalkInError::Code(e.to_string()))?;
+    // With a badge certificate, every kiosk of the event admits the badge at once; without one
+    // (an older server), only kiosks whose package lists this kiosk.
+    let code = match &identity.badge_certificate {
+        Some(badge) => issue_certified_device_code(identity.event_id, badge, &claims, &device_key),
+        None => issue_device_code(identity.event_id, identity.device_id, &claims, &device_key),
+    }
+    .map_err(|e| WalkInError::Code(e.to_string()))?;
     let badge: BadgeQr = render(code.as_str(), 320)?;
     let ticket = Ticket {
         id: ticket_id,

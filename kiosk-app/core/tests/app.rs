@@ -68,6 +68,7 @@ fn set_up(f: &mut Fixture) -> Kiosk {
                 server_key: f.key.public_key(),
                 gate_id: None,
                 certificate,
+                badge_certificate: None,
             },
             "device-token",
             &my_key,

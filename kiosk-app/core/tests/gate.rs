@@ -49,6 +49,7 @@ fn enrolled(f: &mut Fixture, other_kiosk: &SecretKey, other_id: DeviceId) -> Kio
                 server_key: f.key.public_key(),
                 gate_id: None,
                 certificate: certify(me, &my_key),
+                badge_certificate: None,
             },
             "device-token",
             &my_key,

@@ -70,6 +70,7 @@ fn desk(f: &mut Fixture) -> KioskStore {
                 server_key: f.key.public_key(),
                 gate_id: None,
                 certificate,
+                badge_certificate: None,
             },
             "token",
             &my_key,

@@ -1,7 +1,7 @@
 //! `POST /api/v1/enrol`: a kiosk trades a one-time token for its identity and certificate.
 
 use axum::extract::State;
-use sync_protocol::certificate::DeviceCertificate;
+use sync_protocol::certificate::{BadgeCertificate, DeviceCertificate};
 use sync_protocol::crypto::Signed;
 use sync_protocol::ids::DeviceId;
 use sync_protocol::wire::{EnrolmentRequest, EnrolmentResponse};
@@ -67,6 +67,13 @@ pub async fn enrol<S: Store>(
         },
         &state.signing_key,
     );
+    let badge_certificate = BadgeCertificate::issue(
+        ticket.event_id,
+        device_id,
+        request.device_public_key,
+        now,
+        &state.signing_key,
+    );
     let (device_token, device_token_hash) = new_token();
     let device = NewDevice {
         id: device_id,
@@ -93,6 +100,7 @@ pub async fn enrol<S: Store>(
         device_token,
         server_public_key: state.signing_key.public_key(),
         certificate,
+        badge_certificate: Some(badge_certificate),
         gate_id: ticket.gate_id,
         package_version,
         server_time: now,

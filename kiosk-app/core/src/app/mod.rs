@@ -498,6 +498,19 @@ impl Kiosk {
         Ok(Some(status))
     }
 
+    /// Stops the background sync and waits for it to end (a running sync stops between two
+    /// requests, which the outbox makes safe). The store stays unlocked.
+    pub async fn shut_down(&self) {
+        let handle = self.sync.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(handle) = handle {
+            match Arc::try_unwrap(handle) {
+                Ok(handle) => handle.shutdown().await,
+                // A request still holds it: dropping the last one stops the loop.
+                Err(shared) => drop(shared),
+            }
+        }
+    }
+
     /// The background sync's status; without one running, what the store alone can say.
     pub fn sync_status(&self) -> Result<SyncStatus, AppError> {
         if let Some(status) = self

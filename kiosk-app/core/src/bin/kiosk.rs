@@ -37,7 +37,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Create the encrypted store, protected by the PIN.
+    /// Create the encrypted store, protected by the PIN (KIOSK_PIN), with the coordinator PIN
+    /// (KIOSK_COORDINATOR_PIN) that opens the coordinator screen of the kiosk window.
     Init,
     /// Enrol with a server: --server URL --token TOKEN, or --invite 'GATEPASS-ENROL:...'.
     Enroll {
@@ -79,6 +80,24 @@ enum Command {
         #[arg(long)]
         badge: Option<PathBuf>,
     },
+    /// The kiosk for a whole day: syncs in the background, judges every code a USB
+    /// keyboard-wedge scanner types on standard input (one per line) and, with --source, every
+    /// badge in a folder of images; prints one JSON line per event (scan, sync, camera, error).
+    /// Ends when standard input closes (without --source) or on Ctrl-C.
+    Run {
+        /// Gate name or id.
+        #[arg(long)]
+        gate: String,
+        /// Scan exits instead of entries.
+        #[arg(long)]
+        exit: bool,
+        /// A folder of badge images played as a camera.
+        #[arg(long)]
+        source: Option<PathBuf>,
+        /// Frames a second from --source.
+        #[arg(long, default_value_t = 5.0)]
+        fps: f64,
+    },
     /// Push pending changes, then pull the feed.
     Sync,
     /// What the kiosk holds: identity, package, outbox.
@@ -113,6 +132,9 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
+    if let Command::Run { .. } = &cli.command {
+        return run_headless(cli);
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -125,6 +147,59 @@ fn main() -> ExitCode {
             );
             ExitCode::SUCCESS
         }
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `kiosk run`: JSON lines on standard output, logs on standard error.
+fn run_headless(cli: Cli) -> ExitCode {
+    let Command::Run {
+        gate,
+        exit,
+        source,
+        fps,
+    } = cli.command
+    else {
+        unreachable!("called for the run command only");
+    };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let result = runtime.block_on(async {
+        let kiosk = kiosk_core::app::Kiosk::open(&cli.data, KdfParams::RECOMMENDED)
+            .map_err(|e| e.to_string())?;
+        let pin = secret("KIOSK_PIN", "PIN")?;
+        kiosk.unlock(&pin).map_err(|e| e.to_string())?;
+        let options = kiosk_core::headless::RunOptions {
+            gate,
+            exit,
+            source,
+            fps,
+            sync: kiosk_core::background::LoopConfig::default(),
+        };
+        let stdin = tokio::io::BufReader::new(tokio::io::stdin());
+        let stop = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        kiosk_core::headless::run(std::sync::Arc::new(kiosk), options, stdin, stop, |line| {
+            println!("{line}");
+        })
+        .await
+        .map_err(|e| e.to_string())
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("error: {message}");
             ExitCode::FAILURE
@@ -168,8 +243,21 @@ async fn run(cli: Cli) -> Result<serde_json::Value, String> {
         Command::Init => {
             std::fs::create_dir_all(&data).map_err(|e| format!("{}: {e}", data.display()))?;
             let pin = secret("KIOSK_PIN", "new PIN")?;
-            KioskStore::create(&store_path(&data), &pin, KdfParams::RECOMMENDED)
+            let coordinator = secret("KIOSK_COORDINATOR_PIN", "coordinator PIN")?;
+            if coordinator == pin {
+                return Err("the coordinator PIN must differ from the kiosk PIN".into());
+            }
+            let mut store = KioskStore::create(&store_path(&data), &pin, KdfParams::RECOMMENDED)
                 .map_err(|e| e.to_string())?;
+            if let Err(e) = store.set_coordinator_pin(&coordinator, KdfParams::RECOMMENDED) {
+                // No half-made store: the next `init` starts afresh.
+                drop(store);
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ =
+                        std::fs::remove_file(format!("{}{suffix}", store_path(&data).display()));
+                }
+                return Err(format!("coordinator PIN: {e}"));
+            }
             Ok(json!({ "created": store_path(&data) }))
         }
         Command::Enroll {
@@ -320,7 +408,9 @@ async fn run(cli: Cli) -> Result<serde_json::Value, String> {
                 .map_err(|e| e.to_string())?;
             Ok(json!({ "changed": true }))
         }
-        Command::Decode { .. } => Err("decode is handled before the runtime starts".into()),
+        Command::Decode { .. } | Command::Run { .. } => {
+            Err("handled before the runtime starts".into())
+        }
         Command::InspectCode { code } => {
             let report = inspect_code(code.as_bytes()).map_err(|e| e.to_string())?;
             Ok(serde_json::to_value(report).expect("reports serialize"))

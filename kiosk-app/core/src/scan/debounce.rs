@@ -4,10 +4,15 @@
 //! Every sighting renews the window, so a badge held in front of the camera is judged once, and
 //! again only after it has been out of view for a whole window. Payloads are remembered per
 //! payload (not only the last one), so two badges alternating in view are each judged once.
+//!
+//! A payload is remembered by its canonical code ([`TicketCode::as_str`]): the same badge read
+//! once with a trailing space or newline, or a signed code in lower case (a scanner with caps
+//! lock), is the same code. A payload that is not a code is remembered by its bytes.
 
 use std::collections::HashMap;
 
 use sync_protocol::UnixMillis;
+use sync_protocol::ticket_code::TicketCode;
 
 /// Remembered payloads beyond this are pruned of expired entries (and, at worst, forgotten).
 const MAX_REMEMBERED: usize = 1024;
@@ -34,7 +39,11 @@ impl Debounce {
 
     /// Whether `payload`, seen at `now`, should be judged. Records the sighting either way.
     pub fn admit(&mut self, payload: &[u8], now: UnixMillis) -> bool {
-        let fresh = match self.last_seen.get(payload) {
+        let key = match TicketCode::parse_bytes(payload) {
+            Ok(code) => code.as_str().as_bytes().to_vec(),
+            Err(_) => payload.to_vec(),
+        };
+        let fresh = match self.last_seen.get(&key) {
             // A clock that stepped back counts as "within the window": better one dropped
             // sighting than a double scan.
             Some(&seen) => now.0.saturating_sub(seen.0) >= self.window_ms,
@@ -48,7 +57,7 @@ impl Debounce {
                 self.last_seen.clear();
             }
         }
-        self.last_seen.insert(payload.to_vec(), now);
+        self.last_seen.insert(key, now);
         fresh
     }
 }
@@ -93,6 +102,26 @@ mod tests {
             assert!(!d.admit(b"A", UnixMillis(T + i * 100)));
         }
         assert!(d.admit(b"A", UnixMillis(T + 10_000 + 3_000)));
+    }
+
+    #[test]
+    fn the_same_code_in_another_spelling_is_the_same_code() {
+        let mut d = Debounce::default();
+        assert!(d.admit(b"DEMO-0042", UnixMillis(T)));
+        assert!(!d.admit(b"DEMO-0042\r\n", UnixMillis(T + 10)));
+        assert!(!d.admit(b"  DEMO-0042 ", UnixMillis(T + 20)));
+        assert!(d.admit(b"DEMO-0043", UnixMillis(T + 30)));
+        // A signed code read in lower case (a wedge scanner with caps lock on).
+        let code = "GP1:$50B90  OITDYNEK/J4081K7F9BB90  OITDF7FCYH325Z146X9B90  OITD*YEH-NITUVELU1B:LD6$HHG2:FLMTAAB2Z.QM:639B1OGP6I/U2J1F996 WMHDC72LJL838R+LLX1LO49DJK*05E05-TRNH84WM+E1EGOE.7CX6L+QBKS";
+        assert!(
+            TicketCode::parse(code).is_ok(),
+            "the documented example parses"
+        );
+        assert!(d.admit(code.as_bytes(), UnixMillis(T + 40)));
+        assert!(!d.admit(code.to_ascii_lowercase().as_bytes(), UnixMillis(T + 50)));
+        // Not a code at all: by its bytes.
+        assert!(d.admit(b"\xff\xfe", UnixMillis(T + 60)));
+        assert!(!d.admit(b"\xff\xfe", UnixMillis(T + 70)));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use rand::rngs::OsRng;
 use rusqlite::params;
 use serde::{Deserialize, Serialize};
-use sync_protocol::certificate::DeviceCertificate;
+use sync_protocol::certificate::{BadgeCertificate, DeviceCertificate};
 use sync_protocol::crypto::{PublicKey, SecretKey, Signed, seal};
 use sync_protocol::ids::{DeviceId, EventId, GateId};
 
@@ -26,6 +26,10 @@ pub struct Identity {
     pub server_key: PublicKey,
     pub gate_id: Option<GateId>,
     pub certificate: Signed<DeviceCertificate>,
+    /// The compact certificate the kiosk's walk-in badges carry (absent when the kiosk enrolled
+    /// with a server that did not issue one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub badge_certificate: Option<BadgeCertificate>,
 }
 
 impl KioskStore {

@@ -1,0 +1,177 @@
+//! The commands the front end may call: each forwards to `kiosk_core::app::Kiosk` in two or
+//! three lines. Errors travel as `UiError {kind, message, field, fields}` (AppError serialises
+//! to it). The list, with arguments and answers, is in docs/kiosk-app.md.
+
+use kiosk_core::app::{
+    AppError, AppState, BadgeView, CameraInfo, CameraStatus, OutboxView, PackageApplied,
+    PreviewFrame, ScanOutcome, ScanSource, Settings, WalkInSetup,
+};
+use kiosk_core::background::SyncStatus;
+use kiosk_core::store::GateCounts;
+use kiosk_core::sync::{SyncProgress, SyncReport};
+use kiosk_core::walkin::WalkInRequest;
+use sync_protocol::ids::{CheckInId, GateId};
+use sync_protocol::model::{Direction, Gate};
+use tauri::ipc::{Channel, InvokeBody, Request};
+use tauri::{AppHandle, State};
+
+use crate::Shell;
+
+type Answer<T> = Result<T, AppError>;
+
+#[tauri::command]
+pub fn app_state(shell: State<'_, Shell>) -> Answer<AppState> {
+    shell.kiosk.state()
+}
+
+#[tauri::command]
+pub fn set_up(
+    app: AppHandle,
+    shell: State<'_, Shell>,
+    pin: String,
+    coordinator_pin: String,
+) -> Answer<AppState> {
+    let state = shell.kiosk.set_up(&pin, &coordinator_pin)?;
+    crate::sync::start(&app, &shell);
+    Ok(state)
+}
+
+#[tauri::command]
+pub fn unlock(app: AppHandle, shell: State<'_, Shell>, pin: String) -> Answer<AppState> {
+    let state = shell.kiosk.unlock(&pin)?;
+    crate::sync::start(&app, &shell);
+    Ok(state)
+}
+
+#[tauri::command]
+pub fn lock(shell: State<'_, Shell>) -> AppState {
+    crate::camera::stop(&shell);
+    shell.kiosk.lock()
+}
+
+#[tauri::command]
+pub async fn enrol(
+    app: AppHandle,
+    shell: State<'_, Shell>,
+    invite: String,
+    token: Option<String>,
+    label: String,
+) -> Answer<AppState> {
+    let state = shell.kiosk.enrol(&invite, token.as_deref(), &label).await?;
+    crate::sync::start(&app, &shell);
+    Ok(state)
+}
+
+/// The package file's bytes come as the raw request body.
+#[tauri::command]
+pub fn import_package(shell: State<'_, Shell>, request: Request<'_>) -> Answer<PackageApplied> {
+    match request.body() {
+        InvokeBody::Raw(bytes) => shell.kiosk.import_package(bytes),
+        InvokeBody::Json(_) => Err(AppError::invalid("file", "send the package file's bytes")),
+    }
+}
+
+#[tauri::command]
+pub async fn fetch_package(shell: State<'_, Shell>) -> Answer<PackageApplied> {
+    shell.kiosk.fetch_package().await
+}
+
+#[tauri::command]
+pub fn gates(shell: State<'_, Shell>) -> Answer<Vec<Gate>> {
+    shell.kiosk.gates()
+}
+
+#[tauri::command]
+pub fn select_gate(shell: State<'_, Shell>, gate_id: GateId) -> Answer<AppState> {
+    shell.kiosk.select_gate(gate_id)
+}
+
+#[tauri::command]
+pub fn set_direction(shell: State<'_, Shell>, direction: Direction) -> Answer<AppState> {
+    shell.kiosk.set_direction(direction)
+}
+
+/// A code from a USB scanner (keyboard wedge) or typed; camera codes arrive as `scan` events.
+#[tauri::command]
+pub fn scan_code(shell: State<'_, Shell>, code: String, source: ScanSource) -> Answer<ScanOutcome> {
+    shell.kiosk.scan(code.trim().as_bytes(), source)
+}
+
+#[tauri::command]
+pub fn annul_check_in(shell: State<'_, Shell>, check_in_id: CheckInId) -> Answer<GateCounts> {
+    shell.kiosk.annul_check_in(check_in_id)
+}
+
+#[tauri::command]
+pub fn counts(shell: State<'_, Shell>) -> Answer<GateCounts> {
+    shell.kiosk.counts()
+}
+
+#[tauri::command]
+pub fn walk_in_setup(shell: State<'_, Shell>) -> Answer<WalkInSetup> {
+    shell.kiosk.walk_in_setup()
+}
+
+#[tauri::command]
+pub fn register_walk_in(shell: State<'_, Shell>, request: WalkInRequest) -> Answer<BadgeView> {
+    shell.kiosk.register_walk_in(request)
+}
+
+#[tauri::command]
+pub fn check_coordinator_pin(shell: State<'_, Shell>, pin: String) -> Answer<()> {
+    shell.kiosk.check_coordinator_pin(&pin)
+}
+
+#[tauri::command]
+pub fn outbox(shell: State<'_, Shell>) -> Answer<OutboxView> {
+    shell.kiosk.outbox()
+}
+
+#[tauri::command]
+pub fn sync_status(shell: State<'_, Shell>) -> Answer<SyncStatus> {
+    shell.kiosk.sync_status()
+}
+
+#[tauri::command]
+pub async fn sync_now(
+    shell: State<'_, Shell>,
+    on_progress: Channel<SyncProgress>,
+) -> Answer<SyncReport> {
+    let report = move |p| drop(on_progress.send(p));
+    shell.kiosk.sync_now(report).await
+}
+
+#[tauri::command]
+pub fn save_settings(shell: State<'_, Shell>, settings: Settings) -> Answer<AppState> {
+    shell.kiosk.save_settings(settings)
+}
+
+#[tauri::command]
+pub fn cameras(shell: State<'_, Shell>) -> Vec<CameraInfo> {
+    kiosk_core::app::camera::cameras(shell.replay_dir.as_ref())
+}
+
+#[tauri::command]
+pub fn start_camera(
+    app: AppHandle,
+    shell: State<'_, Shell>,
+    preview: Channel<PreviewFrame>,
+) -> Answer<CameraStatus> {
+    crate::camera::start(&app, &shell, preview)
+}
+
+#[tauri::command]
+pub fn stop_camera(shell: State<'_, Shell>) -> CameraStatus {
+    crate::camera::stop(&shell)
+}
+
+/// Entering kiosk mode needs nothing; leaving it needs the coordinator PIN.
+#[tauri::command]
+pub fn set_kiosk_mode(
+    app: AppHandle,
+    shell: State<'_, Shell>,
+    on: bool,
+    pin: Option<String>,
+) -> Answer<AppState> {
+    crate::window::set_kiosk_mode(&app, &shell, on, pin.as_deref())
+}

@@ -1,0 +1,191 @@
+// End to end in the real kiosk window: kiosk-app (Tauri 2, WebKitGTK) under Xvfb, driven
+// through tauri-driver + WebKitWebDriver, against the real sync-server on real Postgres seeded
+// with the demo event (scripts/lib/seed.sh). scripts/e2e prepares all of it and runs this file.
+//
+// The flow a volunteer meets: first run (PINs), enrol with the invite text, fetch the package,
+// pick the gate, scan with the keyboard-wedge path (admitted, already used, unknown, wrong
+// gate), then the server goes away (offline, scans keep working, changes wait), comes back (the
+// waiting changes drain). A screenshot of each screen and verdict lands in artifacts/e2e/.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { KEY, WebDriver, button, sleep, withText } from './webdriver.mjs';
+
+function env(name) {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run this through scripts/e2e`);
+  return value;
+}
+
+const APP = env('E2E_APP');
+const SERVER_BIN = env('E2E_SERVER_BIN');
+const SERVER_PORT = env('E2E_SERVER_PORT');
+const INVITE = env('E2E_INVITE');
+const ARTIFACTS = env('E2E_ARTIFACTS');
+const driver = new WebDriver(env('E2E_WEBDRIVER'));
+
+/** The sync server as a child process that the test stops and starts (offline, online). */
+class Server {
+  /** @type {import('node:child_process').ChildProcess | null} */
+  child = null;
+
+  async start() {
+    this.child = spawn(SERVER_BIN, ['serve', '--listen', `127.0.0.1:${SERVER_PORT}`], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn' },
+    });
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      try {
+        const response = await fetch(`http://127.0.0.1:${SERVER_PORT}/readyz`, { signal: AbortSignal.timeout(1000) });
+        if (response.ok) return;
+      } catch {
+        // not yet
+      }
+      if (this.child.exitCode !== null) throw new Error(`sync-server exited: ${this.child.exitCode}`);
+      if (Date.now() > deadline) throw new Error('sync-server not ready within 30 s');
+      await sleep(100);
+    }
+  }
+
+  async stop() {
+    const child = this.child;
+    this.child = null;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((done) => child.once('exit', done));
+    child.kill('SIGTERM');
+    const killed = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(killed);
+  }
+}
+
+const server = new Server();
+let shots = 0;
+
+async function screenshot(name) {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  // Let a verdict's entrance animation finish.
+  await sleep(300);
+  writeFileSync(join(ARTIFACTS, `${name}.png`), await driver.screenshot());
+  shots += 1;
+}
+
+/** Scans like a USB keyboard-wedge scanner: focus on nothing, fast keys, then Enter. */
+async function wedgeScan(code) {
+  await driver.execute('document.activeElement && document.activeElement.blur && document.activeElement.blur()');
+  await driver.keys(`${code}${KEY.enter}`);
+}
+
+async function verdictOf(code) {
+  const element = await driver.waitFor(`.verdict[data-verdict="${code}"]`, 10_000);
+  return driver.text(element);
+}
+
+async function count(which) {
+  const element = await driver.waitFor(`[data-count="${which}"]`);
+  return (await driver.text(element)).split('/')[0].trim();
+}
+
+describe('the kiosk window at a gate, against the real server', { timeout: 300_000 }, () => {
+  before(async () => {
+    await server.start();
+    await driver.ready();
+    await driver.start(APP);
+  });
+
+  after(async () => {
+    await driver.quit();
+    await server.stop();
+    console.log(`# ${shots} screenshots in ${ARTIFACTS}`);
+  });
+
+  it('sets up, enrols, fetches the package and picks the gate', { timeout: 120_000 }, async () => {
+    await driver.waitFor(withText('Set up this kiosk'), 30_000);
+    await screenshot('01-setup');
+    await driver.fill('#setup-pin', '2468');
+    await driver.fill('#setup-pinAgain', '2468');
+    await driver.fill('#setup-coordinatorPin', '1357');
+    await driver.fill('#setup-coordinatorPinAgain', '1357');
+    await driver.click(button('Set up the kiosk'));
+
+    await driver.waitFor(withText('Connect to the event server'), 30_000);
+    await driver.fill('#enrol-invite', INVITE);
+    await driver.fill('#enrol-label', 'E2E gate');
+    await screenshot('02-enrol');
+    await driver.click(button('Connect'));
+
+    await driver.waitFor(withText('Load the event package'), 30_000);
+    await screenshot('03-package');
+    await driver.click(button('Fetch from the server'));
+    await driver.waitFor(withText('1,000 tickets'), 60_000);
+    await driver.click(button('Continue'));
+
+    await driver.waitFor(withText("Pick this kiosk's gate"));
+    await screenshot('04-gate-picker');
+    await driver.click(button('Main entrance'));
+    await driver.waitFor(withText('Ready: scan a badge'));
+    await screenshot('05-gate');
+  });
+
+  it('gives each verdict to a keyboard-wedge scan', { timeout: 60_000 }, async () => {
+    await wedgeScan('DEMO-0001');
+    assert.match(await verdictOf('admitted'), /Guest1 Demo/);
+    await screenshot('06-verdict-admitted');
+
+    // The next scan replaces the verdict at once.
+    await wedgeScan('DEMO-0001');
+    assert.match(await verdictOf('already_used'), /Main entrance/);
+    await screenshot('07-verdict-already-used');
+
+    await wedgeScan('NOT-A-TICKET');
+    await verdictOf('unknown');
+    await screenshot('08-verdict-unknown');
+
+    // The verdict goes back to "ready" by itself.
+    await driver.waitGone('.verdict', 10_000);
+    assert.equal(await count('gate-entries'), '1');
+  });
+
+  it('says wrong gate for a day pass at the VIP lounge', { timeout: 60_000 }, async () => {
+    await driver.click(button('Settings'));
+    await driver.waitFor('#settings-gate');
+    const option = await driver.execute(
+      `const o = [...document.querySelectorAll('#settings-gate option')].find((o) => o.textContent.includes('VIP lounge'));
+       return o ? o.value : null;`,
+    );
+    assert.ok(option, 'the VIP lounge is in the gate list');
+    await driver.click(`#settings-gate option[value="${option}"]`);
+    await driver.waitForText('#settings-gate', /VIP lounge/);
+    await driver.click(button('Gate'));
+    await driver.waitFor(withText('Ready: scan a badge'));
+    await wedgeScan('DEMO-0002');
+    await verdictOf('wrong_gate');
+    await screenshot('09-verdict-wrong-gate');
+    await wedgeScan('DEMO-0010');
+    await verdictOf('admitted');
+  });
+
+  it('keeps scanning offline and drains the waiting changes when the server is back', { timeout: 120_000 }, async () => {
+    // Everything so far reaches the server first.
+    await driver.waitForText('.sync-indicator', /Online[\s\S]*All sent/, 30_000);
+
+    await server.stop();
+    await wedgeScan('DEMO-0020');
+    await verdictOf('admitted');
+    await wedgeScan('DEMO-0030');
+    await verdictOf('admitted');
+    await driver.waitForText('.sync-indicator', /Offline/, 60_000);
+    const waiting = await driver.waitForText('.sync-indicator', /Waiting to send: [1-9]/, 30_000);
+    assert.match(waiting, /Waiting to send: 2/);
+    await driver.waitGone('.verdict', 10_000);
+    await screenshot('10-gate-offline');
+
+    await server.start();
+    await driver.waitForText('.sync-indicator', /Online[\s\S]*All sent/, 60_000);
+    await screenshot('11-gate-back-online');
+  });
+});
