@@ -215,7 +215,7 @@ impl SyncLoop {
         let task = runtime.spawn(
             SyncLoop {
                 shared: shared.clone(),
-                client,
+                client: client.with_clock(clock),
                 config,
                 clock,
                 commands,

@@ -111,6 +111,13 @@ pub async fn enrol(
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .save_identity(&identity, &answer.device_token, &device_key)?;
+    store
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .observe_server_time(
+            sync_protocol::hlc::Hlc::new(answer.server_time.as_u64(), 0),
+            crate::background::system_clock(),
+        )?;
     tracing::info!(device = %identity.device_id, event = %identity.event_id, "enrolled");
     Ok(identity)
 }

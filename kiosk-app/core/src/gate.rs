@@ -82,6 +82,7 @@ pub fn scan(
     offline: bool,
 ) -> Result<ScanResult, GateError> {
     let identity = store.identity()?.ok_or(GateError::NotEnrolled)?;
+    let now = store.corrected(now)?;
     let gates = store.gates()?;
     let gate = gates
         .iter()
@@ -204,6 +205,7 @@ pub fn annul(
     now: UnixMillis,
 ) -> Result<Annulled, GateError> {
     let identity = store.identity()?.ok_or(GateError::NotEnrolled)?;
+    let now = store.corrected(now)?;
     let (ticket_id, device_id, fact) = store
         .check_in(check_in_id)?
         .ok_or(GateError::UnknownCheckIn(check_in_id))?;

@@ -9,6 +9,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use serde::Serialize;
+use sync_protocol::UnixMillis;
 use sync_protocol::package::PackageFile;
 use sync_protocol::wire::{
     ErrorBody, ErrorCode, MAX_PUSH_BATCH, PackageOffer, PullPage, PushRequest, PushResponse,
@@ -66,6 +67,8 @@ pub struct SyncClient {
     http: reqwest::Client,
     base: String,
     token: String,
+    /// This kiosk's clock, read when the server's time arrives (to measure the offset).
+    clock: fn() -> UnixMillis,
 }
 
 impl SyncClient {
@@ -86,7 +89,14 @@ impl SyncClient {
             http,
             base: base.trim_end_matches('/').to_owned(),
             token,
+            clock: crate::background::system_clock,
         }
+    }
+
+    /// The same client reading another clock (the kiosk's, or a test's).
+    pub fn with_clock(mut self, clock: fn() -> UnixMillis) -> SyncClient {
+        self.clock = clock;
+        self
     }
 
     /// Pushes every pending change, then pulls until the feed is caught up.
@@ -122,7 +132,11 @@ impl SyncClient {
             {
                 report.clock_ahead_ms = Some(ahead);
             }
-            lock(store).record_push_results(&response.results, response.acknowledged_seq)?;
+            {
+                let mut store = lock(store);
+                store.record_push_results(&response.results, response.acknowledged_seq)?;
+                store.observe_server_time(response.server_hlc, (self.clock)())?;
+            }
             let last_sent = batch.last().map(|c| c.seq).unwrap_or(0);
             if response.acknowledged_seq < last_sent {
                 // The server holds a gap before this batch: a protocol error, not a retry loop.

@@ -159,6 +159,7 @@ pub fn register(
     now: UnixMillis,
 ) -> Result<Registration, WalkInError> {
     let identity = store.identity()?.ok_or(WalkInError::NotReady)?;
+    let now = store.corrected(now)?;
     let device_key = store.device_key()?.ok_or(WalkInError::NotReady)?;
     let ticket_types = store.ticket_types()?;
     let ticket_type = match request.ticket_type_id {

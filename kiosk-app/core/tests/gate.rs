@@ -344,3 +344,149 @@ fn a_kiosk_annuls_only_its_own_recent_check_in_and_only_once() {
         again.verdict.reason
     );
 }
+
+#[test]
+fn a_damaged_outbox_row_goes_out_as_a_placeholder_and_blocks_nothing() {
+    let mut f = Fixture::new("damaged-outbox");
+    let rng = &mut ChaCha20Rng::seed_from_u64(17);
+    let other_key = SecretKey::generate(rng);
+    let mut store = enrolled(&mut f, &other_key, DeviceId::new(T, rng));
+    let gate = f.snapshot.gates[0].id;
+    for (i, code) in [b"ONE".as_slice(), b"TWO", b"THREE"]
+        .into_iter()
+        .enumerate()
+    {
+        scan(
+            &mut store,
+            code,
+            gate,
+            Direction::Entry,
+            T.plus_millis(i as u64),
+            true,
+        )
+        .unwrap();
+    }
+    let before = store.pending_changes(10).unwrap();
+    drop(store);
+    {
+        // The disk flips bytes in the second row's sealed payload.
+        let conn = rusqlite::Connection::open(f.path()).unwrap();
+        conn.execute("update outbox set sealed = x'00010203' where seq = 2", [])
+            .unwrap();
+    }
+    let store = KioskStore::unlock(&f.path(), PIN).unwrap();
+    let pending = store.pending_changes(10).unwrap();
+    assert_eq!(
+        pending.iter().map(|c| c.seq).collect::<Vec<_>>(),
+        [1, 2, 3],
+        "the seq stays dense"
+    );
+    assert_eq!(pending[0], before[0]);
+    assert_eq!(pending[2], before[2]);
+    assert_eq!(pending[1].kind, kiosk_core::store::DAMAGED_KIND);
+    assert!(
+        pending[1].body().is_err(),
+        "no server accepts it: it is parked there, and the rows after it go on"
+    );
+    assert!(
+        pending[1].payload["reason"]
+            .as_str()
+            .unwrap()
+            .contains("outbox")
+    );
+}
+
+/// A full snapshot (a refetch, or a package file from a USB stick) is a picture as of its
+/// cursor: what was pulled after it comes back on the next pull, and this kiosk's own walk-ins
+/// keep their names.
+#[test]
+fn a_full_package_forgets_nothing_pulled_after_it_nor_this_kiosks_walk_ins() {
+    let mut f = Fixture::new("snapshot-keeps");
+    let rng = &mut ChaCha20Rng::seed_from_u64(19);
+    let other_key = SecretKey::generate(rng);
+    let other_id = DeviceId::new(T, rng);
+    let mut store = enrolled(&mut f, &other_key, other_id);
+    let gate = f.snapshot.gates[0].id;
+    let ticket = f.snapshot.tickets[0].clone();
+
+    // Pulled after the package: the office canceled a ticket; another gate admitted one.
+    let hlc = Hlc::new(T.as_u64(), 0);
+    let check_in = ChangeBody::CheckIn(CheckIn {
+        id: CheckInId::new(T, rng),
+        ticket_id: f.snapshot.tickets[1].id,
+        gate_id: gate,
+        direction: Direction::Entry,
+        verdict: VerdictCode::Admitted,
+        offline: false,
+        scanned_at: T,
+    });
+    let page = [
+        PullItem::TicketStatus {
+            position: Cursor { tx: 5, pos: 1 },
+            ticket_id: ticket.id,
+            status: sync_protocol::model::TicketStatus::Canceled,
+            hlc,
+        },
+        PullItem::DeviceChange {
+            position: Cursor { tx: 5, pos: 2 },
+            change: Change::new(ChangeId::new(T, rng), other_id, 1, hlc, 1, &check_in),
+        },
+    ];
+    let after = Cursor { tx: 5, pos: 2 };
+    store.apply_pull_page(&page, after).unwrap();
+    // A walk-in registered here, not yet in any package.
+    let walk_in = kiosk_core::walkin::register(
+        &mut store,
+        kiosk_core::walkin::WalkInRequest {
+            first_name: "Katherine".into(),
+            last_name: "Johnson".into(),
+            ..Default::default()
+        },
+        T.plus_millis(10),
+    )
+    .unwrap();
+    let canceled = |store: &KioskStore| {
+        store.ticket_by_id(ticket.id).unwrap().unwrap().status
+            == sync_protocol::model::TicketStatus::Canceled
+    };
+    assert!(canceled(&store));
+
+    // The same picture again as version 2 (built before those items): the pull goes back to it.
+    store
+        .apply_package(
+            &f.package(&f.snapshot, 2),
+            &f.key.public_key(),
+            f.event_id(),
+        )
+        .unwrap();
+    assert_eq!(
+        store.cursor().unwrap(),
+        Cursor::START,
+        "the next pull starts at the package"
+    );
+    let named = store
+        .attendee(walk_in.attendee.id)
+        .unwrap()
+        .expect("the walk-in is still here");
+    assert_eq!(named.first_name, "Katherine");
+    let badge = scan(
+        &mut store,
+        walk_in.ticket.code.as_bytes(),
+        gate,
+        Direction::Entry,
+        T.plus_millis(20),
+        true,
+    )
+    .unwrap();
+    assert_eq!(badge.attendee_name.as_deref(), Some("Katherine Johnson"));
+
+    // The next pull brings the items again; applying them twice changes nothing.
+    for _ in 0..2 {
+        store.apply_pull_page(&page, after).unwrap();
+        assert!(canceled(&store));
+        assert_eq!(
+            store.check_ins_of(f.snapshot.tickets[1].id).unwrap().len(),
+            1
+        );
+    }
+}

@@ -287,3 +287,60 @@ fn a_refused_package_leaves_the_store_as_it_was_and_deltas_apply() {
         .unwrap();
     assert_eq!(revoked.status, TicketStatus::Revoked);
 }
+
+#[test]
+fn a_pulled_item_that_breaks_a_local_rule_is_skipped_and_the_page_still_applies() {
+    let f = Fixture::new("bad-pull-item");
+    let mut store = KioskStore::create(&f.path(), PIN, KdfParams::FOR_TESTS).unwrap();
+    store
+        .apply_package(
+            &f.package(&f.snapshot, 1),
+            &f.key.public_key(),
+            f.event_id(),
+        )
+        .unwrap();
+    let rng = &mut ChaCha20Rng::seed_from_u64(31);
+    let taken = &f.snapshot.tickets[0];
+    let other = &f.snapshot.tickets[1];
+    // The office issued a ticket whose code another ticket here already has (a unique index).
+    let clash = sync_protocol::model::Ticket {
+        id: TicketId::new(T, rng),
+        code: taken.code.clone(),
+        ..taken.clone()
+    };
+    let attendee = f.snapshot.attendees[0].clone();
+    let hlc = sync_protocol::hlc::Hlc::new(T.as_u64(), 0);
+    let at = |pos| Cursor { tx: 7, pos };
+    let items = [
+        sync_protocol::wire::PullItem::TicketIssued {
+            position: at(1),
+            attendee,
+            ticket: clash.clone(),
+            hlc,
+        },
+        sync_protocol::wire::PullItem::TicketStatus {
+            position: at(2),
+            ticket_id: other.id,
+            status: TicketStatus::Canceled,
+            hlc,
+        },
+    ];
+    let applied = store.apply_pull_page(&items, at(2)).unwrap();
+    assert_eq!(applied.skipped, 1);
+    assert_eq!(applied.status_changes, 1);
+    assert_eq!(
+        store.cursor().unwrap(),
+        at(2),
+        "the cursor moves past the bad item"
+    );
+    assert_eq!(
+        store.ticket_by_id(other.id).unwrap().unwrap().status,
+        TicketStatus::Canceled
+    );
+    assert!(store.ticket_by_id(clash.id).unwrap().is_none());
+    assert_eq!(
+        store.ticket_by_id(taken.id).unwrap().unwrap().id,
+        taken.id,
+        "the ticket already here is untouched"
+    );
+}

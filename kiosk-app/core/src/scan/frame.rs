@@ -292,31 +292,129 @@ pub fn spawn_producer<S, F>(
 ) -> std::io::Result<JoinHandle<Result<(), ScanError>>>
 where
     S: FrameSource,
-    F: FnOnce() -> Result<S, ScanError> + Send + 'static,
+    F: Fn() -> Result<S, ScanError> + Send + 'static,
 {
     std::thread::Builder::new()
         .name("frame-source".into())
         .spawn(move || {
-            let result = open().and_then(|mut source| {
-                loop {
-                    if slot.is_closed() {
-                        break Ok(());
-                    }
-                    match source.next_frame() {
-                        Ok(Some(frame)) => slot.put(frame),
-                        Ok(None) => break Ok(()),
-                        Err(e) => break Err(e),
-                    }
-                }
-            });
+            let result = produce(&open, &slot, RECONNECT_START);
             slot.close();
             result
         })
 }
 
+/// First wait before reopening a lost camera; it doubles up to [`RECONNECT_CAP`].
+const RECONNECT_START: Duration = Duration::from_millis(250);
+const RECONNECT_CAP: Duration = Duration::from_secs(5);
+
+/// Reads frames into `slot` until the source ends or the slot is closed. A frame that cannot be
+/// read (a corrupt JPEG, a short buffer) is skipped; a lost camera is reopened with a growing
+/// wait, so one bad frame or an unplugged cable never ends the gate's camera for the day. Only a
+/// source that cannot be opened at all is an error.
+fn produce<S: FrameSource>(
+    open: &dyn Fn() -> Result<S, ScanError>,
+    slot: &LatestFrame,
+    reconnect_start: Duration,
+) -> Result<(), ScanError> {
+    let mut source = open()?;
+    let mut bad_frames: u64 = 0;
+    loop {
+        if slot.is_closed() {
+            return Ok(());
+        }
+        match source.next_frame() {
+            Ok(Some(frame)) => slot.put(frame),
+            Ok(None) => return Ok(()),
+            Err(ScanError::Camera(message)) => {
+                tracing::warn!(error = %message, "camera lost: reconnecting");
+                let mut wait = reconnect_start;
+                source = loop {
+                    std::thread::sleep(wait);
+                    if slot.is_closed() {
+                        return Ok(());
+                    }
+                    match open() {
+                        Ok(source) => break source,
+                        Err(_) => wait = (wait * 2).min(RECONNECT_CAP),
+                    }
+                };
+                tracing::info!("camera back");
+            }
+            Err(err) => {
+                bad_frames += 1;
+                if bad_frames.is_power_of_two() {
+                    tracing::warn!(error = %err, bad_frames, "a camera frame could not be read: skipped");
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Frames, a corrupt one, a lost camera (reopened), more frames, the end.
+    #[test]
+    fn bad_frames_are_skipped_and_a_lost_camera_is_reopened() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        struct Flaky {
+            script: Vec<Result<Option<u8>, ScanError>>,
+        }
+        impl FrameSource for Flaky {
+            fn next_frame(&mut self) -> Result<Option<GrayFrame>, ScanError> {
+                if self.script.is_empty() {
+                    return Ok(None);
+                }
+                match self.script.remove(0) {
+                    Ok(Some(v)) => Ok(Some(frame(v))),
+                    Ok(None) => Ok(None),
+                    Err(e) => Err(e),
+                }
+            }
+        }
+        let opens = Arc::new(AtomicUsize::new(0));
+        let open = {
+            let opens = opens.clone();
+            move || -> Result<Flaky, ScanError> {
+                let n = opens.fetch_add(1, Ordering::SeqCst);
+                match n {
+                    0 => Ok(Flaky {
+                        script: vec![
+                            Ok(Some(1)),
+                            Err(ScanError::Jpeg("truncated".into())),
+                            Ok(Some(2)),
+                            Err(ScanError::Camera("device gone".into())),
+                        ],
+                    }),
+                    // The first reconnect finds nothing plugged in yet.
+                    1 => Err(ScanError::Camera("no such device".into())),
+                    _ => Ok(Flaky {
+                        script: vec![Ok(Some(3))],
+                    }),
+                }
+            }
+        };
+        let slot = LatestFrame::new();
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let consumer = {
+            let (slot, seen) = (slot.clone(), seen.clone());
+            std::thread::spawn(move || {
+                while let Some(f) = slot.take(Duration::from_secs(5)) {
+                    seen.lock().unwrap().push(f);
+                }
+            })
+        };
+        let result = produce(&open, &slot, Duration::from_millis(1));
+        slot.close();
+        consumer.join().unwrap();
+        assert!(result.is_ok(), "{result:?}");
+        assert_eq!(opens.load(Ordering::SeqCst), 3);
+        assert!(!seen.lock().unwrap().is_empty());
+        // Only a camera that cannot be opened at all is an error.
+        let never = || -> Result<Flaky, ScanError> { Err(ScanError::Camera("none".into())) };
+        assert!(produce(&never, &LatestFrame::new(), Duration::from_millis(1)).is_err());
+    }
 
     fn frame(value: u8) -> GrayFrame {
         GrayFrame::new(2, 2, vec![value; 4]).unwrap()

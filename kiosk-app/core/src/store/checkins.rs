@@ -19,6 +19,10 @@ use super::package::{direction_code, status_code};
 use super::{KioskStore, StoreError, hex, row_aad};
 
 const META_HLC: &str = "hlc";
+/// The server's clock minus this kiosk's, in milliseconds, as last measured.
+const META_CLOCK_OFFSET: &str = "clock_offset_ms";
+/// A measured offset below this is taken as zero (network round trips blur it anyway).
+const CLOCK_OFFSET_NOISE_MS: i64 = 2_000;
 
 fn id16(bytes: &[u8], table: &'static str) -> Result<[u8; 16], StoreError> {
     bytes.try_into().map_err(|_| StoreError::DamagedRow {
@@ -29,6 +33,73 @@ fn id16(bytes: &[u8], table: &'static str) -> Result<[u8; 16], StoreError> {
 
 impl KioskStore {
     /// Stores `body` as a local change: domain rows plus the outbox row, atomically and durably.
+    /// The server's clock minus this kiosk's, as last measured (0 before any, or when small).
+    pub fn clock_offset_ms(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .meta(META_CLOCK_OFFSET)?
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .and_then(|text| text.parse().ok())
+            .unwrap_or(0))
+    }
+
+    /// The time by this kiosk's clock `now`, corrected to the server's: verdicts, stamps and
+    /// validity windows use it, so a kiosk whose clock is a day off still judges by the venue's
+    /// time once it has talked to the server.
+    pub fn corrected(&self, now: UnixMillis) -> Result<UnixMillis, StoreError> {
+        let offset = self.clock_offset_ms()?;
+        Ok(UnixMillis(now.as_u64().saturating_add_signed(offset)))
+    }
+
+    /// Records the server's stamp `server`, seen when this kiosk's clock read `local`: the clock
+    /// offset is measured again, and the stamp merged into this kiosk's HLC, so a change made
+    /// here after it orders after everything the server had seen.
+    pub fn observe_server_time(
+        &mut self,
+        server: Hlc,
+        local: UnixMillis,
+    ) -> Result<(), StoreError> {
+        let measured = server.wall().as_u64() as i64 - local.as_u64() as i64;
+        let offset = if measured.abs() < CLOCK_OFFSET_NOISE_MS {
+            0
+        } else {
+            measured
+        };
+        let previous = self.clock_offset_ms()?;
+        if previous != offset {
+            tracing::warn!(
+                offset_ms = offset,
+                "this kiosk's clock differs from the server's: corrected"
+            );
+        }
+        let tx = self.conn.transaction()?;
+        let upsert = "insert into meta (key, value) values (?1, ?2)
+                      on conflict (key) do update set value = excluded.value";
+        tx.execute(
+            upsert,
+            params![META_CLOCK_OFFSET, offset.to_string().into_bytes()],
+        )?;
+        let last: Option<Vec<u8>> = tx
+            .query_row(
+                "select value from meta where key = ?1",
+                params![META_HLC],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let last = last
+            .and_then(|b| String::from_utf8(b).ok())
+            .and_then(|s| s.parse::<i64>().ok())
+            .and_then(Hlc::from_i64)
+            .unwrap_or(Hlc::ZERO);
+        let corrected = UnixMillis(local.as_u64().saturating_add_signed(offset));
+        let mut clock = HlcClock::resume(last, DEFAULT_MAX_DRIFT_MS);
+        clock.receive(server, corrected);
+        if let Some(packed) = clock.last().to_i64() {
+            tx.execute(upsert, params![META_HLC, packed.to_string().into_bytes()])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     pub fn record(&mut self, body: &ChangeBody, now: UnixMillis) -> Result<Change, StoreError> {
         let identity = self
             .identity()?
@@ -337,21 +408,33 @@ impl KioskStore {
             let (seq, change_id, hlc, kind, schema_version, entity_id, sealed, package_version) =
                 row?;
             let seq_bytes = seq.to_be_bytes();
-            let damaged = || StoreError::DamagedRow {
-                table: "outbox",
-                id: seq.to_string(),
+            let read = || -> Result<Change, StoreError> {
+                let damaged = || StoreError::DamagedRow {
+                    table: "outbox",
+                    id: seq.to_string(),
+                };
+                let payload = self.open_row("outbox", &seq_bytes, &sealed)?;
+                Ok(Change {
+                    id: ChangeId::from_bytes(id16(&change_id, "outbox")?).map_err(|_| damaged())?,
+                    device_id: identity.device_id,
+                    seq: seq as u64,
+                    hlc: Hlc::from_i64(hlc).ok_or_else(damaged)?,
+                    package_version: package_version as u64,
+                    kind: kind.clone(),
+                    schema_version,
+                    entity_id: entity_id.clone(),
+                    payload: serde_json::from_slice(&payload).map_err(|_| damaged())?,
+                })
             };
-            let payload = self.open_row("outbox", &seq_bytes, &sealed)?;
-            changes.push(Change {
-                id: ChangeId::from_bytes(id16(&change_id, "outbox")?).map_err(|_| damaged())?,
-                device_id: identity.device_id,
-                seq: seq as u64,
-                hlc: Hlc::from_i64(hlc).ok_or_else(damaged)?,
-                package_version: package_version as u64,
-                kind,
-                schema_version,
-                entity_id,
-                payload: serde_json::from_slice(&payload).map_err(|_| damaged())?,
+            changes.push(match read() {
+                Ok(change) => change,
+                Err(err) => {
+                    // One unreadable row must not stop every push after it: it goes out as a
+                    // placeholder of a kind no server accepts, which the server parks (and
+                    // acknowledges), so the seq stays dense and the coordinator sees it.
+                    tracing::error!(seq, error = %err, "an outbox row cannot be read: sent as damaged");
+                    damaged_placeholder(identity.device_id, seq as u64, hlc, package_version, &err)
+                }
             });
         }
         Ok(changes)
@@ -368,5 +451,30 @@ impl KioskStore {
             Ok(n.max(0) as u64)
         };
         Ok((count(0)?, count(1)?, count(2)?))
+    }
+}
+
+/// The kind a damaged outbox row is sent as: unknown to every server, so it is parked there.
+pub const DAMAGED_KIND: &str = "damaged_outbox_row";
+
+/// What is pushed in place of an outbox row that cannot be read (see [`KioskStore::pending_changes`]).
+fn damaged_placeholder(
+    device_id: DeviceId,
+    seq: u64,
+    hlc: i64,
+    package_version: i64,
+    error: &StoreError,
+) -> Change {
+    let hlc = Hlc::from_i64(hlc).unwrap_or(Hlc::new(0, 0));
+    Change {
+        id: ChangeId::new(UnixMillis(hlc.wall().as_u64().max(1)), &mut OsRng),
+        device_id,
+        seq,
+        hlc,
+        package_version: package_version.max(0) as u64,
+        kind: DAMAGED_KIND.into(),
+        schema_version: 1,
+        entity_id: format!("outbox-{seq}"),
+        payload: serde_json::json!({ "reason": error.to_string() }),
     }
 }

@@ -28,6 +28,10 @@ use sync_protocol::crypto::{
     wrap_data_key,
 };
 
+pub use checkins::DAMAGED_KIND;
+
+/// The meta key of the pull cursor (where the next pull starts; absent: the package's cursor).
+const META_CURSOR: &str = "cursor";
 pub use counts::GateCounts;
 pub use identity::Identity;
 pub use sync::PageApplied;

@@ -2,11 +2,18 @@
 //!
 //! A full snapshot replaces everything the package owns; a delta replaces the small tables and
 //! upserts or removes attendees, tickets and known check-ins. Check-ins this kiosk made itself and
-//! its outbox are never touched by a package.
+//! its outbox are never touched by a package, and its own walk-ins survive a snapshot that does
+//! not hold them yet (they are replayed from the outbox).
+//!
+//! A package is a picture as of its cursor. Whatever was pulled after that point would be
+//! forgotten (or overwritten by an older status), so applying a package also moves the pull
+//! cursor back to the package's: the next pull brings those items again, and applying a pulled
+//! item twice changes nothing.
 
 use rand::rngs::OsRng;
 use rusqlite::{Transaction, params};
-use sync_protocol::crypto::{PublicKey, SealingKey, blind_index, seal};
+use sync_protocol::changes::WalkIn;
+use sync_protocol::crypto::{PublicKey, SealingKey, blind_index, open, seal};
 use sync_protocol::ids::EventId;
 use sync_protocol::model::{Direction, TicketStatus};
 use sync_protocol::package::{
@@ -91,6 +98,14 @@ impl KioskStore {
                     &snapshot.tickets,
                 )?;
                 write_check_ins(&tx, &snapshot.check_ins)?;
+                let held: std::collections::HashSet<_> =
+                    snapshot.tickets.iter().map(|t| t.id).collect();
+                let (attendees, tickets): (Vec<_>, Vec<_>) = own_walk_ins(&tx, &self.sealing)?
+                    .into_iter()
+                    .filter(|w| !held.contains(&w.ticket.id))
+                    .map(|w| (w.attendee, w.ticket))
+                    .unzip();
+                write_people(&self.sealing, &self.index, &tx, &attendees, &tickets)?;
             }
             PackageBody::Delta(delta) => {
                 for table in [
@@ -129,6 +144,11 @@ impl KioskStore {
                 write_check_ins(&tx, &delta.upsert_check_ins)?;
             }
         }
+        // Pull again from the package's point (see the module doc).
+        tx.execute(
+            "delete from meta where key = ?1",
+            params![super::META_CURSOR],
+        )?;
         for (key, value) in [
             (META_PACKAGE_VERSION, manifest.version.to_string()),
             (META_PACKAGE_CURSOR, manifest.cursor.to_string()),
@@ -213,6 +233,25 @@ fn write_small_tables(tx: &Transaction<'_>, t: SmallTables<'_>) -> Result<(), St
         )?;
     }
     Ok(())
+}
+
+/// The walk-ins registered at this kiosk, from its outbox (which keeps every change made here).
+fn own_walk_ins(tx: &Transaction<'_>, sealing: &SealingKey) -> Result<Vec<WalkIn>, StoreError> {
+    let mut statement =
+        tx.prepare("select seq, sealed from outbox where kind = 'walk_in' order by seq")?;
+    let rows = statement.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
+    let mut walk_ins = Vec::new();
+    for row in rows {
+        let (seq, sealed) = row?;
+        let read = open(sealing, &sealed, &row_aad("outbox", &seq.to_be_bytes()))
+            .ok()
+            .and_then(|plain| serde_json::from_slice::<WalkIn>(&plain).ok());
+        match read {
+            Some(walk_in) => walk_ins.push(walk_in),
+            None => tracing::error!(seq, "an own walk-in in the outbox cannot be read"),
+        }
+    }
+    Ok(walk_ins)
 }
 
 fn write_people(

@@ -10,9 +10,7 @@ use sync_protocol::ticket_code::TicketCode;
 use sync_protocol::wire::{ChangeResult, ChangeStatus, Cursor, PullItem};
 
 use super::package::{direction_code, status_code};
-use super::{KioskStore, StoreError, row_aad};
-
-const META_CURSOR: &str = "cursor";
+use super::{KioskStore, META_CURSOR, StoreError, row_aad};
 
 /// What applying a pull page did, for progress and live views.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -21,6 +19,8 @@ pub struct PageApplied {
     pub walk_ins: u64,
     pub status_changes: u64,
     pub revoked_devices: u64,
+    /// Items that could not be applied here (logged; the server keeps them).
+    pub skipped: u64,
 }
 
 impl KioskStore {
@@ -96,119 +96,136 @@ impl KioskStore {
         next_cursor: Cursor,
     ) -> Result<PageApplied, StoreError> {
         let me = self.identity()?.map(|i| i.device_id);
-        let tx = self.conn.transaction()?;
+        let mut tx = self.conn.transaction()?;
         let mut applied = PageApplied::default();
         for item in items {
-            match item {
-                PullItem::DeviceChange { change, .. } => {
-                    if Some(change.device_id) == me {
-                        continue; // already here: it was made here
-                    }
-                    let hlc = change.hlc.to_i64().unwrap_or(i64::MAX);
-                    // A change this kiosk cannot read (a newer kind) is skipped; the server has it.
-                    let Ok(body) = change.body() else { continue };
-                    match body {
-                        ChangeBody::CheckIn(c) => {
-                            tx.execute(
-                                "insert into check_ins (id, ticket_id, gate_id, direction, admitted, hlc, device_id)
-                                 values (?1, ?2, ?3, ?4, ?5, ?6, ?7) on conflict (id) do nothing",
-                                params![
-                                    c.id.to_bytes(),
-                                    c.ticket_id.to_bytes(),
-                                    c.gate_id.to_bytes(),
-                                    direction_code(c.direction),
-                                    c.verdict.admits(),
-                                    hlc,
-                                    change.device_id.to_bytes(),
-                                ],
-                            )?;
-                            applied.check_ins += 1;
+            // Each item in its own savepoint: one that breaks a local rule (a damaged row, a
+            // constraint) is skipped and reported, and the page and its cursor still apply, so
+            // one bad item can never stop every later pull.
+            let sp = tx.savepoint()?;
+            let result = (|| -> Result<(), StoreError> {
+                match item {
+                    PullItem::DeviceChange { change, .. } => {
+                        if Some(change.device_id) == me {
+                            return Ok(()); // already here: it was made here
                         }
-                        ChangeBody::CheckInAnnulment(a) => {
-                            tx.execute(
-                                "update check_ins set annulled = 1 where id = ?1 and device_id = ?2",
-                                params![a.check_in_id.to_bytes(), change.device_id.to_bytes()],
-                            )?;
-                        }
-                        ChangeBody::WalkIn(w) => {
-                            let id = w.attendee.id.to_bytes();
-                            let person =
-                                serde_json::to_vec(&w.attendee).expect("attendees serialize");
-                            tx.execute(
-                                "insert into attendees (id, sealed) values (?1, ?2) on conflict (id) do nothing",
-                                params![id, seal(&self.sealing, &mut OsRng, &person, &row_aad("attendees", &id))],
-                            )?;
-                            if let Ok(code) = TicketCode::parse(&w.ticket.code) {
-                                let ticket_id = w.ticket.id.to_bytes();
-                                tx.execute(
-                                    "insert into tickets (id, code_index, attendee_id, ticket_type_id, status, sealed)
-                                     values (?1, ?2, ?3, ?4, ?5, ?6) on conflict do nothing",
+                        let hlc = change.hlc.to_i64().unwrap_or(i64::MAX);
+                        // A change this kiosk cannot read (a newer kind) is skipped; the server has it.
+                        let Ok(body) = change.body() else {
+                            return Ok(());
+                        };
+                        match body {
+                            ChangeBody::CheckIn(c) => {
+                                sp.execute(
+                                    "insert into check_ins (id, ticket_id, gate_id, direction, admitted, hlc, device_id)
+                                     values (?1, ?2, ?3, ?4, ?5, ?6, ?7) on conflict (id) do nothing",
                                     params![
-                                        ticket_id,
-                                        blind_index(&self.index, code.as_str()),
-                                        w.ticket.attendee_id.to_bytes(),
-                                        w.ticket.ticket_type_id.to_bytes(),
-                                        status_code(w.ticket.status),
-                                        seal(&self.sealing, &mut OsRng, code.as_str().as_bytes(), &row_aad("tickets", &ticket_id)),
+                                        c.id.to_bytes(),
+                                        c.ticket_id.to_bytes(),
+                                        c.gate_id.to_bytes(),
+                                        direction_code(c.direction),
+                                        c.verdict.admits(),
+                                        hlc,
+                                        change.device_id.to_bytes(),
                                     ],
                                 )?;
+                                applied.check_ins += 1;
                             }
-                            applied.walk_ins += 1;
+                            ChangeBody::CheckInAnnulment(a) => {
+                                sp.execute(
+                                    "update check_ins set annulled = 1 where id = ?1 and device_id = ?2",
+                                    params![a.check_in_id.to_bytes(), change.device_id.to_bytes()],
+                                )?;
+                            }
+                            ChangeBody::WalkIn(w) => {
+                                let id = w.attendee.id.to_bytes();
+                                let person =
+                                    serde_json::to_vec(&w.attendee).expect("attendees serialize");
+                                sp.execute(
+                                    "insert into attendees (id, sealed) values (?1, ?2) on conflict (id) do nothing",
+                                    params![id, seal(&self.sealing, &mut OsRng, &person, &row_aad("attendees", &id))],
+                                )?;
+                                if let Ok(code) = TicketCode::parse(&w.ticket.code) {
+                                    let ticket_id = w.ticket.id.to_bytes();
+                                    sp.execute(
+                                        "insert into tickets (id, code_index, attendee_id, ticket_type_id, status, sealed)
+                                         values (?1, ?2, ?3, ?4, ?5, ?6) on conflict do nothing",
+                                        params![
+                                            ticket_id,
+                                            blind_index(&self.index, code.as_str()),
+                                            w.ticket.attendee_id.to_bytes(),
+                                            w.ticket.ticket_type_id.to_bytes(),
+                                            status_code(w.ticket.status),
+                                            seal(&self.sealing, &mut OsRng, code.as_str().as_bytes(), &row_aad("tickets", &ticket_id)),
+                                        ],
+                                    )?;
+                                }
+                                applied.walk_ins += 1;
+                            }
+                            ChangeBody::FailedScan(_) | ChangeBody::AttendeeEdit(_) => {}
                         }
-                        ChangeBody::FailedScan(_) | ChangeBody::AttendeeEdit(_) => {}
                     }
-                }
-                PullItem::TicketStatus {
-                    ticket_id, status, ..
-                } => {
-                    tx.execute(
-                        "update tickets set status = ?2 where id = ?1",
-                        params![ticket_id.to_bytes(), status_code(*status)],
-                    )?;
-                    applied.status_changes += 1;
-                }
-                PullItem::TicketIssued {
-                    attendee, ticket, ..
-                } => {
-                    let id = attendee.id.to_bytes();
-                    let person = serde_json::to_vec(attendee).expect("attendees serialize");
-                    tx.execute(
-                        "insert into attendees (id, sealed) values (?1, ?2)
-                         on conflict (id) do update set sealed = excluded.sealed",
-                        params![
-                            id,
-                            seal(
-                                &self.sealing,
-                                &mut OsRng,
-                                &person,
-                                &row_aad("attendees", &id)
-                            )
-                        ],
-                    )?;
-                    if let Ok(code) = TicketCode::parse(&ticket.code) {
-                        let ticket_id = ticket.id.to_bytes();
-                        tx.execute(
-                            "insert into tickets (id, code_index, attendee_id, ticket_type_id, status, sealed)
-                             values (?1, ?2, ?3, ?4, ?5, ?6)
-                             on conflict (id) do update set code_index = excluded.code_index,
-                               status = excluded.status, sealed = excluded.sealed",
+                    PullItem::TicketStatus {
+                        ticket_id, status, ..
+                    } => {
+                        sp.execute(
+                            "update tickets set status = ?2 where id = ?1",
+                            params![ticket_id.to_bytes(), status_code(*status)],
+                        )?;
+                        applied.status_changes += 1;
+                    }
+                    PullItem::TicketIssued {
+                        attendee, ticket, ..
+                    } => {
+                        let id = attendee.id.to_bytes();
+                        let person = serde_json::to_vec(attendee).expect("attendees serialize");
+                        sp.execute(
+                            "insert into attendees (id, sealed) values (?1, ?2)
+                             on conflict (id) do update set sealed = excluded.sealed",
                             params![
-                                ticket_id,
-                                blind_index(&self.index, code.as_str()),
-                                ticket.attendee_id.to_bytes(),
-                                ticket.ticket_type_id.to_bytes(),
-                                status_code(ticket.status),
-                                seal(&self.sealing, &mut OsRng, code.as_str().as_bytes(), &row_aad("tickets", &ticket_id)),
+                                id,
+                                seal(
+                                    &self.sealing,
+                                    &mut OsRng,
+                                    &person,
+                                    &row_aad("attendees", &id)
+                                )
                             ],
                         )?;
+                        if let Ok(code) = TicketCode::parse(&ticket.code) {
+                            let ticket_id = ticket.id.to_bytes();
+                            sp.execute(
+                                "insert into tickets (id, code_index, attendee_id, ticket_type_id, status, sealed)
+                                 values (?1, ?2, ?3, ?4, ?5, ?6)
+                                 on conflict (id) do update set code_index = excluded.code_index,
+                                   status = excluded.status, sealed = excluded.sealed",
+                                params![
+                                    ticket_id,
+                                    blind_index(&self.index, code.as_str()),
+                                    ticket.attendee_id.to_bytes(),
+                                    ticket.ticket_type_id.to_bytes(),
+                                    status_code(ticket.status),
+                                    seal(&self.sealing, &mut OsRng, code.as_str().as_bytes(), &row_aad("tickets", &ticket_id)),
+                                ],
+                            )?;
+                        }
+                    }
+                    PullItem::DeviceRevoked { device_id, .. } => {
+                        sp.execute(
+                            "insert into revoked_devices (device_id) values (?1) on conflict do nothing",
+                            params![device_id.to_bytes()],
+                        )?;
+                        applied.revoked_devices += 1;
                     }
                 }
-                PullItem::DeviceRevoked { device_id, .. } => {
-                    tx.execute(
-                        "insert into revoked_devices (device_id) values (?1) on conflict do nothing",
-                        params![device_id.to_bytes()],
-                    )?;
-                    applied.revoked_devices += 1;
+                Ok(())
+            })();
+            match result {
+                Ok(()) => sp.commit()?,
+                Err(err) => {
+                    drop(sp);
+                    tracing::error!(error = %err, item = ?item_name(item), "a pulled item cannot be applied here: skipped");
+                    applied.skipped += 1;
                 }
             }
         }
@@ -219,5 +236,20 @@ impl KioskStore {
         )?;
         tx.commit()?;
         Ok(applied)
+    }
+}
+
+/// What a pulled item is, for the log (never its personal data).
+fn item_name(item: &PullItem) -> String {
+    match item {
+        PullItem::DeviceChange { position, change } => {
+            format!(
+                "{} {}#{} at {position}",
+                change.kind, change.device_id, change.seq
+            )
+        }
+        PullItem::TicketStatus { ticket_id, .. } => format!("ticket status {ticket_id}"),
+        PullItem::TicketIssued { ticket, .. } => format!("ticket issued {}", ticket.id),
+        PullItem::DeviceRevoked { device_id, .. } => format!("device revoked {device_id}"),
     }
 }
