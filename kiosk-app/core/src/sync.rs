@@ -163,7 +163,11 @@ impl SyncClient {
                         .query(&[("after", cursor.to_string()), ("limit", "1000".to_owned())]),
                 )
                 .await?;
-            lock(store).apply_pull_page(&page.items, page.next_cursor)?;
+            {
+                let mut store = lock(store);
+                store.apply_pull_page(&page.items, page.next_cursor)?;
+                store.observe_server_time(page.server_hlc, (self.clock)())?;
+            }
             report.pulled += page.items.len() as u64;
             report.write_checkpoint = page.write_checkpoint;
             report.package_version = page.package_version;

@@ -115,6 +115,16 @@ fn first_run_then_lock_and_unlock_with_the_kiosk_pin() {
         kiosk.check_coordinator_pin(KIOSK_PIN),
         Err(AppError::WrongPin)
     ));
+
+    // A new PIN: a wrong old one changes nothing; then only the new one opens the store.
+    assert!(matches!(
+        kiosk.change_pin("0000", "97531"),
+        Err(AppError::WrongPin)
+    ));
+    kiosk.change_pin(KIOSK_PIN, "97531").unwrap();
+    kiosk.lock();
+    assert!(kiosk.unlock(KIOSK_PIN).is_err());
+    assert_eq!(kiosk.unlock("97531").unwrap().phase, Phase::Package);
 }
 
 #[test]

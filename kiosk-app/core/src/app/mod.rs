@@ -232,6 +232,13 @@ impl Kiosk {
             .unwrap_or_else(|_| unreachable_state(self.settings()))
     }
 
+    /// Changes the kiosk PIN: the old one is checked first, and a wrong one changes nothing.
+    pub fn change_pin(&self, old_pin: &str, new_pin: &str) -> Result<(), AppError> {
+        let store = self.store()?;
+        lock(&store).change_pin(old_pin, new_pin, self.kdf)?;
+        Ok(())
+    }
+
     /// Checks the coordinator PIN (coordinator screen, leaving kiosk mode).
     pub fn check_coordinator_pin(&self, pin: &str) -> Result<(), AppError> {
         Ok(lock(&self.store()?).check_coordinator_pin(pin)?)
