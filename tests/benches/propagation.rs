@@ -8,41 +8,23 @@
 //! Prints p50, p95 and the worst of ROUNDS scans (default 100). A measurement, not a test: it
 //! asserts nothing about time. The figure and its machine go in docs/benchmarks.md.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kiosk_core::app::{Kiosk, ScanSource};
 use kiosk_core::background::LoopConfig;
-use kiosk_core::enrol::{enrol, invite_from};
-use kiosk_core::store::KioskStore;
-use kiosk_core::sync::SyncClient;
 use sqlx::PgPool;
 use sync_protocol::crypto::KdfParams;
 use sync_protocol::ids::EventId;
 use sync_protocol::ticket_code::TicketCode;
 use system_tests::db::TestDb;
+use system_tests::kiosk::enrolled_store;
 use system_tests::seed;
 use system_tests::server::ServerProcess;
 
 async fn kiosk(server: &ServerProcess, pool: &PgPool, event: EventId, label: &str) -> Arc<Kiosk> {
-    let dir = std::env::temp_dir().join(format!("gp-bench-{label}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    {
-        let store = Mutex::new(
-            KioskStore::create(&dir.join("kiosk.db"), "2468", KdfParams::FOR_TESTS).unwrap(),
-        );
-        let token = seed::enrolment_token(pool, event).await;
-        enrol(
-            &store,
-            &invite_from(&server.base, Some(&token)).unwrap(),
-            label,
-        )
-        .await
-        .unwrap();
-        let client = SyncClient::for_store(&store.lock().unwrap()).unwrap();
-        client.fetch_package(&store).await.unwrap();
-    }
+    let (store, dir, _) = enrolled_store(&server.base, pool, event, label).await;
+    drop(store);
     let kiosk = Arc::new(Kiosk::open(&dir, KdfParams::FOR_TESTS).unwrap());
     kiosk.unlock("2468").unwrap();
     let gate = kiosk.gates().unwrap()[0].id;

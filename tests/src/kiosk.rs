@@ -178,3 +178,42 @@ impl SimKiosk {
         panic!("the feed did not settle");
     }
 }
+
+/// A real kiosk engine's store, as `kiosk init`, `enroll` and `fetch-package` leave it: created
+/// in a fresh temporary folder under PIN 2468 (test key derivation), enrolled at the server
+/// `base` for `event` as `label`, and holding the package. Returns the store, its folder (the
+/// caller removes it) and the package version fetched.
+pub async fn enrolled_store(
+    base: &str,
+    pool: &sqlx::PgPool,
+    event: EventId,
+    label: &str,
+) -> (
+    kiosk_core::store::KioskStore,
+    std::path::PathBuf,
+    Option<u64>,
+) {
+    use kiosk_core::store::KioskStore;
+    let dir = std::env::temp_dir().join(format!(
+        "gp-sys-{label}-{}-{}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = std::sync::Mutex::new(
+        KioskStore::create(
+            &dir.join("kiosk.db"),
+            "2468",
+            sync_protocol::crypto::KdfParams::FOR_TESTS,
+        )
+        .unwrap(),
+    );
+    let token = crate::seed::enrolment_token(pool, event).await;
+    let invite = kiosk_core::enrol::invite_from(base, Some(&token)).unwrap();
+    kiosk_core::enrol::enrol(&store, &invite, label)
+        .await
+        .unwrap();
+    let client = kiosk_core::sync::SyncClient::for_store(&store.lock().unwrap()).unwrap();
+    let version = client.fetch_package(&store).await.unwrap();
+    (store.into_inner().unwrap(), dir, version)
+}

@@ -9,17 +9,16 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use kiosk_core::background::{LoopConfig, SyncHandle, SyncLoop, SyncStatus, system_clock};
-use kiosk_core::enrol::{enrol, invite_from};
 use kiosk_core::gate::scan;
 use kiosk_core::store::KioskStore;
 use kiosk_core::sync::{SyncClient, SyncError};
 use sqlx::PgPool;
-use sync_protocol::crypto::KdfParams;
 use sync_protocol::ids::{EventId, GateId};
 use sync_protocol::model::Direction;
 use sync_protocol::ticket_code::TicketCode;
 use sync_protocol::verdict::VerdictCode;
 use system_tests::db::TestDb;
+use system_tests::kiosk::enrolled_store;
 use system_tests::kiosk::now;
 use system_tests::seed;
 use system_tests::server::ServerProcess;
@@ -79,25 +78,10 @@ impl Kiosk {
 
 /// An enrolled kiosk holding the event's package.
 async fn kiosk(server: &ServerProcess, pool: &PgPool, event: EventId, label: &str) -> Kiosk {
-    let dir = std::env::temp_dir().join(format!(
-        "gp-sys-bg-{label}-{}-{}",
-        std::process::id(),
-        rand::random::<u32>()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let store = Arc::new(Mutex::new(
-        KioskStore::create(&dir.join("kiosk.db"), "2468", KdfParams::FOR_TESTS).unwrap(),
-    ));
-    let token = seed::enrolment_token(pool, event).await;
-    enrol(
-        &store,
-        &invite_from(&server.base, Some(&token)).unwrap(),
-        label,
-    )
-    .await
-    .unwrap();
+    let (store, dir, version) = enrolled_store(&server.base, pool, event, label).await;
+    assert_eq!(version, Some(1));
+    let store = Arc::new(Mutex::new(store));
     let client = SyncClient::for_store(&store.lock().unwrap()).unwrap();
-    assert_eq!(client.fetch_package(&store).await.unwrap(), Some(1));
     Kiosk { store, client, dir }
 }
 

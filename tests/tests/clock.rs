@@ -5,17 +5,16 @@
 use std::sync::Mutex;
 
 use kiosk_core::background::system_clock;
-use kiosk_core::enrol::{enrol, invite_from};
 use kiosk_core::gate::scan;
 use kiosk_core::store::KioskStore;
 use kiosk_core::sync::SyncClient;
 use sqlx::PgPool;
 use sync_protocol::UnixMillis;
-use sync_protocol::crypto::KdfParams;
 use sync_protocol::ids::{EventId, GateId};
 use sync_protocol::model::Direction;
 use sync_protocol::verdict::VerdictCode;
 use system_tests::db::TestDb;
+use system_tests::kiosk::enrolled_store;
 use system_tests::seed;
 use system_tests::server::ServerProcess;
 
@@ -49,27 +48,9 @@ impl Kiosk {
         event: EventId,
         clock: fn() -> UnixMillis,
     ) -> Kiosk {
-        let dir = std::env::temp_dir().join(format!(
-            "gp-sys-clock-{}-{}",
-            std::process::id(),
-            rand::random::<u32>()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let store = Mutex::new(
-            KioskStore::create(&dir.join("kiosk.db"), "2468", KdfParams::FOR_TESTS).unwrap(),
-        );
-        let token = seed::enrolment_token(pool, event).await;
-        enrol(
-            &store,
-            &invite_from(&server.base, Some(&token)).unwrap(),
-            "clock",
-        )
-        .await
-        .unwrap();
-        let client = SyncClient::for_store(&store.lock().unwrap())
-            .unwrap()
-            .with_clock(clock);
-        client.fetch_package(&store).await.unwrap();
+        let (store, dir, _) = enrolled_store(&server.base, pool, event, "clock").await;
+        let client = SyncClient::for_store(&store).unwrap().with_clock(clock);
+        let store = Mutex::new(store);
         // What a kiosk enrolled long ago knows: nothing of the server's time yet.
         store
             .lock()

@@ -5,19 +5,17 @@
 //!
 //! No timing is asserted: each wait has a generous deadline and fails only when it passes.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use kiosk_core::app::Kiosk;
 use kiosk_core::background::LoopConfig;
-use kiosk_core::enrol::{enrol, invite_from};
 use kiosk_core::headless::{RunOptions, run};
-use kiosk_core::store::KioskStore;
-use kiosk_core::sync::SyncClient;
 use serde_json::Value;
 use sqlx::PgPool;
 use sync_protocol::crypto::KdfParams;
 use system_tests::db::TestDb;
+use system_tests::kiosk::enrolled_store;
 use system_tests::seed;
 use system_tests::server::ServerProcess;
 use tokio::io::AsyncWriteExt;
@@ -58,22 +56,8 @@ async fn a_day_at_the_gate_through_standard_input() {
     server.admin(&["package", "publish", "--event", &event.event_id.to_string()]);
 
     // A kiosk set up, enrolled and holding the package, as `kiosk init/enroll/fetch-package`.
-    let dir = std::env::temp_dir().join(format!(
-        "gp-sys-run-{}-{}",
-        std::process::id(),
-        rand::random::<u32>()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    {
-        let store = Mutex::new(
-            KioskStore::create(&dir.join("kiosk.db"), "2468", KdfParams::FOR_TESTS).unwrap(),
-        );
-        let token = seed::enrolment_token(&pool, event.event_id).await;
-        let invite = invite_from(&server.base, Some(&token)).unwrap();
-        enrol(&store, &invite, "headless").await.unwrap();
-        let client = SyncClient::for_store(&store.lock().unwrap()).unwrap();
-        client.fetch_package(&store).await.unwrap();
-    }
+    let (store, dir, _) = enrolled_store(&server.base, &pool, event.event_id, "headless").await;
+    drop(store);
     let kiosk = Arc::new(Kiosk::open(&dir, KdfParams::FOR_TESTS).unwrap());
     kiosk.unlock("2468").unwrap();
 

@@ -3,16 +3,15 @@
 
 use std::sync::Mutex;
 
-use kiosk_core::enrol::{enrol, invite_from};
 use kiosk_core::gate::scan;
 use kiosk_core::store::KioskStore;
 use kiosk_core::sync::SyncClient;
 use kiosk_core::walkin::{WalkInRequest, register};
 use sqlx::PgPool;
-use sync_protocol::crypto::KdfParams;
 use sync_protocol::model::Direction;
 use sync_protocol::verdict::VerdictCode;
 use system_tests::db::TestDb;
+use system_tests::kiosk::enrolled_store;
 use system_tests::kiosk::now;
 use system_tests::seed;
 use system_tests::server::ServerProcess;
@@ -37,25 +36,10 @@ async fn kiosk(
     event: sync_protocol::ids::EventId,
     label: &str,
 ) -> Kiosk {
-    let dir = std::env::temp_dir().join(format!(
-        "gp-sys-kiosk-{label}-{}-{}",
-        std::process::id(),
-        rand::random::<u32>()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let store = Mutex::new(
-        KioskStore::create(&dir.join("kiosk.db"), "2468", KdfParams::FOR_TESTS).unwrap(),
-    );
-    let token = seed::enrolment_token(pool, event).await;
-    enrol(
-        &store,
-        &invite_from(&server.base, Some(&token)).unwrap(),
-        label,
-    )
-    .await
-    .unwrap();
-    let client = SyncClient::for_store(&store.lock().unwrap()).unwrap();
-    assert_eq!(client.fetch_package(&store).await.unwrap(), Some(1));
+    let (store, dir, version) = enrolled_store(&server.base, pool, event, label).await;
+    assert_eq!(version, Some(1));
+    let client = SyncClient::for_store(&store).unwrap();
+    let store = Mutex::new(store);
     Kiosk {
         store,
         client,

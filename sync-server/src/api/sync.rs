@@ -97,11 +97,12 @@ pub async fn push<S: Store>(
 
 /// Checks one change and decides whether it is accepted or parked.
 fn prepare<S>(state: &AppState<S>, device: DeviceAuth, mut change: Change) -> PreparedChange {
-    let digest: [u8; 32] =
-        Sha256::digest(serde_json::to_vec(&change).expect("changes serialize")).into();
+    let bytes = serde_json::to_vec(&change).expect("changes serialize");
+    let digest: [u8; 32] = Sha256::digest(&bytes).into();
     // Postgres cannot store NUL: such a change is kept with U+FFFD instead, never refused whole
-    // (a 500 here would fail every retry of the kiosk's push).
-    if change.replace_nul() {
+    // (a 500 here would fail every retry of the kiosk's push). JSON always writes a NUL as
+    // \u0000, so the change is walked only when its bytes hold that.
+    if bytes.windows(6).any(|w| w == b"\\u0000") && change.replace_nul() {
         tracing::warn!(device = %change.device_id, seq = change.seq, "a NUL in a pushed change was replaced");
     }
     let receipt = state.receive(change.hlc);

@@ -31,8 +31,37 @@ fn id16(bytes: &[u8], table: &'static str) -> Result<[u8; 16], StoreError> {
     })
 }
 
+/// The last HLC stamp this kiosk issued or merged (zero before any).
+fn stored_hlc(conn: &rusqlite::Connection) -> Result<Hlc, StoreError> {
+    let value: Option<Vec<u8>> = conn
+        .query_row(
+            "select value from meta where key = ?1",
+            params![META_HLC],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(value
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|text| text.parse::<i64>().ok())
+        .and_then(Hlc::from_i64)
+        .unwrap_or(Hlc::ZERO))
+}
+
+/// Sets the meta value `key` to `value` (as text).
+fn put_meta(
+    conn: &rusqlite::Connection,
+    key: &str,
+    value: impl ToString,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "insert into meta (key, value) values (?1, ?2)
+         on conflict (key) do update set value = excluded.value",
+        params![key, value.to_string().into_bytes()],
+    )?;
+    Ok(())
+}
+
 impl KioskStore {
-    /// Stores `body` as a local change: domain rows plus the outbox row, atomically and durably.
     /// The server's clock minus this kiosk's, as last measured (0 before any, or when small).
     pub fn clock_offset_ms(&self) -> Result<i64, StoreError> {
         Ok(self
@@ -72,66 +101,30 @@ impl KioskStore {
             );
         }
         let tx = self.conn.transaction()?;
-        let upsert = "insert into meta (key, value) values (?1, ?2)
-                      on conflict (key) do update set value = excluded.value";
-        tx.execute(
-            upsert,
-            params![META_CLOCK_OFFSET, offset.to_string().into_bytes()],
-        )?;
-        let last: Option<Vec<u8>> = tx
-            .query_row(
-                "select value from meta where key = ?1",
-                params![META_HLC],
-                |r| r.get(0),
-            )
-            .optional()?;
-        let last = last
-            .and_then(|b| String::from_utf8(b).ok())
-            .and_then(|s| s.parse::<i64>().ok())
-            .and_then(Hlc::from_i64)
-            .unwrap_or(Hlc::ZERO);
+        put_meta(&tx, META_CLOCK_OFFSET, offset)?;
         let corrected = UnixMillis(local.as_u64().saturating_add_signed(offset));
-        let mut clock = HlcClock::resume(last, DEFAULT_MAX_DRIFT_MS);
+        let mut clock = HlcClock::resume(stored_hlc(&tx)?, DEFAULT_MAX_DRIFT_MS);
         clock.receive(server, corrected);
         if let Some(packed) = clock.last().to_i64() {
-            tx.execute(upsert, params![META_HLC, packed.to_string().into_bytes()])?;
+            put_meta(&tx, META_HLC, packed)?;
         }
         tx.commit()?;
         Ok(())
     }
 
+    /// Stores `body` as a local change: domain rows plus the outbox row, atomically and durably.
     pub fn record(&mut self, body: &ChangeBody, now: UnixMillis) -> Result<Change, StoreError> {
         let identity = self
             .identity()?
             .ok_or_else(|| StoreError::Malformed("not enrolled: no device id".into()))?;
         let package_version = self.package_version()?.unwrap_or(0);
         let tx = self.conn.transaction()?;
-        let last: Option<i64> = tx
-            .query_row(
-                "select value from meta where key = ?1",
-                params![META_HLC],
-                |r| {
-                    let bytes: Vec<u8> = r.get(0)?;
-                    Ok(String::from_utf8(bytes)
-                        .ok()
-                        .and_then(|s| s.parse().ok())
-                        .unwrap_or(0))
-                },
-            )
-            .optional()?;
-        let mut clock = HlcClock::resume(
-            last.and_then(Hlc::from_i64).unwrap_or(Hlc::ZERO),
-            DEFAULT_MAX_DRIFT_MS,
-        );
+        let mut clock = HlcClock::resume(stored_hlc(&tx)?, DEFAULT_MAX_DRIFT_MS);
         let hlc = clock.tick(now);
         let packed = hlc
             .to_i64()
             .ok_or_else(|| StoreError::Malformed("clock beyond range".into()))?;
-        tx.execute(
-            "insert into meta (key, value) values (?1, ?2)
-             on conflict (key) do update set value = excluded.value",
-            params![META_HLC, packed.to_string().into_bytes()],
-        )?;
+        put_meta(&tx, META_HLC, packed)?;
         let seq: i64 = tx.query_row("select coalesce(max(seq), 0) + 1 from outbox", [], |r| {
             r.get(0)
         })?;
