@@ -19,6 +19,8 @@ const COMMANDS: &[&str] = &[
     "register_walk_in",
     "check_coordinator_pin",
     "outbox",
+    "retry_parked",
+    "dismiss_parked",
     "sync_status",
     "sync_now",
     "save_settings",

@@ -124,6 +124,9 @@ pub enum PackageError {
     BaseMismatch { base: u64, held: Option<u64> },
     #[error("not a package file")]
     NotAPackageFile,
+    /// The body could not be read back (a damaged download on the kiosk's disk).
+    #[error("package body could not be read: {0}")]
+    Unreadable(String),
 }
 
 impl PackageSnapshot {
@@ -311,13 +314,73 @@ pub fn open_package(
     }
     let body: PackageBody = serde_json::from_slice(&file.body)
         .map_err(|e| PackageError::MalformedBody(e.to_string()))?;
+    check_kind(&manifest, &body)?;
+    Ok((manifest, body))
+}
+
+/// Reads the body of an already verified manifest from `reader` (a download read back from
+/// disk): its bytes are hashed as they are parsed, so the body is never held in memory whole.
+/// The length and SHA-256 are checked before the parse result is trusted, so a damaged or
+/// altered body is [`PackageError::BodyMismatch`] even when it happens to parse.
+pub fn read_body(
+    manifest: &PackageManifest,
+    reader: impl std::io::Read,
+) -> Result<PackageBody, PackageError> {
+    let mut hashing = HashingReader {
+        // One byte past the signed length is enough to know the body is too long.
+        inner: std::io::Read::take(reader, manifest.body_len.saturating_add(1)),
+        hasher: Sha256::new(),
+        len: 0,
+    };
+    let parsed: Result<PackageBody, serde_json::Error> =
+        serde_json::from_reader(std::io::BufReader::with_capacity(1 << 16, &mut hashing));
+    if let Err(e) = &parsed
+        && e.is_io()
+    {
+        return Err(PackageError::Unreadable(e.to_string()));
+    }
+    // What the parser did not need still counts for the digest.
+    std::io::copy(&mut hashing, &mut std::io::sink())
+        .map_err(|e| PackageError::Unreadable(e.to_string()))?;
+    let digest: String = hashing
+        .hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    if hashing.len != manifest.body_len || digest != manifest.body_sha256 {
+        return Err(PackageError::BodyMismatch);
+    }
+    let body = parsed.map_err(|e| PackageError::MalformedBody(e.to_string()))?;
+    check_kind(manifest, &body)?;
+    Ok(body)
+}
+
+/// A full body for a manifest without a base, a delta for one with.
+fn check_kind(manifest: &PackageManifest, body: &PackageBody) -> Result<(), PackageError> {
     let is_full = matches!(body, PackageBody::Full(_));
     if is_full != manifest.base_version.is_none() {
         return Err(PackageError::MalformedBody(
             "body kind does not match the manifest".into(),
         ));
     }
-    Ok((manifest, body))
+    Ok(())
+}
+
+/// Counts and hashes the bytes read through it.
+struct HashingReader<R> {
+    inner: R,
+    hasher: Sha256,
+    len: u64,
+}
+
+impl<R: std::io::Read> std::io::Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
 }
 
 /// Checks a signed manifest alone (before downloading the body it describes).
@@ -479,6 +542,72 @@ mod tests {
         assert_eq!(manifest.version, 1);
         assert_eq!(manifest.ticket_count, 3);
         assert_eq!(body, PackageBody::Full(snap));
+    }
+
+    /// A reader that hands out a few bytes at a time, as a download read back chunk by chunk.
+    struct Trickle<'a>(&'a [u8]);
+
+    impl std::io::Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = buf.len().min(self.0.len()).min(7);
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_body_read_back_is_checked_against_its_manifest() {
+        let mut rng = ChaCha20Rng::seed_from_u64(7);
+        let key = SecretKey::generate(&mut rng);
+        let snap = snapshot(&mut rng, 4);
+        let event = snap.event.id;
+        let file = seal_package(meta(event, 2, None), &PackageBody::Full(snap.clone()), &key);
+        let manifest = verify_manifest(&file.manifest, &key.public_key(), event, None).unwrap();
+        assert_eq!(
+            read_body(&manifest, Trickle(&file.body)),
+            Ok(PackageBody::Full(snap))
+        );
+
+        let mut flipped = file.body.clone();
+        let at = flipped.len() / 3;
+        flipped[at] ^= 0x20;
+        assert_eq!(
+            read_body(&manifest, Trickle(&flipped)),
+            Err(PackageError::BodyMismatch)
+        );
+        let short = &file.body[..file.body.len() - 1];
+        assert_eq!(
+            read_body(&manifest, Trickle(short)),
+            Err(PackageError::BodyMismatch)
+        );
+        let mut long = file.body.clone();
+        long.extend_from_slice(b"   ");
+        assert_eq!(
+            read_body(&manifest, Trickle(&long)),
+            Err(PackageError::BodyMismatch)
+        );
+
+        struct Broken;
+        impl std::io::Read for Broken {
+            fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+                Err(std::io::Error::other("chunk 3 is damaged"))
+            }
+        }
+        assert!(matches!(
+            read_body(&manifest, Broken),
+            Err(PackageError::Unreadable(message)) if message.contains("chunk 3")
+        ));
+
+        // A signed manifest of a delta with a full body inside: refused on kind.
+        let delta_manifest = PackageManifest {
+            base_version: Some(1),
+            ..manifest
+        };
+        assert!(matches!(
+            read_body(&delta_manifest, Trickle(&file.body)),
+            Err(PackageError::MalformedBody(_))
+        ));
     }
 
     #[test]

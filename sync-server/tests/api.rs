@@ -357,6 +357,48 @@ async fn a_change_that_can_never_be_accepted_is_parked_and_blocks_nothing() {
     db.drop_db().await;
 }
 
+/// A change an older server parked (it did not know the kind yet) is accepted when the kiosk's
+/// coordinator retries it against a server that knows it, and only then reaches the feed.
+#[tokio::test]
+async fn a_parked_change_retried_after_an_upgrade_is_accepted_once() {
+    use sha2::Digest;
+    use sync_server::store::{DeviceAuth, PreparedChange, Stored};
+    let (db, app) = app().await;
+    let event = app.create_event().await;
+    let mut kiosk = app.enrol(event).await;
+    let batch = kiosk.check_ins(2);
+    let device = DeviceAuth {
+        device_id: kiosk.device_id,
+        event_id: kiosk.event_id,
+        revoked: false,
+    };
+    let parked_before = PreparedChange {
+        change: batch[0].clone(),
+        digest: sha2::Sha256::digest(serde_json::to_vec(&batch[0]).unwrap()).into(),
+        rejection: Some((RejectCode::UnknownKind, "an older server".into())),
+        clock_ahead_ms: None,
+    };
+    let outcome = app.store.push(device, &[parked_before]).await.unwrap();
+    assert_eq!(outcome.stored, vec![Stored::New]);
+    assert_eq!(pull(&app, &kiosk, Cursor::START, 10).await.items.len(), 0);
+
+    // The retry: this server knows the kind, so the same change is accepted now.
+    let retry = push(&app, &kiosk, &batch).await;
+    assert_eq!(
+        statuses(&retry),
+        vec![&ChangeStatus::Accepted, &ChangeStatus::Accepted]
+    );
+    // Once accepted, a replay is a plain duplicate.
+    let again = push(&app, &kiosk, &batch[..1]).await;
+    assert_eq!(statuses(&again), vec![&ChangeStatus::Duplicate]);
+    assert_eq!(
+        seqs_of(&pull(&app, &kiosk, Cursor::START, 10).await),
+        vec![1, 2]
+    );
+    app.stop().await;
+    db.drop_db().await;
+}
+
 #[tokio::test]
 async fn a_nul_in_a_pushed_change_is_stored_and_never_wedges_the_push() {
     let (db, app) = app().await;

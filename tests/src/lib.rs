@@ -6,5 +6,6 @@
 
 pub mod db;
 pub mod kiosk;
+pub mod proxy;
 pub mod seed;
 pub mod server;

@@ -11,16 +11,21 @@ pub fn server_binary() -> PathBuf {
     if let Ok(path) = std::env::var("SYNC_SERVER_BIN") {
         return PathBuf::from(path);
     }
+    workspace_binary("sync-server")
+}
+
+/// Path of a binary of the workspace (`sync-server`, `kiosk`) built beside these tests.
+pub fn workspace_binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     // target/<profile>/deps/<test> -> target/<profile>/sync-server
     let profile_dir = exe
         .parent()
         .and_then(Path::parent)
         .expect("test executable lives in target/<profile>/deps");
-    let path = profile_dir.join("sync-server");
+    let path = profile_dir.join(name);
     assert!(
         path.exists(),
-        "{} is missing: build it first (cargo build -p sync-server), as scripts/test does",
+        "{} is missing: build it first (cargo build --workspace --bins), as scripts/test does",
         path.display()
     );
     path
@@ -44,6 +49,11 @@ fn free_port() -> u16 {
 }
 
 impl ServerProcess {
+    /// The address the server listens on (for a proxy in front of it).
+    pub fn addr(&self) -> std::net::SocketAddr {
+        std::net::SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
     /// Starts a server on `database_url` with its own data folder (signing key).
     pub async fn start(database_url: &str) -> ServerProcess {
         let data_dir = std::env::temp_dir().join(format!(

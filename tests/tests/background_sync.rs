@@ -154,6 +154,7 @@ async fn another_gates_check_in_arrives_through_the_live_stream() {
         south.client.clone(),
         on_demand(),
         system_clock,
+        kiosk_core::events::channel(),
     );
     let first = status_until(&handle, "south online with its live stream", |s| {
         s.online && s.live && s.last_sync_at.is_some()
@@ -203,6 +204,7 @@ async fn an_offline_kiosk_keeps_its_check_ins_and_pushes_each_once_when_back() {
         gate.client.clone(),
         config,
         system_clock,
+        kiosk_core::events::channel(),
     );
     let offline = status_until(&handle, "offline noticed", |s| {
         !s.online && s.last_error.is_some() && s.last_attempt_at.is_some() && !s.syncing
@@ -284,6 +286,7 @@ async fn a_revoked_kiosk_stops_syncing() {
         gate.client.clone(),
         config,
         system_clock,
+        kiosk_core::events::channel(),
     );
     status_until(&handle, "online", |s| s.online && s.last_sync_at.is_some()).await;
 

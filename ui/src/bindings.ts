@@ -242,6 +242,10 @@ export type PackageApplied = { version: number, tickets: number, };
 
 export type OutboxView = { pending: number, acknowledged: number, parked: number, 
 /**
+ * Parked changes a coordinator set aside (kept, not counted as parked).
+ */
+dismissed: number, 
+/**
  * Changes the server refused for good, with its reason.
  */
 parked_changes: Array<ParkedChange>, };
@@ -298,7 +302,15 @@ package_version: number,
 /**
  * Set when the server said this kiosk's clock runs ahead.
  */
-clock_ahead_ms: number | null, };
+clock_ahead_ms: number | null, 
+/**
+ * The server asked for a refetch and the full package was applied again.
+ */
+refetched: boolean, 
+/**
+ * The package version this sync applied, if it applied one.
+ */
+package_applied: number | null, };
 
 export type SyncStatus = { 
 /**
@@ -354,6 +366,8 @@ live: boolean,
  * screen knows when to refresh its counts.
  */
 pulled_total: number, };
+
+export type KioskEvent = { "event": "scan" } & ScanOutcome | { "event": "sync" } & SyncStatus | { "event": "progress" } & SyncProgress | { "event": "synced" } & SyncReport | { "event": "package", version: number, } | { "event": "error" } & UiError;
 
 export type ErrorKind = "wrong_pin" | "bad_pin" | "locked" | "already_set_up" | "not_set_up" | "not_enrolled" | "no_package" | "no_gate" | "invalid" | "fields" | "package_refused" | "offline" | "revoked" | "server" | "camera" | "store" | "internal";
 

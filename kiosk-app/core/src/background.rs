@@ -11,7 +11,9 @@
 //! Every sync, [`SyncHandle::sync_now`] and [`SyncHandle::fetch_package`] included, runs inside
 //! this one task, so two never overlap. Retrying is safe because the outbox and the idempotent
 //! push already guarantee that nothing is lost or doubled: this module keeps no record of what was
-//! sent. What it knows for the screens is a [`SyncStatus`], published on a watch channel.
+//! sent. What it knows for the screens is a [`SyncStatus`], published on a watch channel and, with
+//! each change, as a `sync` event on the kiosk's event stream, beside its progress, its reports,
+//! the packages it applied and the failures that start a run of them.
 //!
 //! The live stream client (Server-Sent Events) is in `live`.
 
@@ -28,6 +30,7 @@ use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use crate::events::{EventSender, KioskEvent, emit};
 use crate::store::{KioskStore, StoreError};
 use crate::sync::{SyncClient, SyncError, SyncProgress, SyncReport};
 
@@ -125,6 +128,7 @@ enum Command {
 struct Shared {
     store: Arc<Mutex<KioskStore>>,
     status: watch::Sender<SyncStatus>,
+    events: EventSender,
     /// Held while counts are read and published, so an older reading never overwrites a newer.
     counts_turn: Mutex<()>,
 }
@@ -132,11 +136,14 @@ struct Shared {
 impl Shared {
     /// Applies `change` to the status; watchers wake only when something changed.
     fn update(&self, change: impl FnOnce(&mut SyncStatus)) {
-        self.status.send_if_modified(|status| {
+        let changed = self.status.send_if_modified(|status| {
             let before = status.clone();
             change(status);
             *status != before
         });
+        if changed {
+            emit(&self.events, KioskEvent::Sync(self.status.borrow().clone()));
+        }
     }
 
     /// Re-reads the outbox counts and the package version held.
@@ -194,11 +201,13 @@ impl SyncLoop {
         client: SyncClient,
         config: LoopConfig,
         clock: Clock,
+        events: EventSender,
     ) -> SyncHandle {
         let runtime = tokio::runtime::Handle::current();
         let shared = Arc::new(Shared {
             store,
             status: watch::channel(SyncStatus::default()).0,
+            events,
             counts_turn: Mutex::new(()),
         });
         let (commands_tx, commands) = mpsc::unbounded_channel();
@@ -309,7 +318,12 @@ impl SyncLoop {
                     return false;
                 };
                 match &result {
-                    Ok(_) => self.shared.refresh_counts(),
+                    Ok(applied) => {
+                        if let Some(version) = *applied {
+                            emit(&self.shared.events, KioskEvent::Package { version });
+                        }
+                        self.shared.refresh_counts();
+                    }
                     Err(err) => self.record_failure(err),
                 }
                 let _ = reply.send(result);
@@ -326,6 +340,11 @@ impl SyncLoop {
             s.syncing = true;
             s.last_attempt_at = Some(started);
         });
+        let events = self.shared.events.clone();
+        let progress = move |step: SyncProgress| {
+            progress(step);
+            emit(&events, KioskEvent::Progress(step));
+        };
         let result = tokio::select! {
             biased;
             () = self.stop.notified() => None,
@@ -367,10 +386,22 @@ impl SyncLoop {
                 s.server_package_version = Some(report.package_version);
             }
         });
+        if let Some(version) = report.package_applied {
+            emit(&self.shared.events, KioskEvent::Package { version });
+        }
+        emit(&self.shared.events, KioskEvent::Synced(report.clone()));
     }
 
     fn record_failure(&mut self, err: &SyncError) {
         let message = err.to_string();
+        // The first failure of a run, or a new reason, is reported; the retries that follow
+        // show in the status only (an offline hour is not a hundred error messages).
+        if self.failures == 0 || self.shared.status.borrow().last_error.as_ref() != Some(&message) {
+            emit(
+                &self.shared.events,
+                KioskEvent::Error(crate::app::AppError::from_sync(err).to_ui()),
+            );
+        }
         if let SyncError::Revoked = err {
             tracing::warn!("this kiosk was revoked: the background sync stops");
             self.revoked = true;

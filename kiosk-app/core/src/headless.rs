@@ -3,15 +3,18 @@
 //! code per line on standard input) and, with a replay folder, from images, and one JSON line
 //! per event on standard output.
 //!
-//! Lines out, each an object with an `"event"` field:
+//! Lines out, each an object with an `"event"` field. Between the first and the last, they are
+//! the kiosk's event stream ([`crate::events::KioskEvent`]) as the window receives it:
 //!
 //! - `{"event": "ready", "gate": ..., "direction": ..., "package_version": ...}` once at start;
 //! - `{"event": "scan", ...ScanOutcome}` for every judged scan, recorded before it is printed;
 //! - `{"event": "sync", ...SyncStatus}` whenever the background sync's status changes (online
 //!   or offline, pending, parked, clock skew, package);
+//! - `{"event": "progress", "phase", ...}` while a sync runs, `{"event": "synced", ...}` when it
+//!   ends, `{"event": "package", "version"}` when a package was applied;
 //! - `{"event": "camera", ...CameraStatus}` for the replay folder's state;
-//! - `{"event": "error", "kind", "message", "field"}` for a scan or source that failed (the run
-//!   goes on);
+//! - `{"event": "error", "kind", "message", "field"}` for a scan, source or sync that failed
+//!   (the run goes on);
 //! - `{"event": "stopped", "pending": N}` at the end (standard input closed, or Ctrl-C).
 
 use std::path::PathBuf;
@@ -20,6 +23,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt};
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::mpsc;
 
 use crate::app::camera::{CameraLoop, CameraSink, Source};
@@ -54,17 +58,23 @@ fn error_event(error: &AppError) -> Value {
     event("error", error.to_ui())
 }
 
-/// Camera events, forwarded to the output.
+/// The output fell behind the event stream (it is not read): say what was missed.
+fn lagged(missed: u64) -> Value {
+    error_event(&AppError::Internal(format!(
+        "{missed} events were not printed: the output is read too slowly"
+    )))
+}
+
+/// Camera events, forwarded to the output (its verdicts come through the event stream).
 struct ToOutput(mpsc::UnboundedSender<Value>);
 
 impl CameraSink for ToOutput {
     fn preview(&self, _frame: PreviewFrame) {}
 
     fn scanned(&self, outcome: Result<ScanOutcome, AppError>) {
-        let _ = self.0.send(match outcome {
-            Ok(outcome) => event("scan", outcome),
-            Err(error) => error_event(&error),
-        });
+        if let Err(error) = outcome {
+            let _ = self.0.send(error_event(&error));
+        }
     }
 
     fn status(&self, status: CameraStatus) {
@@ -96,23 +106,9 @@ pub async fn run(
         "package_version": state.package_version,
     }));
 
+    let mut stream = kiosk.subscribe();
     let (events, mut incoming) = mpsc::unbounded_channel::<Value>();
-    if let Some(mut status) = kiosk.start_sync(options.sync.clone())? {
-        let events = events.clone();
-        let kiosk = kiosk.clone();
-        tokio::spawn(async move {
-            loop {
-                let current = status.borrow_and_update().clone();
-                kiosk.set_online(current.online);
-                if events.send(event("sync", current)).is_err() {
-                    break;
-                }
-                if status.changed().await.is_err() {
-                    break;
-                }
-            }
-        });
-    }
+    kiosk.start_sync(options.sync.clone())?;
     let camera = match &options.source {
         Some(dir) => {
             let source = Source::Replay {
@@ -137,6 +133,12 @@ pub async fn run(
         tokio::select! {
             biased;
             () = &mut stop => break,
+            received = stream.recv() => match received {
+                Ok(kiosk_event) => out(serde_json::to_value(kiosk_event).expect("events serialize")),
+                Err(RecvError::Lagged(missed)) => out(lagged(missed)),
+                // The kiosk holds the sender for as long as it lives.
+                Err(RecvError::Closed) => break,
+            },
             Some(value) = incoming.recv() => out(value),
             line = lines.next_line(), if input_open => match line {
                 Ok(Some(line)) => {
@@ -144,10 +146,10 @@ pub async fn run(
                     if code.trim().is_empty() {
                         continue;
                     }
-                    out(match kiosk.scan(code.as_bytes(), ScanSource::Wedge) {
-                        Ok(outcome) => event("scan", outcome),
-                        Err(error) => error_event(&error),
-                    });
+                    // A verdict arrives through the event stream; a failure is this line's own.
+                    if let Err(error) = kiosk.scan(code.as_bytes(), ScanSource::Wedge) {
+                        out(error_event(&error));
+                    }
                 }
                 // Standard input closed: a replay folder keeps the kiosk running until stopped.
                 Ok(None) | Err(_) if camera.is_some() => input_open = false,
@@ -163,6 +165,13 @@ pub async fn run(
     kiosk.shut_down().await;
     while let Ok(value) = incoming.try_recv() {
         out(value);
+    }
+    loop {
+        match stream.try_recv() {
+            Ok(kiosk_event) => out(serde_json::to_value(kiosk_event).expect("events serialize")),
+            Err(TryRecvError::Lagged(missed)) => out(lagged(missed)),
+            Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+        }
     }
     let pending = kiosk.sync_status().map(|s| s.pending).unwrap_or(0);
     kiosk.lock();

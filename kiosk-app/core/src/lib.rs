@@ -11,6 +11,7 @@
 //! - [`gate`]: the scan-to-verdict path.
 //! - [`sync`]: the push-then-pull sync client.
 //! - [`background`]: the background sync loop (timed, on local change, on the live stream).
+//! - [`events`]: the event stream a screen subscribes to (verdicts, sync, packages, errors).
 //! - [`headless`]: `kiosk run`, the kiosk for a whole day without a window.
 //! - [`walkin`] and [`badge`]: registering walk-ins and drawing their badges.
 //! - [`inspect`]: reading a code or a package file without a store.
@@ -20,6 +21,7 @@ pub mod app;
 pub mod background;
 pub mod badge;
 pub mod enrol;
+pub mod events;
 pub mod gate;
 pub mod headless;
 pub mod inspect;

@@ -10,12 +10,18 @@ use std::time::Duration;
 
 use serde::Serialize;
 use sync_protocol::UnixMillis;
-use sync_protocol::package::PackageFile;
 use sync_protocol::wire::{
     ErrorBody, ErrorCode, MAX_PUSH_BATCH, PackageOffer, PullPage, PushRequest, PushResponse,
 };
 
-use crate::store::{KioskStore, StoreError};
+use crate::store::{Download, KioskStore, StoreError};
+
+/// The longest a whole package body may take to download (a large event on a slow link).
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(3600);
+/// A package download that delivers no byte for this long is given up (and resumed later).
+pub const BODY_STALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// Body bytes kept per sealed chunk while downloading.
+const DOWNLOAD_CHUNK: usize = 1 << 20;
 
 /// Why a sync stopped.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +56,10 @@ pub struct SyncReport {
     pub package_version: u64,
     /// Set when the server said this kiosk's clock runs ahead.
     pub clock_ahead_ms: Option<u64>,
+    /// The server asked for a refetch and the full package was applied again.
+    pub refetched: bool,
+    /// The package version this sync applied, if it applied one.
+    pub package_applied: Option<u64>,
 }
 
 /// Progress of a running sync, for a progress bar.
@@ -154,6 +164,7 @@ impl SyncClient {
         }
 
         let mut pending_waits = 0;
+        let mut refetched = false;
         loop {
             let cursor = lock(store).cursor()?;
             let page: PullPage = self
@@ -163,6 +174,25 @@ impl SyncClient {
                         .query(&[("after", cursor.to_string()), ("limit", "1000".to_owned())]),
                 )
                 .await?;
+            if page.refetch {
+                // The server no longer holds the feed before this cursor: start again from a
+                // full package (which moves the cursor to its own), once per sync.
+                if refetched {
+                    return Err(SyncError::Protocol(
+                        "the server asked for a refetch again after a fresh package".into(),
+                    ));
+                }
+                refetched = true;
+                tracing::warn!(%cursor, "the server asked for a refetch: fetching the full package");
+                let Some(version) = self.fetch_package_again(store).await? else {
+                    return Err(SyncError::Protocol(
+                        "the server asked for a refetch but has no package".into(),
+                    ));
+                };
+                report.refetched = true;
+                report.package_applied = Some(version);
+                continue;
+            }
             {
                 let mut store = lock(store);
                 store.apply_pull_page(&page.items, page.next_cursor)?;
@@ -186,8 +216,10 @@ impl SyncClient {
         }
         report.pending_after = lock(store).outbox_counts()?.0;
         let held = lock(store).package_version()?.unwrap_or(0);
-        if report.package_version > held {
-            self.fetch_package(store).await?;
+        if report.package_version > held
+            && let Some(version) = self.fetch_package(store).await?
+        {
+            report.package_applied = Some(version);
         }
         Ok(report)
     }
@@ -195,6 +227,24 @@ impl SyncClient {
     /// Fetches and applies the newest package (a delta when the kiosk holds the version before).
     /// Returns the version applied, or `None` when there is nothing newer.
     pub async fn fetch_package(&self, store: &Mutex<KioskStore>) -> Result<Option<u64>, SyncError> {
+        self.fetch(store, false).await
+    }
+
+    /// Fetches the newest full package even when its version is the one held: the server no
+    /// longer holds the feed before this kiosk's cursor (`refetch`), so the kiosk starts again
+    /// from a snapshot. Its own check-ins, walk-ins and outbox stay.
+    pub async fn fetch_package_again(
+        &self,
+        store: &Mutex<KioskStore>,
+    ) -> Result<Option<u64>, SyncError> {
+        self.fetch(store, true).await
+    }
+
+    async fn fetch(
+        &self,
+        store: &Mutex<KioskStore>,
+        again: bool,
+    ) -> Result<Option<u64>, SyncError> {
         let (held, identity) = {
             let store = lock(store);
             (
@@ -203,7 +253,9 @@ impl SyncClient {
             )
         };
         let mut query = Vec::new();
-        if let Some(held) = held {
+        if let Some(held) = held
+            && !again
+        {
             query.push(("held", held.to_string()));
         }
         let offer: Result<PackageOffer, SyncError> = self
@@ -221,33 +273,126 @@ impl SyncClient {
             }) => return Ok(None),
             Err(other) => return Err(other),
         };
-        if held.is_some_and(|held| offer.version <= held) {
+        if held.is_some_and(|held| offer.version < held || (offer.version == held && !again)) {
             return Ok(None);
         }
-        let response = self
+        // The manifest is checked before a byte of its body is downloaded.
+        let download = {
+            let mut store = lock(store);
+            let manifest = store.check_manifest(
+                &offer.manifest,
+                &identity.server_key,
+                identity.event_id,
+                again,
+            )?;
+            store.start_download(&offer.manifest, &manifest)?
+        };
+        self.download_body(store, &offer.body_url, download).await?;
+        let manifest =
+            lock(store).apply_download(&identity.server_key, identity.event_id, again)?;
+        tracing::info!(version = manifest.version, again, "package applied");
+        Ok(Some(manifest.version))
+    }
+
+    /// Downloads the rest of a package body into the store, chunk by chunk, resuming with
+    /// `Range` (and `If-Range`, so a changed body is sent whole) where an earlier attempt
+    /// stopped. The body has its own time bounds: [`BODY_TIMEOUT`] in all, and
+    /// [`BODY_STALL_TIMEOUT`] without a byte; what arrived before a failure is kept.
+    async fn download_body(
+        &self,
+        store: &Mutex<KioskStore>,
+        body_url: &str,
+        download: Download,
+    ) -> Result<(), SyncError> {
+        let mut received = download.received;
+        if download.is_complete() {
+            return Ok(());
+        }
+        let mut request = self
             .http
-            .get(format!("{}{}", self.base, offer.body_url))
+            .get(format!("{}{body_url}", self.base))
             .bearer_auth(&self.token)
+            .timeout(BODY_TIMEOUT);
+        if received > 0 {
+            request = request
+                .header(reqwest::header::RANGE, format!("bytes={received}-"))
+                .header(
+                    reqwest::header::IF_RANGE,
+                    format!("\"{}\"", download.body_sha256),
+                );
+        }
+        let mut response = request
             .send()
             .await
             .map_err(|e| SyncError::Offline(e.to_string()))?;
-        if !response.status().is_success() {
-            return Err(SyncError::Protocol(format!(
-                "package body: HTTP {}",
-                response.status()
+        match response.status() {
+            reqwest::StatusCode::PARTIAL_CONTENT if received > 0 => {
+                let range = response
+                    .headers()
+                    .get(reqwest::header::CONTENT_RANGE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                if !range.starts_with(&format!("bytes {received}-")) {
+                    lock(store).clear_download()?;
+                    return Err(SyncError::Protocol(format!(
+                        "package body: asked for bytes from {received}, got {range:?}"
+                    )));
+                }
+            }
+            reqwest::StatusCode::OK => {
+                if received > 0 {
+                    // The server sent the whole body: start again from its first byte.
+                    lock(store).restart_download()?;
+                    received = 0;
+                }
+            }
+            reqwest::StatusCode::RANGE_NOT_SATISFIABLE => {
+                lock(store).clear_download()?;
+                return Err(SyncError::Protocol(
+                    "package body: the server refused the resumed range; it starts again".into(),
+                ));
+            }
+            status => {
+                return Err(SyncError::Protocol(format!("package body: HTTP {status}")));
+            }
+        }
+        let mut buffer = Vec::with_capacity(DOWNLOAD_CHUNK);
+        let outcome = loop {
+            let next = match tokio::time::timeout(BODY_STALL_TIMEOUT, response.chunk()).await {
+                Err(_) => {
+                    break Err(SyncError::Offline(format!(
+                        "package download stalled: no byte for {} s",
+                        BODY_STALL_TIMEOUT.as_secs()
+                    )));
+                }
+                Ok(Err(e)) => break Err(SyncError::Offline(format!("package download: {e}"))),
+                Ok(Ok(next)) => next,
+            };
+            let Some(bytes) = next else { break Ok(()) };
+            if received + (buffer.len() + bytes.len()) as u64 > download.body_len {
+                lock(store).clear_download()?;
+                return Err(SyncError::Protocol(
+                    "package body is longer than its signed manifest says".into(),
+                ));
+            }
+            buffer.extend_from_slice(&bytes);
+            if buffer.len() >= DOWNLOAD_CHUNK {
+                received = lock(store).append_download(&buffer)?;
+                buffer.clear();
+            }
+        };
+        // What arrived before a failure is kept, so the next attempt resumes after it.
+        if !buffer.is_empty() {
+            received = lock(store).append_download(&buffer)?;
+        }
+        outcome?;
+        if received < download.body_len {
+            return Err(SyncError::Offline(format!(
+                "package download ended at {received} of {} bytes",
+                download.body_len
             )));
         }
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| SyncError::Offline(e.to_string()))?;
-        let file = PackageFile {
-            manifest: offer.manifest,
-            body: body.to_vec(),
-        };
-        let manifest = lock(store).apply_package(&file, &identity.server_key, identity.event_id)?;
-        tracing::info!(version = manifest.version, "package applied");
-        Ok(Some(manifest.version))
+        Ok(())
     }
 
     async fn send<T: serde::de::DeserializeOwned>(

@@ -344,3 +344,107 @@ fn a_pulled_item_that_breaks_a_local_rule_is_skipped_and_the_page_still_applies(
         "the ticket already here is untouched"
     );
 }
+
+#[test]
+fn a_package_download_is_kept_sealed_resumes_after_a_restart_and_a_damaged_one_starts_again() {
+    use sync_protocol::package::verify_manifest;
+    let f = Fixture::new("download");
+    let file = f.package(&f.snapshot, 1);
+    let manifest =
+        verify_manifest(&file.manifest, &f.key.public_key(), f.event_id(), None).unwrap();
+    let third = file.body.len() / 3;
+    {
+        let mut store = KioskStore::create(&f.path(), PIN, KdfParams::FOR_TESTS).unwrap();
+        let download = store.start_download(&file.manifest, &manifest).unwrap();
+        assert_eq!(
+            (download.received, download.body_len),
+            (0, file.body.len() as u64)
+        );
+        assert_eq!(
+            store.append_download(&file.body[..third]).unwrap(),
+            third as u64
+        );
+        assert_eq!(
+            store.append_download(&file.body[third..2 * third]).unwrap(),
+            2 * third as u64
+        );
+        // Not complete: it cannot be applied yet, and nothing else changed.
+        assert!(
+            store
+                .apply_download(&f.key.public_key(), f.event_id(), false)
+                .is_err()
+        );
+        assert_eq!(store.package_version().unwrap(), None);
+    }
+    // The kept bytes are on disk, but no name, email or code is readable there.
+    let mut raw = std::fs::read(f.path()).unwrap();
+    if let Ok(wal) = std::fs::read(f.dir.join("kiosk.db-wal")) {
+        raw.extend(wal);
+    }
+    let contains = |needle: &str| raw.windows(needle.len()).any(|w| w == needle.as_bytes());
+    for attendee in &f.snapshot.attendees {
+        assert!(!contains(attendee.email.as_deref().unwrap()));
+        assert!(!contains(&attendee.last_name));
+    }
+    assert!(!contains("SECRET-CODE-1"));
+
+    // After a restart, the same body resumes where it stopped; then it applies.
+    let mut store = KioskStore::unlock(&f.path(), PIN).unwrap();
+    let download = store.start_download(&file.manifest, &manifest).unwrap();
+    assert_eq!(download.received, 2 * third as u64);
+    let received = store.append_download(&file.body[2 * third..]).unwrap();
+    assert_eq!(received, file.body.len() as u64);
+    // More bytes than the signed manifest says are refused.
+    assert!(store.append_download(b"x").is_err());
+    let applied = store
+        .apply_download(&f.key.public_key(), f.event_id(), false)
+        .unwrap();
+    assert_eq!(applied.version, 1);
+    assert_eq!(
+        store.download().unwrap(),
+        None,
+        "applied downloads are cleared"
+    );
+    let code = TicketCode::parse("SECRET-CODE-2").unwrap();
+    assert!(store.ticket_by_code(&code).unwrap().is_some());
+
+    // Version 2 downloads whole, then a chunk is damaged on disk: refused, dropped, and
+    // version 1 stays.
+    let mut next = f.snapshot.clone();
+    next.tickets[1].status = TicketStatus::Revoked;
+    let file2 = f.package(&next, 2);
+    let manifest2 =
+        verify_manifest(&file2.manifest, &f.key.public_key(), f.event_id(), Some(1)).unwrap();
+    store.start_download(&file2.manifest, &manifest2).unwrap();
+    store.append_download(&file2.body[..10]).unwrap();
+    store.append_download(&file2.body[10..]).unwrap();
+    {
+        let raw = rusqlite::Connection::open(f.path()).unwrap();
+        raw.execute(
+            "update package_download set sealed = cast(sealed || x'00' as blob) where chunk = 1",
+            [],
+        )
+        .unwrap();
+    }
+    assert!(matches!(
+        store.apply_download(&f.key.public_key(), f.event_id(), false),
+        Err(StoreError::Package(
+            sync_protocol::package::PackageError::Unreadable(_)
+        ))
+    ));
+    assert_eq!(
+        store.download().unwrap(),
+        None,
+        "a damaged download starts again"
+    );
+    assert_eq!(store.package_version().unwrap(), Some(1));
+
+    // A download of another body replaces the one under way.
+    store.start_download(&file2.manifest, &manifest2).unwrap();
+    store.append_download(&file2.body[..10]).unwrap();
+    let file3 = f.package(&next, 3);
+    let manifest3 =
+        verify_manifest(&file3.manifest, &f.key.public_key(), f.event_id(), Some(1)).unwrap();
+    let fresh = store.start_download(&file3.manifest, &manifest3).unwrap();
+    assert_eq!((fresh.version, fresh.received), (3, 0));
+}

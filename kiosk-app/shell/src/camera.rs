@@ -1,5 +1,6 @@
 //! The camera loop's reports, sent to the window: previews over the channel the page opened,
-//! verdicts as `scan` events, states as `camera-status` events.
+//! failures as `scan-error` events, states as `camera-status` events (verdicts come through the
+//! kiosk's event stream).
 
 use std::sync::Arc;
 
@@ -22,14 +23,10 @@ impl CameraSink for WindowSink {
     }
 
     fn scanned(&self, outcome: Result<ScanOutcome, AppError>) {
-        match outcome {
-            Ok(outcome) => {
-                let _ = self.app.emit("scan", outcome);
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "a camera scan could not be judged");
-                let _ = self.app.emit("scan-error", e.to_ui());
-            }
+        // A verdict reaches the window through the kiosk's event stream (see `sync`).
+        if let Err(e) = outcome {
+            tracing::warn!(error = %e, "a camera scan could not be judged");
+            let _ = self.app.emit("scan-error", e.to_ui());
         }
     }
 

@@ -25,21 +25,16 @@ pub fn app_state(shell: State<'_, Shell>) -> Answer<AppState> {
 }
 
 #[tauri::command]
-pub fn set_up(
-    app: AppHandle,
-    shell: State<'_, Shell>,
-    pin: String,
-    coordinator_pin: String,
-) -> Answer<AppState> {
+pub fn set_up(shell: State<'_, Shell>, pin: String, coordinator_pin: String) -> Answer<AppState> {
     let state = shell.kiosk.set_up(&pin, &coordinator_pin)?;
-    crate::sync::start(&app, &shell);
+    crate::sync::start(&shell);
     Ok(state)
 }
 
 #[tauri::command]
-pub fn unlock(app: AppHandle, shell: State<'_, Shell>, pin: String) -> Answer<AppState> {
+pub fn unlock(shell: State<'_, Shell>, pin: String) -> Answer<AppState> {
     let state = shell.kiosk.unlock(&pin)?;
-    crate::sync::start(&app, &shell);
+    crate::sync::start(&shell);
     Ok(state)
 }
 
@@ -51,14 +46,13 @@ pub fn lock(shell: State<'_, Shell>) -> AppState {
 
 #[tauri::command]
 pub async fn enrol(
-    app: AppHandle,
     shell: State<'_, Shell>,
     invite: String,
     token: Option<String>,
     label: String,
 ) -> Answer<AppState> {
     let state = shell.kiosk.enrol(&invite, token.as_deref(), &label).await?;
-    crate::sync::start(&app, &shell);
+    crate::sync::start(&shell);
     Ok(state)
 }
 
@@ -125,6 +119,16 @@ pub fn check_coordinator_pin(shell: State<'_, Shell>, pin: String) -> Answer<()>
 #[tauri::command]
 pub fn outbox(shell: State<'_, Shell>) -> Answer<OutboxView> {
     shell.kiosk.outbox()
+}
+
+#[tauri::command]
+pub fn retry_parked(shell: State<'_, Shell>, seq: u64) -> Answer<OutboxView> {
+    shell.kiosk.retry_parked(seq)
+}
+
+#[tauri::command]
+pub fn dismiss_parked(shell: State<'_, Shell>, seq: u64) -> Answer<OutboxView> {
+    shell.kiosk.dismiss_parked(seq)
 }
 
 #[tauri::command]

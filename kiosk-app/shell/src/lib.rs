@@ -5,7 +5,7 @@
 //! - `commands`: the commands the front end may call (each granted by `capabilities/main.json`).
 //! - `window`: kiosk mode (fullscreen, no decorations, no closing without the coordinator PIN).
 //! - `camera`: the sink that sends the camera loop's previews, scans and states to the window.
-//! - `sync`: the background sync's start and its `sync-status` events.
+//! - `sync`: the kiosk's event stream forwarded to the window, and the background sync's start.
 //!
 //! Environment: KIOSK_DATA_DIR (the data folder; else the platform's app-data folder),
 //! KIOSK_REPLAY_DIR (a folder of badge images offered as a camera), KIOSK_MODE=1 or `--kiosk`
@@ -56,7 +56,7 @@ fn unlock_from_env(app: &tauri::App) {
     };
     let shell = app.state::<Shell>();
     match shell.kiosk.unlock(&pin) {
-        Ok(_) => sync::start(app.handle(), &shell),
+        Ok(_) => sync::start(&shell),
         Err(e) => tracing::warn!(error = %e, "KIOSK_UNLOCK_PIN did not unlock the kiosk"),
     }
 }
@@ -86,6 +86,7 @@ pub fn run() {
                 replay_dir,
                 camera: Mutex::new(None),
             });
+            sync::forward_events(app.handle(), &app.state::<Shell>());
             unlock_from_env(app);
             if wants_kiosk_mode() {
                 window::enter_kiosk_mode(app.handle())?;
@@ -111,6 +112,8 @@ pub fn run() {
             commands::register_walk_in,
             commands::check_coordinator_pin,
             commands::outbox,
+            commands::retry_parked,
+            commands::dismiss_parked,
             commands::sync_status,
             commands::sync_now,
             commands::save_settings,

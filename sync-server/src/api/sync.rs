@@ -153,7 +153,7 @@ pub async fn pull<S: Store>(
         pending: page.pending,
         write_checkpoint: page.write_checkpoint,
         package_version: page.package_version,
-        refetch: false,
+        refetch: page.refetch,
         server_hlc: state.tick(),
     }))
 }

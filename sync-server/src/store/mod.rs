@@ -117,6 +117,9 @@ pub struct FeedPage {
     pub pending: bool,
     pub write_checkpoint: u64,
     pub package_version: u64,
+    /// The cursor names a point this database never reached (the kiosk last synced with a
+    /// database since restored from an older backup, or another one): fetch the package again.
+    pub refetch: bool,
 }
 
 /// Everything the server stores: the sum of the per-concern traits.

@@ -78,6 +78,8 @@ export const checkCoordinatorPin = (pin: string) =>
   call<null>('check_coordinator_pin', { pin });
 
 export const outbox = () => call<OutboxView>('outbox');
+export const retryParked = (seq: number) => call<OutboxView>('retry_parked', { seq });
+export const dismissParked = (seq: number) => call<OutboxView>('dismiss_parked', { seq });
 
 export const syncStatus = () => call<SyncStatus>('sync_status');
 

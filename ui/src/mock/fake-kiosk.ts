@@ -159,6 +159,7 @@ export function installFakeKiosk(): FakeControls {
     parked: (preset
       ? [{ seq: 7, kind: 'check_in', code: 'unknown_gate', message: 'The gate "Side door" is not in the current package.' }]
       : []) as ParkedChange[],
+    dismissed: 0,
     lastSyncAt: preset ? Date.now() - 25 * 60 * 1000 : (null as number | null),
     lastAttemptAt: preset ? Date.now() - 60 * 1000 : (null as number | null),
     lastError: null as string | null,
@@ -242,7 +243,19 @@ export function installFakeKiosk(): FakeControls {
   }
 
   function outbox(): OutboxView {
-    return { pending: fake.pending, acknowledged: fake.acknowledged, parked: fake.parked.length, parked_changes: fake.parked };
+    return {
+      pending: fake.pending,
+      acknowledged: fake.acknowledged,
+      parked: fake.parked.length,
+      dismissed: fake.dismissed,
+      parked_changes: fake.parked,
+    };
+  }
+
+  function takeParked(seq: number) {
+    const at = fake.parked.findIndex((change) => change.seq === seq);
+    if (at < 0) throw uiError('invalid', `no parked change ${seq}`, 'seq');
+    return fake.parked.splice(at, 1)[0];
   }
 
   // ---- guards ----
@@ -407,6 +420,8 @@ export function installFakeKiosk(): FakeControls {
       write_checkpoint: 1234 + fake.pulledTotal,
       package_version: fake.serverPackageVersion,
       clock_ahead_ms: fake.clockAheadMs,
+      refetched: false,
+      package_applied: null,
     };
   }
 
@@ -545,6 +560,18 @@ export function installFakeKiosk(): FakeControls {
         return null;
       case 'outbox':
         needOpen();
+        return outbox();
+      case 'retry_parked':
+        needOpen();
+        takeParked(args.seq as number);
+        fake.pending += 1;
+        publishStatus();
+        return outbox();
+      case 'dismiss_parked':
+        needOpen();
+        takeParked(args.seq as number);
+        fake.dismissed += 1;
+        publishStatus();
         return outbox();
       case 'sync_status':
         return status();

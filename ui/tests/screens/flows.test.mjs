@@ -407,6 +407,16 @@ describe('locking, offline and high contrast', () => {
     await page.getByText('Package version 4 loaded: 1,000 tickets.').waitFor();
     const imports = await page.evaluate(() => window.__fake?.calls.filter((c) => c.cmd === 'import_package').map((c) => c.args));
     assert.deepEqual(imports, ['<4 bytes>', '<17 bytes>']);
+
+    // The parked change: set aside by the coordinator, then counted apart and gone from the list.
+    const parkedRow = page.getByRole('row', { name: /Side door/ });
+    await parkedRow.getByRole('button', { name: 'Set aside' }).click();
+    await page.getByText('Set aside earlier: 1').waitFor();
+    await page.getByText('None.').waitFor();
+    const parkedCalls = await page.evaluate(() =>
+      window.__fake?.calls.filter((c) => c.cmd === 'dismiss_parked' || c.cmd === 'retry_parked').map((c) => [c.cmd, c.args]),
+    );
+    assert.deepEqual(parkedCalls, [['dismiss_parked', { seq: 7 }]]);
     assertNoProblems(problems);
     await context.close();
   });

@@ -38,6 +38,7 @@ pub fn typescript() -> String {
         super::PreviewFrame, super::Point, super::CameraStatus,
         crate::store::GateCounts, crate::walkin::WalkInRequest,
         crate::sync::SyncProgress, crate::sync::SyncReport, crate::background::SyncStatus,
+        crate::events::KioskEvent,
         // errors
         super::ErrorKind, super::UiError,
     ];

@@ -196,6 +196,20 @@ impl From<SyncError> for AppError {
     }
 }
 
+impl AppError {
+    /// The app's form of a sync failure it does not own (reported from the background sync).
+    pub fn from_sync(e: &SyncError) -> AppError {
+        match e {
+            SyncError::Offline(m) => AppError::Offline(m.clone()),
+            SyncError::Revoked => AppError::Revoked,
+            SyncError::NotEnrolled => AppError::NotEnrolled,
+            SyncError::Store(StoreError::Package(p)) => AppError::PackageRefused(p.to_string()),
+            SyncError::Store(s) => AppError::Store(s.to_string()),
+            other => AppError::Server(other.to_string()),
+        }
+    }
+}
+
 impl From<EnrolError> for AppError {
     fn from(e: EnrolError) -> Self {
         match e {

@@ -31,6 +31,8 @@ pub use error::{AppError, ErrorKind, UiError};
 pub use view::*;
 
 use crate::background::{LoopConfig, SyncHandle, SyncLoop, SyncStatus};
+pub use crate::events::KioskEvent;
+use crate::events::{EventSender, emit};
 use crate::store::{GateCounts, KioskStore};
 use crate::sync::{SyncClient, SyncProgress, SyncReport};
 use crate::walkin::WalkInRequest;
@@ -48,8 +50,8 @@ pub struct Kiosk {
     settings: Mutex<Settings>,
     store: RwLock<Option<SharedStore>>,
     kiosk_mode: AtomicBool,
-    /// Whether the server answered lately (set by the sync loop); recorded with each scan.
-    online: AtomicBool,
+    /// The event stream the screens subscribe to.
+    events: EventSender,
     /// The background sync, while unlocked and enrolled.
     sync: Mutex<Option<Arc<SyncHandle>>>,
     clock: fn() -> UnixMillis,
@@ -81,7 +83,7 @@ impl Kiosk {
             settings: Mutex::new(settings),
             store: RwLock::new(None),
             kiosk_mode: AtomicBool::new(false),
-            online: AtomicBool::new(false),
+            events: crate::events::channel(),
             sync: Mutex::new(None),
             clock: system_now,
         })
@@ -139,9 +141,20 @@ impl Kiosk {
         self.state()
     }
 
-    /// Records whether the server is reachable (check-ins record whether they were offline).
-    pub fn set_online(&self, online: bool) {
-        self.online.store(online, Ordering::SeqCst);
+    /// A receiver of every event from now on: verdicts, sync status and progress, packages
+    /// applied, background errors (see [`crate::events`]).
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<KioskEvent> {
+        self.events.subscribe()
+    }
+
+    /// Whether the background sync reached the server on its last try (a check-in records
+    /// whether it was made offline). Without a background sync the kiosk counts as offline.
+    pub fn is_online(&self) -> bool {
+        self.sync
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .is_some_and(|h| h.status().online)
     }
 
     pub fn set_kiosk_mode(&self, on: bool) {
@@ -279,10 +292,21 @@ impl Kiosk {
         let package =
             PackageFile::from_bytes(bytes).map_err(|e| AppError::PackageRefused(e.to_string()))?;
         let manifest = store.apply_package(&package, &identity.server_key, identity.event_id)?;
-        Ok(PackageApplied {
+        let applied = PackageApplied {
             version: manifest.version,
             tickets: store.ticket_count()?,
-        })
+        };
+        drop(store);
+        emit(
+            &self.events,
+            KioskEvent::Package {
+                version: manifest.version,
+            },
+        );
+        if let Some(handle) = self.sync_handle_call() {
+            handle.refresh_counts();
+        }
+        Ok(applied)
     }
 
     /// Fetches and applies the newest package from the server (through the background sync
@@ -295,7 +319,9 @@ impl Kiosk {
             }
             None => {
                 let client = SyncClient::for_store(&lock(&store))?;
-                client.fetch_package(&store).await?;
+                if let Some(version) = client.fetch_package(&store).await? {
+                    emit(&self.events, KioskEvent::Package { version });
+                }
             }
         }
         let store = lock(&store);
@@ -350,6 +376,8 @@ impl Kiosk {
         let settings = self.settings();
         let gate_id = settings.gate_id.ok_or(AppError::NoGate)?;
         let store = self.store()?;
+        // Read before the store is locked (the sync handle's lock is never taken inside it).
+        let offline = !self.is_online();
         let mut store = lock(&store);
         let now = (self.clock)();
         let result = crate::gate::scan(
@@ -358,7 +386,7 @@ impl Kiosk {
             gate_id,
             settings.direction,
             now,
-            !self.online.load(Ordering::SeqCst),
+            offline,
         )?;
         let ticket_type = match result.ticket_id {
             Some(id) => match store.ticket_by_id(id)? {
@@ -373,7 +401,7 @@ impl Kiosk {
         };
         drop(store);
         self.changed();
-        Ok(ScanOutcome {
+        let outcome = ScanOutcome {
             verdict: result.verdict,
             ticket_id: result.ticket_id,
             attendee_name: result.attendee_name.filter(|_| settings.show_names),
@@ -384,7 +412,9 @@ impl Kiosk {
             at: now,
             check_in_id: result.check_in_id,
             seq: result.seq,
-        })
+        };
+        emit(&self.events, KioskEvent::Scan(outcome.clone()));
+        Ok(outcome)
     }
 
     /// Annuls this kiosk's own check-in made moments ago (a volunteer's mistake), then gives the
@@ -466,8 +496,31 @@ impl Kiosk {
             pending,
             acknowledged,
             parked,
+            dismissed: store.dismissed_count()?,
             parked_changes,
         })
+    }
+
+    /// Sends a parked change again with the next sync (the coordinator's "retry", for a change
+    /// the server refused before it learned its kind or schema); then the new outbox.
+    pub fn retry_parked(&self, seq: u64) -> Result<OutboxView, AppError> {
+        if !lock(&self.store()?).retry_parked(seq)? {
+            return Err(AppError::invalid("seq", format!("no parked change {seq}")));
+        }
+        self.changed();
+        self.outbox()
+    }
+
+    /// Sets a parked change aside (the coordinator's "dismiss"): kept with its reason, no longer
+    /// counted as parked; then the new outbox.
+    pub fn dismiss_parked(&self, seq: u64) -> Result<OutboxView, AppError> {
+        if !lock(&self.store()?).dismiss_parked(seq)? {
+            return Err(AppError::invalid("seq", format!("no parked change {seq}")));
+        }
+        if let Some(handle) = self.sync_handle_call() {
+            handle.refresh_counts();
+        }
+        self.outbox()
     }
 
     /// One sync now (push, then pull), reporting progress; serialised with the background sync.
@@ -479,8 +532,19 @@ impl Kiosk {
         if let Some(handle) = self.sync_handle_call() {
             return Ok(handle.sync_now(progress).await?);
         }
+        // No background sync: this one reports on the event stream itself.
         let client = SyncClient::for_store(&lock(&store))?;
-        Ok(client.sync_once(&store, progress).await?)
+        let events = self.events.clone();
+        let progress = move |step: SyncProgress| {
+            progress(step);
+            emit(&events, KioskEvent::Progress(step));
+        };
+        let report = client.sync_once(&store, progress).await?;
+        if let Some(version) = report.package_applied {
+            emit(&self.events, KioskEvent::Package { version });
+        }
+        emit(&self.events, KioskEvent::Synced(report.clone()));
+        Ok(report)
     }
 
     /// Starts the background sync if the kiosk is unlocked and enrolled and it is not running.
@@ -499,7 +563,7 @@ impl Kiosk {
             Err(crate::sync::SyncError::NotEnrolled) => return Ok(None),
             Err(other) => return Err(other.into()),
         };
-        let handle = SyncLoop::spawn(store, client, config, self.clock);
+        let handle = SyncLoop::spawn(store, client, config, self.clock, self.events.clone());
         let status = handle.subscribe();
         *running = Some(Arc::new(handle));
         Ok(Some(status))

@@ -169,6 +169,8 @@ pub struct OutboxView {
     pub pending: u64,
     pub acknowledged: u64,
     pub parked: u64,
+    /// Parked changes a coordinator set aside (kept, not counted as parked).
+    pub dismissed: u64,
     /// Changes the server refused for good, with its reason.
     pub parked_changes: Vec<ParkedChange>,
 }

@@ -8,11 +8,12 @@
 //!
 //! This module: opening, PIN, keys. `package` applies event packages; `tickets` reads them;
 //! `checkins` records scans and the outbox; `counts` counts admissions; `coordinator` keeps the
-//! coordinator PIN.
+//! coordinator PIN; `download` keeps a package body while it downloads.
 
 mod checkins;
 mod coordinator;
 mod counts;
+mod download;
 mod identity;
 mod package;
 mod sync;
@@ -33,6 +34,7 @@ pub use checkins::DAMAGED_KIND;
 /// The meta key of the pull cursor (where the next pull starts; absent: the package's cursor).
 const META_CURSOR: &str = "cursor";
 pub use counts::GateCounts;
+pub use download::Download;
 pub use identity::Identity;
 pub use sync::PageApplied;
 pub use tickets::TicketRecord;
@@ -65,9 +67,12 @@ pub enum StoreError {
 
 /// The schema, as migrations applied in order (never edit an applied one).
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(include_str!(
-        "../../../../migrations/kiosk/0001_store.sql"
-    ))])
+    Migrations::new(vec![
+        M::up(include_str!("../../../../migrations/kiosk/0001_store.sql")),
+        M::up(include_str!(
+            "../../../../migrations/kiosk/0002_package_download.sql"
+        )),
+    ])
 }
 
 const META_WRAPPED_KEY: &str = "wrapped_data_key";

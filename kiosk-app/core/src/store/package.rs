@@ -69,8 +69,20 @@ impl KioskStore {
     ) -> Result<PackageManifest, StoreError> {
         let held = self.package_version()?;
         let (manifest, body) = open_package(file, server_key, event_id, held)?;
+        self.apply_opened(manifest, &body)
+    }
+
+    /// Applies a verified package in one transaction. A download under way is dropped with it
+    /// (it was for this package, or its base may no longer be the version held).
+    pub(super) fn apply_opened(
+        &mut self,
+        manifest: PackageManifest,
+        body: &PackageBody,
+    ) -> Result<PackageManifest, StoreError> {
         let tx = self.conn.transaction()?;
-        match &body {
+        tx.execute("delete from package_download", [])?;
+        tx.execute("delete from meta where key = 'package_download'", [])?;
+        match body {
             PackageBody::Full(snapshot) => {
                 for table in [
                     "event",

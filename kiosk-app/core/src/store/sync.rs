@@ -89,6 +89,37 @@ impl KioskStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Puts a parked change back in the queue, so the next sync sends it again (a coordinator's
+    /// retry, after the server learned its kind or schema). `false`: no parked change `seq`.
+    pub fn retry_parked(&mut self, seq: u64) -> Result<bool, StoreError> {
+        let changed = self.conn.execute(
+            "update outbox set state = 0, reject_code = null, reject_message = null
+             where seq = ?1 and state = 2",
+            params![seq as i64],
+        )?;
+        Ok(changed == 1)
+    }
+
+    /// Sets a parked change aside (a coordinator looked at it): it is kept with its reason but no
+    /// longer counted as parked. `false`: no parked change `seq`.
+    pub fn dismiss_parked(&mut self, seq: u64) -> Result<bool, StoreError> {
+        let changed = self.conn.execute(
+            "update outbox set state = 3 where seq = ?1 and state = 2",
+            params![seq as i64],
+        )?;
+        Ok(changed == 1)
+    }
+
+    /// Parked changes a coordinator set aside.
+    pub fn dismissed_count(&self) -> Result<u64, StoreError> {
+        let n: i64 =
+            self.conn
+                .query_row("select count(*) from outbox where state = 3", [], |r| {
+                    r.get(0)
+                })?;
+        Ok(n.max(0) as u64)
+    }
+
     /// Applies one pulled page and stores `next_cursor`, atomically.
     pub fn apply_pull_page(
         &mut self,

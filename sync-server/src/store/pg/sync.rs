@@ -1,7 +1,9 @@
 //! Enrolment, device tokens, push and pull on Postgres.
 //!
 //! Pushes insert a whole batch with `UNNEST` and `ON CONFLICT DO NOTHING`, so a replay is one
-//! round trip and never a duplicate row. The feed is ordered by (writing transaction id, row) and a
+//! round trip and never a duplicate row. A replay of a change parked earlier that this server now
+//! accepts (it learned the kind or schema since: a coordinator's retry after an upgrade) is
+//! accepted then, filed and fed like a new one. The feed is ordered by (writing transaction id, row) and a
 //! pull only returns rows of transactions older than the oldest one still running
 //! (`pg_snapshot_xmin`), so a transaction that commits late never lands behind a cursor.
 
@@ -302,6 +304,8 @@ impl SyncStore for PgStore {
         }
 
         let mut stored = Vec::with_capacity(n);
+        // Parked before, acceptable now (a retry after the server learned its kind or schema).
+        let mut revived = Vec::new();
         let mut feed_seqs = Vec::new();
         let mut feed_items = Vec::new();
         // New, accepted changes: their domain effects are filed in this transaction.
@@ -313,9 +317,15 @@ impl SyncStore for PgStore {
                 earlier.insert(seq, (digests[i].clone(), prepared.rejection.clone()));
                 Stored::New
             } else {
-                match earlier.get(&seq) {
+                match earlier.get_mut(&seq) {
                     Some((digest, rejection)) if digest[..] == prepared.digest[..] => {
-                        Stored::Duplicate(rejection.clone())
+                        if rejection.is_some() && prepared.rejection.is_none() {
+                            *rejection = None;
+                            revived.push(seq);
+                            Stored::New
+                        } else {
+                            Stored::Duplicate(rejection.clone())
+                        }
                     }
                     _ => Stored::SeqReused,
                 }
@@ -347,6 +357,16 @@ impl SyncStore for PgStore {
             stored.push(outcome);
         }
 
+        if !revived.is_empty() {
+            sqlx::query(
+                "update changes set status = 'accepted', reject_code = null, reject_message = null
+                 where device_id = $1 and seq = any($2)",
+            )
+            .bind(device.device_id.as_uuid())
+            .bind(&revived)
+            .execute(&mut *tx)
+            .await?;
+        }
         if !feed_items.is_empty() {
             sqlx::query(
                 "insert into feed (event_id, device_id, seq, item)
@@ -401,6 +421,26 @@ impl SyncStore for PgStore {
         sqlx::query("set transaction isolation level repeatable read read only")
             .execute(&mut *tx)
             .await?;
+        // Every committed row's tx is below the snapshot's xmax; a cursor at or past it comes
+        // from a feed this database does not hold.
+        let unknown_cursor: bool =
+            sqlx::query_scalar("select $1::text::xid8 >= pg_snapshot_xmax(pg_current_snapshot())")
+                .bind(after.tx.to_string())
+                .fetch_one(&mut *tx)
+                .await?;
+        if unknown_cursor {
+            let package_version = Self::package_version(&mut tx, device.event_id).await?;
+            tx.commit().await?;
+            return Ok(FeedPage {
+                items: Vec::new(),
+                next_cursor: after,
+                has_more: false,
+                pending: false,
+                write_checkpoint: 0,
+                package_version,
+                refetch: true,
+            });
+        }
         let rows = sqlx::query(
             "select tx::text as tx, pos, item from feed
              where event_id = $1
@@ -473,6 +513,7 @@ impl SyncStore for PgStore {
             pending,
             write_checkpoint: write_checkpoint.max(0) as u64,
             package_version,
+            refetch: false,
         })
     }
 

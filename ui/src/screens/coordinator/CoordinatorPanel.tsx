@@ -138,6 +138,7 @@ export function CoordinatorPanel({ pin }: { pin: string }) {
                   <th scope="col">{t('coordinator.parked.kind')}</th>
                   <th scope="col">{t('coordinator.parked.code')}</th>
                   <th scope="col">{t('coordinator.parked.message')}</th>
+                  <th scope="col">{t('coordinator.parked.actions')}</th>
                 </tr>
               </thead>
               <tbody>
@@ -149,10 +150,31 @@ export function CoordinatorPanel({ pin }: { pin: string }) {
                       <code>{change.code}</code>
                     </td>
                     <td>{change.message}</td>
+                    <td className="row-actions">
+                      <button
+                        type="button"
+                        className="btn btn-secondary"
+                        disabled={busy}
+                        onClick={() => void act(() => api.retryParked(change.seq).then(setOutbox))}
+                      >
+                        {t('coordinator.parked.retry')}
+                      </button>
+                      <button
+                        type="button"
+                        className="btn btn-secondary"
+                        disabled={busy}
+                        onClick={() => void act(() => api.dismissParked(change.seq).then(setOutbox))}
+                      >
+                        {t('coordinator.parked.dismiss')}
+                      </button>
+                    </td>
                   </tr>
                 ))}
               </tbody>
             </table>
+          )}
+          {outbox && outbox.dismissed > 0 && (
+            <p className="panel-line">{t('coordinator.parked.dismissed', { count: outbox.dismissed })}</p>
           )}
         </section>
 
