@@ -152,7 +152,8 @@ describe('the kiosk window at a gate, against the real server', { timeout: 300_0
 
   it('says wrong gate for a day pass at the VIP lounge', { timeout: 60_000 }, async () => {
     await driver.click(button('Settings'));
-    await driver.waitFor('#settings-gate');
+    // The gate list loads after the screen shows: wait for it.
+    await driver.waitForText('#settings-gate', /VIP lounge/);
     const option = await driver.execute(
       `const o = [...document.querySelectorAll('#settings-gate option')].find((o) => o.textContent.includes('VIP lounge'));
        return o ? o.value : null;`,
