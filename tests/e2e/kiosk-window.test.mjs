@@ -4,11 +4,12 @@
 //
 // The flow a volunteer meets: first run (PINs), enrol with the invite text, fetch the package,
 // pick the gate, scan with the keyboard-wedge path (admitted, already used, unknown, wrong
-// gate), then the server goes away (offline, scans keep working, changes wait), comes back (the
+// gate; also as real X key presses with nothing focused, each verdict's tone checked), then the server goes away (offline, scans keep working, changes wait), comes back (the
 // waiting changes drain). A screenshot of each screen and verdict lands in artifacts/e2e/.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -80,6 +81,33 @@ async function wedgeScan(code) {
   await driver.keys(`${code}${KEY.enter}`);
 }
 
+/**
+ * Scans as the scanner's own key presses reach the window: real X key events (xdotool) into the
+ * kiosk window with no element focused, not WebDriver's keys to the page.
+ */
+async function xScan(code) {
+  await driver.execute('document.activeElement && document.activeElement.blur && document.activeElement.blur()');
+  const xdotool = (args) => promisify(execFile)('xdotool', args, { timeout: 15_000 });
+  await xdotool(['search', '--sync', '--onlyvisible', '--name', 'Gatepass Kiosk', 'windowfocus', '--sync']);
+  await xdotool(['search', '--onlyvisible', '--name', 'Gatepass Kiosk', 'type', '--window', '%1', '--delay', '8', code]);
+  await xdotool(['search', '--onlyvisible', '--name', 'Gatepass Kiosk', 'key', '--window', '%1', 'Return']);
+}
+
+/** Records the tones the page plays (the oscillators' frequencies) in window.__tones. */
+async function listenForTones() {
+  await driver.execute(`
+    window.__tones = [];
+    if (!window.__tonesHooked && window.OscillatorNode) {
+      window.__tonesHooked = true;
+      const start = OscillatorNode.prototype.start;
+      OscillatorNode.prototype.start = function (...args) {
+        window.__tones.push(this.frequency.value);
+        return start.apply(this, args);
+      };
+    }
+    return true;`);
+}
+
 async function verdictOf(code) {
   const element = await driver.waitFor(`.verdict[data-verdict="${code}"]`, 10_000);
   return driver.text(element);
@@ -148,6 +176,22 @@ describe('the kiosk window at a gate, against the real server', { timeout: 300_0
     // The verdict goes back to "ready" by itself.
     await driver.waitGone('.verdict', 10_000);
     assert.equal(await count('gate-entries'), '1');
+  });
+
+  it("takes a USB scanner's real key presses with nothing focused, and sounds each verdict", { timeout: 60_000 }, async () => {
+    await driver.waitGone('.verdict', 10_000);
+    await listenForTones();
+    await xScan('DEMO-0040');
+    await verdictOf('admitted');
+    const admitted = await driver.execute('return window.__tones');
+    assert.deepEqual(admitted, [880, 1320], 'the admitted tone (a rising double beep) plays in WebKit');
+    await screenshot('08a-verdict-admitted-x-keys');
+
+    await listenForTones();
+    await xScan('NOT-A-TICKET');
+    await verdictOf('unknown');
+    assert.deepEqual(await driver.execute('return window.__tones'), [180], 'the refused buzz plays');
+    await driver.waitGone('.verdict', 10_000);
   });
 
   it('says wrong gate for a day pass at the VIP lounge', { timeout: 60_000 }, async () => {
