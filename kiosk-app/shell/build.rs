@@ -8,6 +8,7 @@ const COMMANDS: &[&str] = &[
     "lock",
     "enrol",
     "import_package",
+    "enrol_from_kit",
     "fetch_package",
     "gates",
     "select_gate",

@@ -12,6 +12,7 @@ pub mod crypto;
 pub mod forms;
 pub mod hlc;
 pub mod ids;
+pub mod kit;
 pub mod merge;
 pub mod model;
 pub mod package;

@@ -3,7 +3,8 @@
 //!
 //! The server's key is pinned here, on first contact (the admin hands the token over in person,
 //! as a QR code on the kiosk's screen or paper); every package and certificate after that must be
-//! signed by it.
+//! signed by it. A kiosk kit ([`enrol_from_kit`]) carries the same answer, made by the server
+//! for a kiosk that cannot reach it, sealed under a kit code.
 
 use rand::rngs::OsRng;
 use sync_protocol::crypto::SecretKey;
@@ -22,6 +23,8 @@ pub enum EnrolError {
     BadAnswer(String),
     #[error("this kiosk is enrolled already (device {0}); set it up anew to enrol again")]
     AlreadyEnrolled(sync_protocol::ids::DeviceId),
+    #[error(transparent)]
+    Kit(#[from] sync_protocol::kit::KitError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -75,6 +78,46 @@ pub async fn enrol(
         .json()
         .await
         .map_err(|e| EnrolError::BadAnswer(e.to_string()))?;
+    keep(store, &invite.server_url, &answer, &device_key)
+}
+
+/// Enrols this kiosk from a kiosk kit (a venue with no network at all): the enrolment the server
+/// made for it, opened with the kit code, checked as an answer over HTTP would be, then the
+/// kit's package, checked against the server key the enrolment pins.
+pub fn enrol_from_kit(
+    store: &std::sync::Mutex<KioskStore>,
+    kit: &[u8],
+    code: &str,
+) -> Result<(Identity, u64), EnrolError> {
+    let mut guard = store.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(identity) = guard.identity()? {
+        return Err(EnrolError::AlreadyEnrolled(identity.device_id));
+    }
+    drop(guard);
+    let (kit, package) = sync_protocol::kit::open_kit(kit, code)?;
+    // The package is checked first, so a kit whose package is refused enrols nothing.
+    sync_protocol::package::open_package(
+        &package,
+        &kit.enrolment.server_public_key,
+        kit.enrolment.event_id,
+        None,
+    )
+    .map_err(StoreError::Package)?;
+    let device_key = kit.device_key()?;
+    let identity = keep(store, &kit.server_url, &kit.enrolment, &device_key)?;
+    guard = store.lock().unwrap_or_else(|e| e.into_inner());
+    let manifest = guard.apply_package(&package, &identity.server_key, identity.event_id)?;
+    tracing::info!(device = %identity.device_id, version = manifest.version, "enrolled from a kiosk kit");
+    Ok((identity, manifest.version))
+}
+
+/// Checks an enrolment answer against the device key it is for, then stores the identity.
+fn keep(
+    store: &std::sync::Mutex<KioskStore>,
+    server_url: &str,
+    answer: &EnrolmentResponse,
+    device_key: &SecretKey,
+) -> Result<Identity, EnrolError> {
     let certificate = answer
         .certificate
         .open(&answer.server_public_key)
@@ -101,16 +144,16 @@ pub async fn enrol(
     let identity = Identity {
         device_id: answer.device_id,
         event_id: answer.event_id,
-        server_url: invite.server_url.trim_end_matches('/').to_owned(),
+        server_url: server_url.trim_end_matches('/').to_owned(),
         server_key: answer.server_public_key,
         gate_id: answer.gate_id,
-        certificate: answer.certificate,
-        badge_certificate: answer.badge_certificate,
+        certificate: answer.certificate.clone(),
+        badge_certificate: answer.badge_certificate.clone(),
     };
     store
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .save_identity(&identity, &answer.device_token, &device_key)?;
+        .save_identity(&identity, &answer.device_token, device_key)?;
     store
         .lock()
         .unwrap_or_else(|e| e.into_inner())

@@ -65,6 +65,23 @@ pub fn import_package(shell: State<'_, Shell>, request: Request<'_>) -> Answer<P
     }
 }
 
+/// A kiosk kit: the file's bytes as the raw request body, its code in the header
+/// `gatepass-kit-code`.
+#[tauri::command]
+pub fn enrol_from_kit(shell: State<'_, Shell>, request: Request<'_>) -> Answer<AppState> {
+    let code = request
+        .headers()
+        .get("gatepass-kit-code")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let state = match request.body() {
+        InvokeBody::Raw(bytes) => shell.kiosk.enrol_from_kit(bytes, code)?,
+        InvokeBody::Json(_) => return Err(AppError::invalid("kit", "send the kit file's bytes")),
+    };
+    crate::sync::start(&shell);
+    Ok(state)
+}
+
 #[tauri::command]
 pub async fn fetch_package(shell: State<'_, Shell>) -> Answer<PackageApplied> {
     shell.kiosk.fetch_package().await

@@ -101,6 +101,7 @@ pub fn run() {
             commands::lock,
             commands::enrol,
             commands::import_package,
+            commands::enrol_from_kit,
             commands::fetch_package,
             commands::gates,
             commands::select_gate,

@@ -39,6 +39,25 @@ pub async fn enrol<S: Store>(
     if failures >= MAX_ENROLMENT_FAILURES {
         return Err(ApiError::RateLimited);
     }
+    match enrol_device(&state.store, &state.signing_key, &request).await {
+        Err(ApiError::EnrolmentTokenInvalid) => {
+            state
+                .store
+                .record_login_failure(&failure_name(&source), &source)
+                .await?;
+            Err(ApiError::EnrolmentTokenInvalid)
+        }
+        answer => answer.map(ApiJson),
+    }
+}
+
+/// Trades a one-time token for a device: its id, certificates and token. The HTTP handler and
+/// the admin's kiosk kit (`sync-server admin enrol kit`) both enrol through here.
+pub async fn enrol_device<S: Store>(
+    store: &S,
+    signing_key: &sync_protocol::crypto::SecretKey,
+    request: &EnrolmentRequest,
+) -> Result<EnrolmentResponse, ApiError> {
     let label = request.label.trim();
     if label.is_empty() || label.chars().count() > MAX_LABEL {
         return Err(ApiError::Validation(format!(
@@ -47,11 +66,7 @@ pub async fn enrol<S: Store>(
     }
     let now = now();
     let token_hash = hash_token(&request.token);
-    let Some(ticket) = state.store.find_enrolment_token(token_hash, now).await? else {
-        state
-            .store
-            .record_login_failure(&failure_name(&source), &source)
-            .await?;
+    let Some(ticket) = store.find_enrolment_token(token_hash, now).await? else {
         return Err(ApiError::EnrolmentTokenInvalid);
     };
 
@@ -65,14 +80,14 @@ pub async fn enrol<S: Store>(
             gate_id: ticket.gate_id,
             issued_at: now,
         },
-        &state.signing_key,
+        signing_key,
     );
     let badge_certificate = BadgeCertificate::issue(
         ticket.event_id,
         device_id,
         request.device_public_key,
         now,
-        &state.signing_key,
+        signing_key,
     );
     let (device_token, device_token_hash) = new_token();
     let device = NewDevice {
@@ -85,24 +100,20 @@ pub async fn enrol<S: Store>(
         public_key: request.device_public_key,
         certificate: certificate.clone(),
     };
-    if !state
-        .store
-        .complete_enrolment(token_hash, &device, now)
-        .await?
-    {
+    if !store.complete_enrolment(token_hash, &device, now).await? {
         return Err(ApiError::EnrolmentTokenInvalid);
     }
-    let (_, package_version) = state.store.feed_head(ticket.event_id).await?;
+    let (_, package_version) = store.feed_head(ticket.event_id).await?;
     tracing::info!(device = %device_id, event = %ticket.event_id, "device enrolled");
-    Ok(ApiJson(EnrolmentResponse {
+    Ok(EnrolmentResponse {
         device_id,
         event_id: ticket.event_id,
         device_token,
-        server_public_key: state.signing_key.public_key(),
+        server_public_key: signing_key.public_key(),
         certificate,
         badge_certificate: Some(badge_certificate),
         gate_id: ticket.gate_id,
         package_version,
         server_time: now,
-    }))
+    })
 }

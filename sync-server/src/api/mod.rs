@@ -2,7 +2,7 @@
 
 mod catalogue;
 pub mod conflicts;
-mod enrol;
+pub(crate) mod enrol;
 mod health;
 mod live;
 mod packages;

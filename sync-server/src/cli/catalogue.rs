@@ -193,6 +193,125 @@ pub enum EnrolCommand {
         #[arg(long, env = "SYNC_PUBLIC_URL")]
         server_url: String,
     },
+    /// Enrol a kiosk here and write a kiosk kit file (its enrolment and the latest package) for
+    /// a venue with no network at all. The kit code it prints opens the file at the kiosk.
+    Kit {
+        #[arg(long)]
+        event: EventId,
+        /// Bind the kiosk to this gate.
+        #[arg(long)]
+        gate: Option<GateId>,
+        /// The kiosk's name in the device list.
+        #[arg(long)]
+        label: String,
+        /// The address the kiosk syncs with once it has a network.
+        #[arg(long, env = "SYNC_PUBLIC_URL")]
+        server_url: String,
+        /// The file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+/// A kit code: 20 characters in four groups, from an alphabet with no look-alikes (about 98
+/// bits), typed at the kiosk beside the kit file.
+fn kit_code() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
+    let mut rng = rand::rngs::OsRng;
+    let chars: Vec<char> = (0..20)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect();
+    chars
+        .chunks(5)
+        .map(|group| group.iter().collect::<String>())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// `enrol kit`: see [`EnrolCommand::Kit`].
+async fn write_kit(
+    store: &PgStore,
+    data_dir: &std::path::Path,
+    (event, gate, label, server_url, path): (EventId, Option<GateId>, String, String, PathBuf),
+    out: Output,
+) -> Result<(), CliError> {
+    use crate::store::PackageStore;
+    let key =
+        crate::keys::load_or_create(data_dir).map_err(|e| CliError::Invalid(e.to_string()))?;
+    let package = store.package_file(event, None).await?.ok_or_else(|| {
+        CliError::Invalid(format!(
+            "event {event} has no package yet: publish one first (a kit carries the latest)"
+        ))
+    })?;
+    let token = catalogue::create_enrolment_token(
+        store,
+        event,
+        NewEnrolmentToken {
+            gate_id: gate,
+            label: Some(label.clone()),
+            expires_in_minutes: Some(5),
+            server_url: Some(server_url.clone()),
+        },
+        None,
+    )
+    .await
+    .map_err(api_fail)?;
+    let device_key = sync_protocol::crypto::SecretKey::generate(&mut rand::rngs::OsRng);
+    let request = sync_protocol::wire::EnrolmentRequest {
+        token: token.token,
+        device_public_key: device_key.public_key(),
+        label: label.clone(),
+        app_version: "kiosk kit".to_owned(),
+    };
+    let answer = crate::api::enrol::enrol_device(store, &key, &request)
+        .await
+        .map_err(api_fail)?;
+    let code = kit_code();
+    let kit = sync_protocol::kit::KitEnrolment::new(&server_url, answer.clone(), &device_key);
+    let bytes = sync_protocol::kit::seal_kit(
+        &kit,
+        &package,
+        &code,
+        sync_protocol::crypto::KdfParams::RECOMMENDED,
+        &mut rand::rngs::OsRng,
+    )
+    .map_err(|e| CliError::Invalid(e.to_string()))?;
+    write_private(&path, &bytes)?;
+    audit(
+        store,
+        "enrolment.kit",
+        Some(event.to_string()),
+        json!({ "device_id": answer.device_id, "label": label, "file": path.display().to_string() }),
+    )
+    .await?;
+    let summary = json!({
+        "device_id": answer.device_id,
+        "event_id": event,
+        "file": path.display().to_string(),
+        "kit_code": code,
+    });
+    out.print(&summary, || {
+        format!(
+            "Kiosk kit for {label:?} (device {}) written to {}.\n\
+             Kit code, shown once: {code}\n\
+             At the kiosk: Enrol > Kiosk kit, pick the file and type the code.",
+            answer.device_id,
+            path.display()
+        )
+    });
+    Ok(())
+}
+
+/// Writes a file only its owner can read (a kit holds a device's secrets, sealed).
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<(), CliError> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(bytes)?;
+    Ok(())
 }
 
 #[derive(Debug, Subcommand)]
@@ -719,14 +838,24 @@ pub async fn run_enrol(
     store: &PgStore,
     command: EnrolCommand,
     out: Output,
+    data_dir: &std::path::Path,
 ) -> Result<(), CliError> {
-    let EnrolCommand::Create {
-        event,
-        gate,
-        label,
-        expires_minutes,
-        server_url,
-    } = command;
+    let (event, gate, label, expires_minutes, server_url) = match command {
+        EnrolCommand::Create {
+            event,
+            gate,
+            label,
+            expires_minutes,
+            server_url,
+        } => (event, gate, label, expires_minutes, server_url),
+        EnrolCommand::Kit {
+            event,
+            gate,
+            label,
+            server_url,
+            out: path,
+        } => return write_kit(store, data_dir, (event, gate, label, server_url, path), out).await,
+    };
     let request = NewEnrolmentToken {
         gate_id: gate,
         label,

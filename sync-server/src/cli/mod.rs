@@ -104,7 +104,7 @@ pub async fn run(
         AdminCommand::Form(command) => catalogue::run_form(store, command, out).await,
         AdminCommand::Import(args) => import::run(store, args, out, data_dir).await,
         AdminCommand::Ticket(command) => catalogue::run_ticket(store, command, out).await,
-        AdminCommand::Enrol(command) => catalogue::run_enrol(store, command, out).await,
+        AdminCommand::Enrol(command) => catalogue::run_enrol(store, command, out, data_dir).await,
         AdminCommand::Device(command) => catalogue::run_device(store, command, out).await,
         AdminCommand::Conflict(command) => conflicts::run(store, command, out).await,
         AdminCommand::Export(args) => conflicts::export(store, args, out).await,

@@ -27,9 +27,9 @@ import type { SyncStatus } from './sync-status';
 /** How a code reached `scan_code`: a USB scanner typing, or a person typing. */
 export type TypedSource = 'wedge' | 'typed';
 
-async function call<T>(command: string, args?: InvokeArgs): Promise<T> {
+async function call<T>(command: string, args?: InvokeArgs, headers?: Record<string, string>): Promise<T> {
   try {
-    return await invoke<T>(command, args);
+    return await invoke<T>(command, args, headers ? { headers } : undefined);
   } catch (error) {
     throw toUiError(error);
   }
@@ -50,6 +50,9 @@ export const enrol = (invite: string, token: string | null, label: string) =>
 
 /** Sends the package file's bytes as the raw request body (the shell never opens paths). */
 export const importPackage = (bytes: Uint8Array) => call<PackageApplied>('import_package', bytes);
+
+export const enrolFromKit = (bytes: Uint8Array, code: string) =>
+  call<AppState>('enrol_from_kit', bytes, { 'gatepass-kit-code': code });
 
 export const fetchPackage = () => call<PackageApplied>('fetch_package');
 

@@ -496,6 +496,19 @@ export function installFakeKiosk(): FakeControls {
         fake.label = String(args.label ?? '');
         return appState();
       }
+      case 'enrol_from_kit': {
+        // The kit code travels in a header, which the IPC mock does not pass on: not checked here.
+        needOpen();
+        const bytes = payload instanceof Uint8Array ? payload : null;
+        if (!bytes || new TextDecoder().decode(bytes.slice(0, 12)) !== 'GATEPASS-KIT') {
+          throw uiError('invalid', 'not a kiosk kit file', 'kit');
+        }
+        await sleep(300);
+        fake.enrolled = true;
+        fake.label = 'Kit kiosk';
+        fake.packageVersion = fake.serverPackageVersion;
+        return appState();
+      }
       case 'fetch_package': {
         needEnrolled();
         if (!fake.online) throw uiError('offline', 'the server cannot be reached: connection refused');

@@ -439,3 +439,28 @@ describe('locking, offline and high contrast', () => {
     await context.close();
   });
 });
+
+describe('a venue with no network at all', () => {
+  it('enrols from a kiosk kit file and its code, straight to the gate picker', async () => {
+    const { page, problems, context } = await openKiosk(browser, server.url);
+    await page.getByRole('heading', { name: 'Set up this kiosk' }).waitFor();
+    for (const [field, pin] of [['pin', '2468'], ['pinAgain', '2468'], ['coordinatorPin', '1357'], ['coordinatorPinAgain', '1357']]) {
+      await page.locator(`#setup-${field}`).fill(pin);
+    }
+    await page.getByRole('button', { name: 'Set up the kiosk' }).click();
+    await page.getByRole('heading', { name: 'Connect to the event server' }).waitFor();
+    await page.getByRole('button', { name: 'Kiosk kit (no network)' }).click();
+    await page.getByRole('button', { name: 'Connect' }).click();
+    await page.getByText('Pick the kiosk kit file.').waitFor();
+    await page.getByText('Enter the kit code given with the file.').waitFor();
+    await screenshot(page, '48-enrol-kit-errors');
+    await page.locator('#enrol-kit').setInputFiles({ name: 'far-gate.gatepass-kit', mimeType: 'application/octet-stream', buffer: Buffer.from('GATEPASS-KIT 1\n{}') });
+    await page.locator('#enrol-kitCode').fill('7KQ2M-ABCDE-FGHJK-LMNPQ');
+    await page.getByRole('button', { name: 'Connect' }).click();
+    await page.getByRole('heading', { name: "Pick this kiosk's gate" }).waitFor();
+    const calls = await fakeCalls(page, 'enrol_from_kit');
+    assert.deepEqual(calls, ['<17 bytes>']);
+    assertNoProblems(problems);
+    await context.close();
+  });
+});

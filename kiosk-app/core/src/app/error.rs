@@ -215,6 +215,13 @@ impl From<EnrolError> for AppError {
         match e {
             EnrolError::Unreachable { .. } => AppError::Offline(e.to_string()),
             EnrolError::Store(s) => s.into(),
+            EnrolError::Kit(sync_protocol::kit::KitError::WrongCode) => {
+                AppError::invalid("kit_code", "wrong kit code")
+            }
+            EnrolError::Kit(sync_protocol::kit::KitError::Package(p)) => {
+                AppError::PackageRefused(p.to_string())
+            }
+            EnrolError::Kit(other) => AppError::invalid("kit", other.to_string()),
             EnrolError::AlreadyEnrolled(_) => AppError::Invalid {
                 field: None,
                 message: e.to_string(),

@@ -284,6 +284,15 @@ impl Kiosk {
         self.state()
     }
 
+    /// Enrols from a kiosk kit file (a venue with no network at all) opened with its kit code,
+    /// and applies the kit's package: the kiosk is ready to scan at once.
+    pub fn enrol_from_kit(&self, kit: &[u8], code: &str) -> Result<AppState, AppError> {
+        let store = self.store()?;
+        let (_, version) = crate::enrol::enrol_from_kit(&store, kit, code)?;
+        emit(&self.events, KioskEvent::Package { version });
+        self.state()
+    }
+
     /// Applies a package file (from a USB stick), checked against the pinned server key.
     pub fn import_package(&self, bytes: &[u8]) -> Result<PackageApplied, AppError> {
         let store = self.store()?;

@@ -50,6 +50,9 @@ enum Command {
         /// The text of the enrolment QR code.
         #[arg(long, allow_hyphen_values = true)]
         invite: Option<String>,
+        /// A kiosk kit file (a venue with no network): its code from KIOSK_KIT_CODE or stdin.
+        #[arg(long, conflicts_with_all = ["invite", "server", "token"])]
+        kit: Option<PathBuf>,
         /// A name for the device list.
         #[arg(long, default_value = "kiosk")]
         label: String,
@@ -260,11 +263,25 @@ async fn run(cli: Cli) -> Result<serde_json::Value, String> {
             }
             Ok(json!({ "created": store_path(&data) }))
         }
+        Command::Enroll { kit: Some(kit), .. } => {
+            let store = Mutex::new(open(&data)?);
+            let bytes = std::fs::read(&kit).map_err(|e| format!("{}: {e}", kit.display()))?;
+            let code = secret("KIOSK_KIT_CODE", "kit code")?;
+            let (identity, version) = kiosk_core::enrol::enrol_from_kit(&store, &bytes, &code)
+                .map_err(|e| e.to_string())?;
+            Ok(json!({
+                "device_id": identity.device_id,
+                "event_id": identity.event_id,
+                "server_key_id": identity.server_key.key_id(),
+                "package_version": version,
+            }))
+        }
         Command::Enroll {
             server,
             token,
             invite,
             label,
+            kit: None,
         } => {
             let store = Mutex::new(open(&data)?);
             let invite = match (invite, server) {

@@ -1,6 +1,7 @@
 // Enrolment: joins this kiosk to the event's server, from the enrolment QR's text
 // (GATEPASS-ENROL:...) or from the server's address and a one-time token, with a label that
-// tells the organisers which kiosk this is.
+// tells the organisers which kiosk this is; or, at a venue with no network at all, from a kiosk
+// kit file the organisers made on the server (`sync-server admin enrol kit`) and its kit code.
 import { useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import { api } from '../../api';
@@ -10,8 +11,8 @@ import { ErrorPanel } from '../../components/ErrorPanel';
 import { TextField } from '../../components/TextField';
 import { fieldErrorText } from '../../components/error-text';
 
-type Mode = 'code' | 'address';
-type EnrolField = 'invite' | 'serverUrl' | 'token' | 'label';
+type Mode = 'code' | 'address' | 'kit';
+type EnrolField = 'invite' | 'serverUrl' | 'token' | 'label' | 'kit' | 'kitCode';
 
 const ENROL_PREFIX = 'GATEPASS-ENROL:';
 
@@ -23,6 +24,8 @@ export function EnrolScreen() {
   const [serverUrl, setServerUrl] = useState('https://');
   const [token, setToken] = useState('');
   const [label, setLabel] = useState('');
+  const [kit, setKit] = useState<File | null>(null);
+  const [kitCode, setKitCode] = useState('');
   const [errors, setErrors] = useState<Partial<Record<EnrolField, string>>>({});
   const [error, setError] = useState<UiError | null>(null);
   const [busy, setBusy] = useState(false);
@@ -31,6 +34,11 @@ export function EnrolScreen() {
 
   const check = (): Partial<Record<EnrolField, string>> => {
     const problems: Partial<Record<EnrolField, string>> = {};
+    if (mode === 'kit') {
+      if (!kit) problems.kit = t('enrol.errors.kit');
+      if (!kitCode.trim()) problems.kitCode = t('enrol.errors.kitCode');
+      return problems;
+    }
     if (mode === 'code') {
       if (!invite.trim().toUpperCase().startsWith(ENROL_PREFIX)) problems.invite = t('enrol.errors.code');
     } else {
@@ -54,9 +62,11 @@ export function EnrolScreen() {
     setBusy(true);
     try {
       const answer =
-        mode === 'code'
-          ? await api.enrol(invite.trim(), null, label.trim())
-          : await api.enrol(serverUrl.trim(), token.trim(), label.trim());
+        mode === 'kit' && kit
+          ? await api.enrolFromKit(new Uint8Array(await kit.arrayBuffer()), kitCode.trim())
+          : mode === 'code'
+            ? await api.enrol(invite.trim(), null, label.trim())
+            : await api.enrol(serverUrl.trim(), token.trim(), label.trim());
       setState(answer);
     } catch (raw) {
       const failure = handleError(raw as UiError);
@@ -81,8 +91,39 @@ export function EnrolScreen() {
           <button type="button" className="btn btn-segment" aria-pressed={mode === 'address'} onClick={() => setMode('address')}>
             {t('enrol.byAddress')}
           </button>
+          <button type="button" className="btn btn-segment" aria-pressed={mode === 'kit'} onClick={() => setMode('kit')}>
+            {t('enrol.byKit')}
+          </button>
         </div>
-        {mode === 'code' ? (
+        {mode === 'kit' ? (
+          <>
+            <div className={`field${errors.kit ? ' field-invalid' : ''}`}>
+              <label htmlFor="enrol-kit" className="field-label">
+                {t('enrol.kit')}
+              </label>
+              <p className="field-help" id="enrol-kit-help">
+                {t('enrol.kitHelp')}
+              </p>
+              <input
+                id="enrol-kit"
+                type="file"
+                className="input"
+                aria-invalid={errors.kit ? true : undefined}
+                aria-describedby={`enrol-kit-help${errors.kit ? ' enrol-kit-error' : ''}`}
+                onChange={(event) => {
+                  setKit(event.target.files?.[0] ?? null);
+                  clear('kit');
+                }}
+              />
+              {errors.kit && (
+                <p className="field-error" id="enrol-kit-error">
+                  {errors.kit}
+                </p>
+              )}
+            </div>
+            <TextField id="enrol-kitCode" label={t('enrol.kitCode')} autoCapitalize="characters" spellCheck={false} value={kitCode} onValue={(v) => { setKitCode(v); clear('kitCode'); }} error={errors.kitCode} required />
+          </>
+        ) : mode === 'code' ? (
           <div className={`field${errors.invite ? ' field-invalid' : ''}`}>
             <label htmlFor="enrol-invite" className="field-label">
               {t('enrol.code')}
@@ -117,7 +158,9 @@ export function EnrolScreen() {
             <TextField id="enrol-token" label={t('enrol.token')} autoCapitalize="off" spellCheck={false} value={token} onValue={(v) => { setToken(v); clear('token'); }} error={errors.token} required />
           </div>
         )}
-        <TextField id="enrol-label" label={t('enrol.label')} help={t('enrol.labelHelp')} value={label} maxLength={100} onValue={(v) => { setLabel(v); clear('label'); }} error={errors.label} required />
+        {mode !== 'kit' && (
+          <TextField id="enrol-label" label={t('enrol.label')} help={t('enrol.labelHelp')} value={label} maxLength={100} onValue={(v) => { setLabel(v); clear('label'); }} error={errors.label} required />
+        )}
         <ErrorPanel error={error} />
         {error?.kind === 'offline' && <p className="note">{t('enrol.offlineHint')}</p>}
         <button type="submit" className="btn btn-primary btn-block" disabled={busy}>
@@ -138,6 +181,10 @@ function fieldOf(field: string | null, mode: Mode): EnrolField | null {
       return mode === 'code' ? 'invite' : 'token';
     case 'label':
       return 'label';
+    case 'kit':
+      return 'kit';
+    case 'kit_code':
+      return 'kitCode';
     default:
       return null;
   }
