@@ -63,6 +63,9 @@ export function App() {
     };
   }, [phase]);
   useKioskEvent('sync-status', setSync);
+  // A package applied in the background (a newer one, or one fetched again on the server's
+  // request) changes the event, its gates and the version shown: read the state again.
+  useKioskEvent('package-applied', () => void load());
 
   const handleError = useCallback(
     (error: UiError) => {
