@@ -63,9 +63,12 @@ export function App() {
     };
   }, [phase]);
   useKioskEvent('sync-status', setSync);
-  // A package applied in the background (a newer one, or one fetched again on the server's
-  // request) changes the event, its gates and the version shown: read the state again.
-  useKioskEvent('package-applied', () => void load());
+  // A package applied in the background while the kiosk works (a newer one, or one fetched again
+  // on the server's request) changes the event, its gates and the version shown: read the state
+  // again. During first run the package screen says itself when the package is in.
+  useKioskEvent('package-applied', () => {
+    if (phase === 'ready') void load();
+  });
 
   const handleError = useCallback(
     (error: UiError) => {
