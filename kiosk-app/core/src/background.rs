@@ -30,7 +30,7 @@ use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::events::{EventSender, KioskEvent, emit};
+use crate::events::{EventSender, KioskEvent, emit, emit_synced, reporting_progress};
 use crate::store::{KioskStore, StoreError};
 use crate::sync::{SyncClient, SyncError, SyncProgress, SyncReport};
 
@@ -340,11 +340,7 @@ impl SyncLoop {
             s.syncing = true;
             s.last_attempt_at = Some(started);
         });
-        let events = self.shared.events.clone();
-        let progress = move |step: SyncProgress| {
-            progress(step);
-            emit(&events, KioskEvent::Progress(step));
-        };
+        let progress = reporting_progress(&self.shared.events, progress);
         let result = tokio::select! {
             biased;
             () = self.stop.notified() => None,
@@ -386,10 +382,7 @@ impl SyncLoop {
                 s.server_package_version = Some(report.package_version);
             }
         });
-        if let Some(version) = report.package_applied {
-            emit(&self.shared.events, KioskEvent::Package { version });
-        }
-        emit(&self.shared.events, KioskEvent::Synced(report.clone()));
+        emit_synced(&self.shared.events, report);
     }
 
     fn record_failure(&mut self, err: &SyncError) {

@@ -49,3 +49,23 @@ pub fn channel() -> EventSender {
 pub fn emit(sender: &EventSender, event: KioskEvent) {
     let _ = sender.send(event);
 }
+
+/// `progress`, also sent as `progress` events: what a sync reports while it runs.
+pub fn reporting_progress(
+    sender: &EventSender,
+    progress: impl Fn(SyncProgress) + Send,
+) -> impl Fn(SyncProgress) + Send {
+    let sender = sender.clone();
+    move |step| {
+        progress(step);
+        emit(&sender, KioskEvent::Progress(step));
+    }
+}
+
+/// What a finished sync reports: the package it applied, if any, then its report.
+pub fn emit_synced(sender: &EventSender, report: &SyncReport) {
+    if let Some(version) = report.package_applied {
+        emit(sender, KioskEvent::Package { version });
+    }
+    emit(sender, KioskEvent::Synced(report.clone()));
+}

@@ -117,12 +117,7 @@ fn a_copied_file_without_the_pin_reveals_no_name_email_or_code() {
         .unwrap();
     drop(store); // closes the connection; the WAL is checkpointed into the file
 
-    let mut raw = std::fs::read(f.path()).unwrap();
-    for side in ["kiosk.db-wal", "kiosk.db-shm"] {
-        if let Ok(bytes) = std::fs::read(f.dir.join(side)) {
-            raw.extend(bytes);
-        }
-    }
+    let raw = f.raw_bytes();
     let contains = |needle: &str| raw.windows(needle.len()).any(|w| w == needle.as_bytes());
     for attendee in &f.snapshot.attendees {
         assert!(
@@ -377,10 +372,7 @@ fn a_package_download_is_kept_sealed_resumes_after_a_restart_and_a_damaged_one_s
         assert_eq!(store.package_version().unwrap(), None);
     }
     // The kept bytes are on disk, but no name, email or code is readable there.
-    let mut raw = std::fs::read(f.path()).unwrap();
-    if let Ok(wal) = std::fs::read(f.dir.join("kiosk.db-wal")) {
-        raw.extend(wal);
-    }
+    let raw = f.raw_bytes();
     let contains = |needle: &str| raw.windows(needle.len()).any(|w| w == needle.as_bytes());
     for attendee in &f.snapshot.attendees {
         assert!(!contains(attendee.email.as_deref().unwrap()));

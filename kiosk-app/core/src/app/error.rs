@@ -146,6 +146,13 @@ impl Serialize for AppError {
 
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
+        AppError::from_store(&e)
+    }
+}
+
+impl AppError {
+    /// The app's form of a store failure.
+    pub fn from_store(e: &StoreError) -> AppError {
         match e {
             StoreError::WrongPin => AppError::WrongPin,
             StoreError::BadPin => AppError::BadPin,
@@ -153,6 +160,18 @@ impl From<StoreError> for AppError {
             StoreError::AlreadySetUp(_) => AppError::AlreadySetUp,
             StoreError::Package(p) => AppError::PackageRefused(p.to_string()),
             other => AppError::Store(other.to_string()),
+        }
+    }
+
+    /// The app's form of a sync failure (also for one the app does not own: the background
+    /// sync reports by reference).
+    pub fn from_sync(e: &SyncError) -> AppError {
+        match e {
+            SyncError::Offline(m) => AppError::Offline(m.clone()),
+            SyncError::Revoked => AppError::Revoked,
+            SyncError::NotEnrolled => AppError::NotEnrolled,
+            SyncError::Store(s) => AppError::from_store(s),
+            other => AppError::Server(other.to_string()),
         }
     }
 }
@@ -186,27 +205,7 @@ impl From<WalkInError> for AppError {
 
 impl From<SyncError> for AppError {
     fn from(e: SyncError) -> Self {
-        match e {
-            SyncError::Offline(m) => AppError::Offline(m),
-            SyncError::Revoked => AppError::Revoked,
-            SyncError::NotEnrolled => AppError::NotEnrolled,
-            SyncError::Store(s) => s.into(),
-            other => AppError::Server(other.to_string()),
-        }
-    }
-}
-
-impl AppError {
-    /// The app's form of a sync failure it does not own (reported from the background sync).
-    pub fn from_sync(e: &SyncError) -> AppError {
-        match e {
-            SyncError::Offline(m) => AppError::Offline(m.clone()),
-            SyncError::Revoked => AppError::Revoked,
-            SyncError::NotEnrolled => AppError::NotEnrolled,
-            SyncError::Store(StoreError::Package(p)) => AppError::PackageRefused(p.to_string()),
-            SyncError::Store(s) => AppError::Store(s.to_string()),
-            other => AppError::Server(other.to_string()),
-        }
+        AppError::from_sync(&e)
     }
 }
 

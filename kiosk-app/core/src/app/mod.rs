@@ -32,7 +32,7 @@ pub use view::*;
 
 use crate::background::{LoopConfig, SyncHandle, SyncLoop, SyncStatus};
 pub use crate::events::KioskEvent;
-use crate::events::{EventSender, emit};
+use crate::events::{EventSender, emit, emit_synced, reporting_progress};
 use crate::store::{GateCounts, KioskStore};
 use crate::sync::{SyncClient, SyncProgress, SyncReport};
 use crate::walkin::WalkInRequest;
@@ -543,16 +543,10 @@ impl Kiosk {
         }
         // No background sync: this one reports on the event stream itself.
         let client = SyncClient::for_store(&lock(&store))?;
-        let events = self.events.clone();
-        let progress = move |step: SyncProgress| {
-            progress(step);
-            emit(&events, KioskEvent::Progress(step));
-        };
-        let report = client.sync_once(&store, progress).await?;
-        if let Some(version) = report.package_applied {
-            emit(&self.events, KioskEvent::Package { version });
-        }
-        emit(&self.events, KioskEvent::Synced(report.clone()));
+        let report = client
+            .sync_once(&store, reporting_progress(&self.events, progress))
+            .await?;
+        emit_synced(&self.events, &report);
         Ok(report)
     }
 

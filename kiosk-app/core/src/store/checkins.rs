@@ -16,7 +16,7 @@ use sync_protocol::ticket_code::TicketCode;
 use sync_protocol::verdict::CheckInFact;
 
 use super::package::{direction_code, status_code};
-use super::{KioskStore, StoreError, hex, row_aad};
+use super::{KioskStore, StoreError, hex, put_meta, row_aad};
 
 const META_HLC: &str = "hlc";
 /// The server's clock minus this kiosk's, in milliseconds, as last measured.
@@ -45,20 +45,6 @@ fn stored_hlc(conn: &rusqlite::Connection) -> Result<Hlc, StoreError> {
         .and_then(|text| text.parse::<i64>().ok())
         .and_then(Hlc::from_i64)
         .unwrap_or(Hlc::ZERO))
-}
-
-/// Sets the meta value `key` to `value` (as text).
-fn put_meta(
-    conn: &rusqlite::Connection,
-    key: &str,
-    value: impl ToString,
-) -> Result<(), StoreError> {
-    conn.execute(
-        "insert into meta (key, value) values (?1, ?2)
-         on conflict (key) do update set value = excluded.value",
-        params![key, value.to_string().into_bytes()],
-    )?;
-    Ok(())
 }
 
 impl KioskStore {

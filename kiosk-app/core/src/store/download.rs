@@ -14,7 +14,7 @@ use sync_protocol::crypto::{PublicKey, SealingKey, Signed, open, seal};
 use sync_protocol::ids::EventId;
 use sync_protocol::package::{PackageError, PackageManifest, read_body, verify_manifest};
 
-use super::{KioskStore, StoreError, row_aad};
+use super::{KioskStore, StoreError, put_meta, row_aad};
 
 const META_DOWNLOAD: &str = "package_download";
 
@@ -127,8 +127,7 @@ impl KioskStore {
     /// Forgets the download under way (its body changed, or it proved damaged).
     pub fn clear_download(&mut self) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
-        tx.execute("delete from package_download", [])?;
-        tx.execute("delete from meta where key = ?1", params![META_DOWNLOAD])?;
+        clear_download_in(&tx)?;
         tx.commit()?;
         Ok(())
     }
@@ -201,12 +200,17 @@ impl KioskStore {
 }
 
 fn put_download(tx: &rusqlite::Transaction<'_>, download: &Download) -> Result<(), StoreError> {
-    let bytes = serde_json::to_vec(download).expect("downloads serialize");
-    tx.execute(
-        "insert into meta (key, value) values (?1, ?2)
-         on conflict (key) do update set value = excluded.value",
-        params![META_DOWNLOAD, bytes],
-    )?;
+    put_meta(
+        tx,
+        META_DOWNLOAD,
+        serde_json::to_string(download).expect("downloads serialize"),
+    )
+}
+
+/// Drops the download under way, inside the caller's transaction.
+pub(super) fn clear_download_in(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
+    tx.execute("delete from package_download", [])?;
+    tx.execute("delete from meta where key = ?1", params![META_DOWNLOAD])?;
     Ok(())
 }
 

@@ -210,6 +210,20 @@ impl KioskStore {
     }
 }
 
+/// Sets the meta value `key` to `value` (as text).
+pub(super) fn put_meta(
+    conn: &rusqlite::Connection,
+    key: &str,
+    value: impl ToString,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "insert into meta (key, value) values (?1, ?2)
+         on conflict (key) do update set value = excluded.value",
+        params![key, value.to_string().into_bytes()],
+    )?;
+    Ok(())
+}
+
 /// Associated data binding a sealed value to its row.
 fn row_aad(table: &str, id: &[u8]) -> Vec<u8> {
     let mut aad = Vec::with_capacity(table.len() + 1 + id.len());

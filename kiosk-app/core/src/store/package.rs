@@ -80,8 +80,7 @@ impl KioskStore {
         body: &PackageBody,
     ) -> Result<PackageManifest, StoreError> {
         let tx = self.conn.transaction()?;
-        tx.execute("delete from package_download", [])?;
-        tx.execute("delete from meta where key = 'package_download'", [])?;
+        super::download::clear_download_in(&tx)?;
         match body {
             PackageBody::Full(snapshot) => {
                 for table in [

@@ -116,6 +116,18 @@ impl Fixture {
         self.dir.join("kiosk.db")
     }
 
+    /// Every byte of the store on disk (the file and its WAL and shared-memory sides), as one
+    /// who copied the folder has them.
+    pub fn raw_bytes(&self) -> Vec<u8> {
+        let mut raw = std::fs::read(self.path()).unwrap();
+        for side in ["kiosk.db-wal", "kiosk.db-shm"] {
+            if let Ok(bytes) = std::fs::read(self.dir.join(side)) {
+                raw.extend(bytes);
+            }
+        }
+        raw
+    }
+
     pub fn package(&self, snapshot: &PackageSnapshot, version: u64) -> PackageFile {
         let meta = PackageMeta {
             event_id: snapshot.event.id,
