@@ -82,7 +82,9 @@ export class WebDriver {
       const value = await this.call('POST', this.s('/element'), { using, value: selector });
       return value[ELEMENT];
     } catch (error) {
-      if (error.code === 'no such element') return null;
+      // An element removed while the driver builds its handle (a verdict going back to
+      // "ready") reads as stale: it is gone, the same as not found.
+      if (error.code === 'no such element' || error.code === 'stale element reference') return null;
       throw error;
     }
   }
