@@ -22,6 +22,7 @@ const COMMANDS: &[&str] = &[
     "outbox",
     "retry_parked",
     "dismiss_parked",
+    "conflicts",
     "sync_status",
     "sync_now",
     "save_settings",

@@ -314,6 +314,34 @@ pub struct LiveNotice {
     pub package_version: u64,
 }
 
+/// Most conflicts `GET /api/v1/conflicts` answers in one list.
+pub const MAX_CONFLICT_NOTICES: u32 = 100;
+
+/// `GET /api/v1/conflicts`: the open conflicts of the kiosk's event, oldest first, for its
+/// coordinator screen. Coordinators resolve them on the server; the kiosk only shows them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenConflicts {
+    /// At most [`MAX_CONFLICT_NOTICES`].
+    pub conflicts: Vec<ConflictNotice>,
+    /// How many conflicts of the event are open in all.
+    pub total_open: u64,
+}
+
+/// One open conflict as a kiosk sees it: its kind and the records it names, which the kiosk
+/// looks up in its own package (no names travel in this list).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConflictNotice {
+    pub id: uuid::Uuid,
+    /// `double_admission`, `admitted_while_canceled`, `admitted_while_revoked`,
+    /// `possible_duplicate`, `field_conflict` or `parked_ticket`.
+    pub kind: String,
+    /// When it arose (the stamp of the later record).
+    pub at: Hlc,
+    pub detected_at: UnixMillis,
+    /// Ids of the tickets, check-ins and attendees involved.
+    pub records: Vec<uuid::Uuid>,
+}
+
 /// Stable error codes of the `{code, message}` body every failed request gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -38,6 +38,7 @@ fn every_example_in_the_protocol_doc_matches_its_type() {
             "PushResponse" => round_trip::<PushResponse>(name, json),
             "PullPage" => round_trip::<PullPage>(name, json),
             "LiveNotice" => round_trip::<LiveNotice>(name, json),
+            "OpenConflicts" => round_trip::<OpenConflicts>(name, json),
             "ErrorBody" => round_trip::<ErrorBody>(name, json),
             "FailedScan" => round_trip::<FailedScan>(name, json),
             "CheckInAnnulment" => round_trip::<CheckInAnnulment>(name, json),

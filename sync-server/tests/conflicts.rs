@@ -18,7 +18,7 @@ use sync_protocol::ids::{
 };
 use sync_protocol::model::{Attendee, Direction, Ticket, TicketStatus};
 use sync_protocol::verdict::VerdictCode;
-use sync_protocol::wire::{ChangeStatus, PushResponse};
+use sync_protocol::wire::{ChangeStatus, OpenConflicts, PushResponse};
 use sync_server::api::HttpLimits;
 use sync_server::store::Role;
 
@@ -200,6 +200,18 @@ async fn conflicts(app: &TestApp, token: &str, event: EventId, query: &str) -> V
     body["conflicts"].as_array().unwrap().clone()
 }
 
+async fn open_for_device(app: &TestApp, token: &str) -> OpenConflicts {
+    let response = app
+        .http
+        .get(app.url("/api/v1/conflicts"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    response.json().await.unwrap()
+}
+
 async fn resolve(app: &TestApp, token: &str, id: &str, body: Value) -> (u16, Value) {
     let response = app
         .http
@@ -301,6 +313,29 @@ async fn two_offline_kiosks_admitting_one_ticket_make_one_double_admission_store
     assert_eq!(status, 422, "an action that does not fit the kind");
     let open = conflicts(&app, &coordinator, venue.event, "?status=open").await;
     assert_eq!(open.len(), 1);
+
+    // Each kiosk of the event sees the open one on its coordinator screen, by record ids only;
+    // a kiosk of another event sees none, and staff tokens are not device tokens.
+    let seen = open_for_device(&app, &b.token).await;
+    assert_eq!(seen.total_open, 1);
+    assert_eq!(seen.conflicts.len(), 1);
+    let notice = &seen.conflicts[0];
+    assert_eq!(notice.id.to_string(), open[0]["id"].as_str().unwrap());
+    assert_eq!(notice.kind, "double_admission");
+    assert!(notice.records.contains(&ticket2.as_uuid()), "{notice:?}");
+    let other_event = app.create_event().await;
+    let stranger = app.enrol(other_event).await;
+    let none = open_for_device(&app, &stranger.token).await;
+    assert_eq!((none.total_open, none.conflicts.len()), (0, 0));
+    let response = app
+        .http
+        .get(app.url("/api/v1/conflicts"))
+        .bearer_auth(&coordinator)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+
     let audited: i64 = sqlx::query_scalar(
         "select count(*) from audit_log where action = 'conflict.resolve' and target = $1",
     )

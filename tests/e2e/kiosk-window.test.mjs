@@ -4,13 +4,16 @@
 //
 // The flow a volunteer meets: first run (PINs), enrol with the invite text, fetch the package,
 // pick the gate, scan with the keyboard-wedge path (admitted, already used, unknown, wrong
-// gate; also as real X key presses with nothing focused, each verdict's tone checked), then the server goes away (offline, scans keep working, changes wait), comes back (the
-// waiting changes drain). A screenshot of each screen and verdict lands in artifacts/e2e/.
+// gate; also as real X key presses with nothing focused, each verdict's tone checked), then the
+// server goes away (offline, scans keep working, changes wait), comes back (the waiting changes
+// drain); then the desk registers a walk-in, the camera (a replay folder) admits their badge at
+// the gate, the coordinator screen shows the server's conflicts, and the server has the walk-in
+// and the check-in. A screenshot of each screen and verdict lands in artifacts/e2e/.
 
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { KEY, WebDriver, button, sleep, withText } from './webdriver.mjs';
@@ -26,6 +29,8 @@ const SERVER_BIN = env('E2E_SERVER_BIN');
 const SERVER_PORT = env('E2E_SERVER_PORT');
 const INVITE = env('E2E_INVITE');
 const ARTIFACTS = env('E2E_ARTIFACTS');
+const EVENT = env('E2E_EVENT');
+const CAMERA_DIR = env('E2E_CAMERA_DIR');
 const driver = new WebDriver(env('E2E_WEBDRIVER'));
 
 /** The sync server as a child process that the test stops and starts (offline, online). */
@@ -232,5 +237,77 @@ describe('the kiosk window at a gate, against the real server', { timeout: 300_0
     await server.start();
     await driver.waitForText('.sync-indicator', /Online[\s\S]*All sent/, 60_000);
     await screenshot('11-gate-back-online');
+  });
+
+  it('registers a walk-in, whose badge the camera admits at the gate, and the server has both', { timeout: 120_000 }, async () => {
+    await driver.click(button('Walk-in'));
+    await driver.waitFor(withText('About the person'));
+    await driver.fill('#field-person-first_name', 'Ada');
+    await driver.fill('#field-person-last_name', 'Walkin');
+    await driver.fill('#field-person-email', 'ada.walkin@example.org');
+    // The gate is the VIP lounge now (an earlier test picked it): a VIP walk-in.
+    await driver.click("//label[contains(normalize-space(.), 'VIP')]//input");
+    await screenshot('12-walk-in-person');
+    await driver.click(button('Next'));
+    await driver.waitFor(withText('About you'));
+    await driver.click("//label[contains(normalize-space(.), 'Developer')]//input");
+    await driver.click('#field-photo_consent');
+    await screenshot('13-walk-in-form');
+    await driver.click(button('Register and make the badge'));
+
+    const card = await driver.waitFor('.badge-card', 20_000);
+    const badge = await driver.text(card);
+    assert.match(badge, /Ada Walkin/);
+    assert.match(badge, /VIP/);
+    assert.match(badge, /Harbour Days/i);
+    const code = (await driver.text(await driver.waitFor('.badge-code'))).trim();
+    await screenshot('14-badge');
+
+    // A photo of the badge on the screen, for the camera: the QR the window drew, as a PNG in the
+    // replay folder the kiosk's camera reads.
+    const qr = await driver.execute("return document.querySelector('.badge-qr').getAttribute('src')");
+    const svg = qr.startsWith('data:image/svg+xml;base64,')
+      ? Buffer.from(qr.slice(qr.indexOf(',') + 1), 'base64').toString('utf8')
+      : decodeURIComponent(qr.slice(qr.indexOf(',') + 1));
+    writeFileSync(join(CAMERA_DIR, 'badge.svg'), svg);
+    await promisify(execFile)('rsvg-convert', ['--width', '480', '--background-color', 'white', '--output', join(CAMERA_DIR, 'badge.png'), join(CAMERA_DIR, 'badge.svg')], { timeout: 15_000 });
+    unlinkSync(join(CAMERA_DIR, 'badge.svg'));
+
+    await driver.click(button('Next walk-in'));
+    await driver.waitFor(withText('About the person'));
+    assert.equal(await driver.execute("return document.querySelector('#field-person-first_name').value"), '', 'the next walk-in starts empty');
+
+    // At the gate the camera starts again, now with the badge in view: the same verdict path.
+    await driver.click(button('Gate'));
+    assert.match(await verdictOf('admitted'), /Ada Walkin/);
+    await screenshot('15-verdict-camera-walk-in');
+    // The badge stays in view: judged once (the debounce), and the verdict goes by itself.
+    await driver.waitGone('.verdict', 10_000);
+    await driver.waitFor('.camera-image');
+    await screenshot('16-gate-camera');
+
+    // The coordinator screen (the camera stops: the badge leaves the folder) shows the server's
+    // open conflicts: none for this event.
+    await driver.click(button('Coordinator'));
+    unlinkSync(join(CAMERA_DIR, 'badge.png'));
+    await driver.fill('#coordinator-pin', '1357');
+    await driver.click(button('Open'));
+    await driver.waitFor('[data-conflicts="none"]', 20_000);
+    await driver.waitForText('.sync-indicator', /Online[\s\S]*All sent/, 60_000);
+    await screenshot('17-coordinator');
+
+    // The server has the walk-in, registered by this kiosk, and its admission.
+    const { stdout } = await promisify(execFile)(SERVER_BIN, ['admin', 'export', 'registrations', '--event', EVENT], { timeout: 60_000 });
+    const row = stdout.split('\n').find((line) => line.includes('ada.walkin@example.org'));
+    assert.ok(row, `the walk-in is in the server's registrations:\n${stdout.slice(0, 500)}`);
+    const [header] = stdout.split('\n');
+    const cells = Object.fromEntries(header.split(',').map((name, i) => [name, row.split(',')[i]]));
+    assert.equal(cells.first_name, 'Ada');
+    assert.equal(cells.ticket_type, 'VIP');
+    assert.ok(cells.walk_in_device, 'registered by a kiosk');
+    assert.ok(cells.first_admitted_at, 'admitted at the gate');
+    const { stdout: checkIns } = await promisify(execFile)(SERVER_BIN, ['admin', 'export', 'check-ins', '--event', EVENT], { timeout: 60_000 });
+    const admission = checkIns.split('\n').find((line) => line.includes('Ada Walkin') && line.includes(',admitted,'));
+    assert.ok(admission, `the camera's admission of the badge ${code} is on the server:\n${checkIns.slice(-600)}`);
   });
 });

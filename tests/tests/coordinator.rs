@@ -166,3 +166,63 @@ async fn a_parked_change_is_retried_or_set_aside_and_every_step_is_an_event() {
     drop(server);
     db.drop_db().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_coordinator_sees_the_events_open_conflicts_named_from_the_package() {
+    let db = TestDb::new().await;
+    let mut server = ServerProcess::start(&db.url).await;
+    let pool = PgPool::connect(&db.url).await.unwrap();
+    let event = seed::event(&pool).await;
+    let codes = seed::tickets(&pool, event.event_id, 2).await;
+    server.admin(&["package", "publish", "--event", &event.event_id.to_string()]);
+    let mut kiosks = Vec::new();
+    for label in ["north", "south"] {
+        let (store, dir, _) = enrolled_store(&server.base, &pool, event.event_id, label).await;
+        drop(store);
+        let kiosk = Kiosk::open(&dir, KdfParams::FOR_TESTS).unwrap();
+        kiosk.unlock("2468").unwrap();
+        kiosk.select_gate(event.gate_id).unwrap();
+        kiosks.push((kiosk, dir));
+    }
+    let (north, south) = (&kiosks[0].0, &kiosks[1].0);
+    let none = north.conflicts().await.unwrap();
+    assert_eq!((none.total_open, none.conflicts.len()), (0, 0));
+
+    // Both gates admit the same badge before either has synced: a double admission.
+    for kiosk in [north, south] {
+        let outcome = kiosk.scan(codes[0].as_bytes(), ScanSource::Wedge).unwrap();
+        assert_eq!(outcome.verdict.code, VerdictCode::Admitted);
+        kiosk.sync_now(|_| {}).await.unwrap();
+    }
+    let seen = north.conflicts().await.unwrap();
+    assert_eq!(seen.total_open, 1, "{seen:?}");
+    let conflict = &seen.conflicts[0];
+    assert_eq!(conflict.kind, "double_admission");
+    assert_eq!(
+        conflict.subjects,
+        vec![kiosk_core::app::ConflictSubject {
+            name: Some("Guest1 Tester".to_owned()),
+            code: Some(codes[0].clone()),
+            ticket_type: Some("Day pass".to_owned()),
+        }],
+        "the ticket is named from the package; the check-ins are not listed as subjects"
+    );
+    assert_eq!(
+        south.conflicts().await.unwrap(),
+        seen,
+        "every kiosk of the event sees it"
+    );
+
+    // Offline, the screen gets a plain "cannot reach the server", and the gate goes on.
+    server.kill();
+    assert!(matches!(north.conflicts().await, Err(AppError::Offline(_))));
+    let later = north.scan(codes[1].as_bytes(), ScanSource::Wedge).unwrap();
+    assert_eq!(later.verdict.code, VerdictCode::Admitted);
+
+    for (_, dir) in &kiosks {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    pool.close().await;
+    drop(server);
+    db.drop_db().await;
+}

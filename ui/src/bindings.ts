@@ -200,7 +200,12 @@ high_contrast: boolean,
 /**
  * Show the attendee's name with the verdict.
  */
-show_names: boolean, };
+show_names: boolean, 
+/**
+ * The desk screen (walk-in registration, personal data on screen) locks itself after this
+ * many minutes without a key press or touch: 1 to 60.
+ */
+desk_lock_minutes: number, };
 
 export type ScanSource = "camera" | "wedge" | "typed";
 
@@ -252,6 +257,37 @@ parked_changes: Array<ParkedChange>, };
 
 export type ParkedChange = { seq: number, kind: string, code: string, message: string, };
 
+export type ConflictsView = { 
+/**
+ * The oldest open ones, at most 100.
+ */
+conflicts: Array<ConflictView>, 
+/**
+ * How many are open in all.
+ */
+total_open: number, };
+
+export type ConflictView = { id: string, 
+/**
+ * `double_admission`, `admitted_while_canceled`, `admitted_while_revoked`,
+ * `possible_duplicate`, `field_conflict` or `parked_ticket`.
+ */
+kind: string, 
+/**
+ * When it arose (the later record's time).
+ */
+at: UnixMillis, 
+/**
+ * The tickets and attendees involved that this kiosk knows.
+ */
+subjects: Array<ConflictSubject>, };
+
+export type ConflictSubject = { name: string | null, 
+/**
+ * The ticket's code, when the subject is a ticket.
+ */
+code: string | null, ticket_type: string | null, };
+
 export type CameraInfo = { 
 /**
  * Stable id for the settings.
@@ -270,7 +306,7 @@ outline: Array<Point> | null, };
 
 export type Point = { x: number, y: number, };
 
-export type CameraStatus = { "state": "running", camera: CameraInfo, } | { "state": "no_camera", message: string, } | { "state": "failed", message: string, } | { "state": "stopped" };
+export type CameraStatus = { "state": "starting", camera: CameraInfo, } | { "state": "running", camera: CameraInfo, } | { "state": "no_camera", message: string, } | { "state": "failed", message: string, } | { "state": "stopped" };
 
 export type GateCounts = { 
 /**

@@ -11,7 +11,8 @@ use std::time::Duration;
 use serde::Serialize;
 use sync_protocol::UnixMillis;
 use sync_protocol::wire::{
-    ErrorBody, ErrorCode, MAX_PUSH_BATCH, PackageOffer, PullPage, PushRequest, PushResponse,
+    ErrorBody, ErrorCode, MAX_PUSH_BATCH, OpenConflicts, PackageOffer, PullPage, PushRequest,
+    PushResponse,
 };
 
 use crate::store::{Download, KioskStore, StoreError};
@@ -393,6 +394,17 @@ impl SyncClient {
             )));
         }
         Ok(())
+    }
+
+    /// The open conflicts of this kiosk's event, as the server has them now (a screen waits
+    /// on this: it gives up after 10 s).
+    pub async fn open_conflicts(&self) -> Result<OpenConflicts, SyncError> {
+        self.send(
+            self.http
+                .get(format!("{}/api/v1/conflicts", self.base))
+                .timeout(Duration::from_secs(10)),
+        )
+        .await
     }
 
     async fn send<T: serde::de::DeserializeOwned>(

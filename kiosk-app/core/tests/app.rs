@@ -209,7 +209,14 @@ fn settings_survive_a_restart_and_bad_ones_are_refused() {
         let mut settings = kiosk.settings();
         settings.language = "fr".into();
         settings.sound = false;
+        settings.desk_lock_minutes = 5;
         kiosk.save_settings(settings.clone()).unwrap();
+        for minutes in [0, 61] {
+            let mut idle = settings.clone();
+            idle.desk_lock_minutes = minutes;
+            let refused = kiosk.save_settings(idle).unwrap_err().to_ui();
+            assert_eq!(refused.field.as_deref(), Some("desk_lock_minutes"));
+        }
         settings.language = "xx".into();
         let refused = kiosk.save_settings(settings).unwrap_err().to_ui();
         assert_eq!(refused.field.as_deref(), Some("language"));
@@ -220,6 +227,7 @@ fn settings_survive_a_restart_and_bad_ones_are_refused() {
     assert_eq!(state.phase, Phase::Locked);
     assert_eq!(state.settings.language, "fr");
     assert!(!state.settings.sound);
+    assert_eq!(state.settings.desk_lock_minutes, 5);
     assert_eq!(state.settings.gate_id, gate);
     // Settings are readable before unlocking; the gate itself needs the store.
     assert!(state.gate.is_none());

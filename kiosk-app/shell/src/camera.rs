@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use kiosk_core::app::camera::{CameraLoop, CameraSink, choose};
+use kiosk_core::app::camera::{CameraLoop, CameraSink, choose, describe};
 use kiosk_core::app::{AppError, CameraStatus, PreviewFrame, ScanOutcome};
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Emitter};
@@ -54,9 +54,11 @@ pub fn start(
         app: app.clone(),
         preview,
     });
+    let camera = describe(&source);
     let running = CameraLoop::start(shell.kiosk.clone(), source, sink)?;
     *shell.camera.lock().unwrap_or_else(|e| e.into_inner()) = Some(running);
-    Ok(CameraStatus::Stopped)
+    // `running` comes as an event with the first frame (it may come before this answer).
+    Ok(CameraStatus::Starting { camera })
 }
 
 /// Stops the camera, if one runs.

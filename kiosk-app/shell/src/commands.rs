@@ -3,8 +3,8 @@
 //! to it). The list, with arguments and answers, is in docs/kiosk-app.md.
 
 use kiosk_core::app::{
-    AppError, AppState, BadgeView, CameraInfo, CameraStatus, OutboxView, PackageApplied,
-    PreviewFrame, ScanOutcome, ScanSource, Settings, WalkInSetup,
+    AppError, AppState, BadgeView, CameraInfo, CameraStatus, ConflictsView, OutboxView,
+    PackageApplied, PreviewFrame, ScanOutcome, ScanSource, Settings, WalkInSetup,
 };
 use kiosk_core::background::SyncStatus;
 use kiosk_core::store::GateCounts;
@@ -146,6 +146,11 @@ pub fn retry_parked(shell: State<'_, Shell>, seq: u64) -> Answer<OutboxView> {
 #[tauri::command]
 pub fn dismiss_parked(shell: State<'_, Shell>, seq: u64) -> Answer<OutboxView> {
     shell.kiosk.dismiss_parked(seq)
+}
+
+#[tauri::command]
+pub async fn conflicts(shell: State<'_, Shell>) -> Answer<ConflictsView> {
+    shell.kiosk.conflicts().await
 }
 
 #[tauri::command]

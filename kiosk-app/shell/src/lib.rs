@@ -115,6 +115,7 @@ pub fn run() {
             commands::outbox,
             commands::retry_parked,
             commands::dismiss_parked,
+            commands::conflicts,
             commands::sync_status,
             commands::sync_now,
             commands::save_settings,

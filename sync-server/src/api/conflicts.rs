@@ -1,5 +1,7 @@
 //! Conflicts for coordinators: `GET /api/v1/admin/events/{id}/conflicts` (filter by `status`
-//! and `kind`) and `POST /api/v1/admin/conflicts/{id}/resolve`.
+//! and `kind`) and `POST /api/v1/admin/conflicts/{id}/resolve`; and for kiosks,
+//! `GET /api/v1/conflicts`, the open conflicts of the kiosk's own event (kinds and record ids
+//! only: the kiosk names them from its package).
 //!
 //! Coordinators and admins may both list and resolve. Each resolution is audited as
 //! `conflict.resolve`. The body of a resolution names its `action`, which must fit the kind:
@@ -18,14 +20,18 @@ use serde_json::json;
 use sync_protocol::ids::EventId;
 use uuid::Uuid;
 
+use sync_protocol::wire::{ConflictNotice, MAX_CONFLICT_NOTICES, OpenConflicts};
+
+use crate::auth::Device;
 use crate::error::{ApiError, ApiJson, ApiQuery};
 use crate::staff::Staff;
 use crate::state::AppState;
-use crate::store::{ConflictFilter, ConflictRecord, Resolution, Store};
+use crate::store::{ConflictFilter, ConflictRecord, ConflictStatus, Resolution, Store};
 
 /// Adds the conflict routes to the `/api/v1` router.
 pub fn routes<S: Store>(api: Router<AppState<S>>) -> Router<AppState<S>> {
-    api.route("/admin/events/{id}/conflicts", get(list::<S>))
+    api.route("/conflicts", get(open_for_device::<S>))
+        .route("/admin/events/{id}/conflicts", get(list::<S>))
         .route("/admin/conflicts/{id}", get(show::<S>))
         .route("/admin/conflicts/{id}/resolve", post(resolve::<S>))
 }
@@ -56,6 +62,36 @@ pub async fn list<S: Store>(
     let event_id = parse_event(&event_id)?;
     let conflicts = state.store.list_conflicts(event_id, &filter).await?;
     Ok(ApiJson(ConflictList { conflicts }))
+}
+
+/// `GET /api/v1/conflicts`: the open conflicts of the calling kiosk's event, oldest first.
+pub async fn open_for_device<S: Store>(
+    State(state): State<AppState<S>>,
+    Device(device): Device,
+) -> Result<ApiJson<OpenConflicts>, ApiError> {
+    let filter = ConflictFilter {
+        status: Some(ConflictStatus::Open),
+        kind: None,
+        limit: Some(MAX_CONFLICT_NOTICES),
+    };
+    let conflicts = state
+        .store
+        .list_conflicts(device.event_id, &filter)
+        .await?
+        .into_iter()
+        .map(|c| ConflictNotice {
+            id: c.id,
+            kind: c.kind,
+            at: c.at,
+            detected_at: c.detected_at,
+            records: c.records,
+        })
+        .collect();
+    let total_open = state.store.count_open_conflicts(device.event_id).await?;
+    Ok(ApiJson(OpenConflicts {
+        conflicts,
+        total_open,
+    }))
 }
 
 /// `GET /api/v1/admin/conflicts/{id}`.

@@ -664,6 +664,12 @@ pub trait ConflictStore: Clone + Send + Sync + 'static {
         id: uuid::Uuid,
     ) -> impl Future<Output = Result<Option<ConflictRecord>, StoreError>> + Send;
 
+    /// How many of the event's conflicts are open.
+    fn count_open_conflicts(
+        &self,
+        event_id: EventId,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
     /// Resolves an open conflict, with its effects (merge, picked value) in the same
     /// transaction. `Conflict` when already resolved, `Invalid` when the action does not fit the
     /// kind. `stamp` is a fresh server HLC (a picked value is written at least that late).

@@ -7,6 +7,7 @@ import type {
   CameraInfo,
   CameraStatus,
   CheckInId,
+  ConflictsView,
   Direction,
   Gate,
   GateCounts,
@@ -83,6 +84,8 @@ export const checkCoordinatorPin = (pin: string) =>
 export const outbox = () => call<OutboxView>('outbox');
 export const retryParked = (seq: number) => call<OutboxView>('retry_parked', { seq });
 export const dismissParked = (seq: number) => call<OutboxView>('dismiss_parked', { seq });
+/** The event's open conflicts as the server has them (rejects with `offline` without it). */
+export const conflicts = () => call<ConflictsView>('conflicts');
 
 export const syncStatus = () => call<SyncStatus>('sync_status');
 

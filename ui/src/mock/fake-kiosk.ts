@@ -6,7 +6,7 @@
 //
 // It is scriptable from a test through `window.__fake` (see FakeControls), and its starting
 // point comes from the page's query string: ?scenario=fresh|locked|ready, &camera=none|failed,
-// &offline=1, &lang=fr, &contrast=1, &gate=gate-vip.
+// &offline=1, &lang=fr, &contrast=1, &gate=gate-vip, &deskLock=MINUTES.
 //
 // Only the mock build (vite --mode mock) includes this file.
 import { mockIPC } from '@tauri-apps/api/mocks';
@@ -16,6 +16,7 @@ import type {
   AppState,
   BadgeView,
   CameraStatus,
+  ConflictsView,
   Direction,
   FieldError,
   Gate,
@@ -125,6 +126,7 @@ export function installFakeKiosk(): FakeControls {
     language: query.get('lang') ?? 'en',
     high_contrast: query.get('contrast') === '1',
     show_names: true,
+    desk_lock_minutes: Number(query.get('deskLock') ?? 2),
   };
 
   const tickets = new Map<string, Ticket>();
@@ -250,6 +252,30 @@ export function installFakeKiosk(): FakeControls {
       dismissed: fake.dismissed,
       parked_changes: fake.parked,
     };
+  }
+
+  // The server's open conflicts of the event: two that other kiosks' check-ins and walk-ins made.
+  function conflicts(): ConflictsView {
+    const found: ConflictsView['conflicts'] = fake.enrolled && preset
+      ? [
+          {
+            id: '01930000-0000-7000-8000-00000000c001',
+            kind: 'double_admission',
+            at: Date.now() - 40 * 60 * 1000,
+            subjects: [{ name: 'Grace Hopper', code: 'DEMO-0002', ticket_type: 'Day pass' }],
+          },
+          {
+            id: '01930000-0000-7000-8000-00000000c002',
+            kind: 'possible_duplicate',
+            at: Date.now() - 12 * 60 * 1000,
+            subjects: [
+              { name: 'Ada Lovelace', code: null, ticket_type: null },
+              { name: 'Ada Lovelace', code: null, ticket_type: null },
+            ],
+          },
+        ]
+      : [];
+    return { conflicts: found, total_open: found.length };
   }
 
   function takeParked(seq: number) {
@@ -448,9 +474,13 @@ export function installFakeKiosk(): FakeControls {
         ],
       };
     };
+    const camera = CAMERAS.find((c) => c.id === settings.camera) ?? CAMERAS[0]!;
+    // As the engine does: "starting" now, "running" as an event with the first frame (which,
+    // like there, may reach the page before this answer).
+    void emit('camera-status', { state: 'running', camera });
     channel.onmessage(frame());
     fake.cameraTimer = window.setInterval(() => channel.onmessage(frame()), 100);
-    return { state: 'running', camera: CAMERAS.find((c) => c.id === settings.camera) ?? CAMERAS[0]! };
+    return { state: 'starting', camera };
   }
 
   // ---- commands ----
@@ -586,6 +616,11 @@ export function installFakeKiosk(): FakeControls {
         fake.dismissed += 1;
         publishStatus();
         return outbox();
+      case 'conflicts':
+        needEnrolled();
+        await sleep(150);
+        if (!fake.online) throw uiError('offline', 'the server cannot be reached: connection refused');
+        return conflicts();
       case 'sync_status':
         return status();
       case 'sync_now':

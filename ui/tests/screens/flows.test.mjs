@@ -382,6 +382,34 @@ describe('locking, offline and high contrast', () => {
     await context.close();
   });
 
+  it('locks the desk by itself after its idle time, warning first', async () => {
+    const { page, problems, context } = await openKiosk(browser, server.url, 'scenario=ready&deskLock=1');
+    await page.clock.install();
+    await page.getByRole('button', { name: 'Walk-in', exact: true }).click();
+    await page.getByLabel('First name').fill('Left');
+    // 45 s later nobody has touched it: the last 20 s are counted down.
+    await page.clock.fastForward('00:45');
+    await page.getByRole('alert').getByText(/it locks in 15 s/).waitFor();
+    await screenshot(page, '41b-walk-in-idle-warning');
+    await page.clock.fastForward('00:16');
+    await page.getByRole('heading', { name: 'Kiosk locked' }).waitFor();
+    const locks = await page.evaluate(() => window.__fake?.calls.filter((c) => c.cmd === 'lock').length);
+    assert.equal(locks, 1);
+    for (const digit of '2468') await page.getByRole('button', { name: digit, exact: true }).click();
+    await page.getByRole('button', { name: 'Unlock' }).click();
+    await page.getByRole('button', { name: 'Walk-in', exact: true }).click();
+    assert.equal(await page.getByLabel('First name').inputValue(), 'Left', 'the form comes back as it was');
+
+    // The idle time is a setting.
+    await page.getByRole('button', { name: 'Settings', exact: true }).click();
+    await page.getByLabel('Lock the desk after').selectOption('10');
+    await page.getByText('Saved').first().waitFor();
+    const saved = await page.evaluate(() => window.__fake?.calls.filter((c) => c.cmd === 'save_settings').map((c) => c.args.settings.desk_lock_minutes));
+    assert.deepEqual(saved, [10]);
+    assertNoProblems(problems);
+    await context.close();
+  });
+
   it('shows offline, clock skew, a newer package, parked changes and package import', async () => {
     const { page, problems, context } = await openKiosk(browser, server.url, 'scenario=ready&offline=1');
     await page.locator('.sync-indicator').getByText('Offline').waitFor();
@@ -417,6 +445,18 @@ describe('locking, offline and high contrast', () => {
       window.__fake?.calls.filter((c) => c.cmd === 'dismiss_parked' || c.cmd === 'retry_parked').map((c) => [c.cmd, c.args]),
     );
     assert.deepEqual(parkedCalls, [['dismiss_parked', { seq: 7 }]]);
+
+    // The event's conflicts come from the server: offline, the panel says so; once online,
+    // "Refresh" lists them, named from the package.
+    await page.getByText('The server cannot be reached: the conflicts show when this kiosk is online.').waitFor();
+    await page.evaluate(() => window.__fake?.setOnline(true));
+    await page.getByRole('region', { name: 'Open conflicts' }).getByRole('button', { name: 'Refresh' }).click();
+    await page.getByText('2 open conflicts.').waitFor();
+    const twice = page.locator('[data-conflict-kind="double_admission"]');
+    assert.match(await twice.innerText(), /Admitted twice.*Grace Hopper · DEMO-0002 · Day pass/s);
+    assert.match(await page.locator('[data-conflict-kind="possible_duplicate"]').innerText(), /Possible duplicate registration/);
+    await page.getByRole('region', { name: 'Open conflicts' }).scrollIntoViewIfNeeded();
+    await screenshot(page, '44-coordinator-conflicts');
     assertNoProblems(problems);
     await context.close();
   });

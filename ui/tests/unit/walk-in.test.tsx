@@ -1,7 +1,7 @@
 // The walk-in screen end to end against a mocked engine: the person's page before the form's,
 // the request it sends, the engine's field errors at their fields (on their page), the badge.
 import { describe, expect, it, vi } from 'vitest';
-import { render, screen, waitFor, within } from '@testing-library/react';
+import { act, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { mockIPC } from '@tauri-apps/api/mocks';
 import type { AppState, BadgeView, Form, UiError, WalkInSetup } from '../../src/bindings';
@@ -41,14 +41,14 @@ const STATE: AppState = {
   device: null,
   package_version: 1,
   gate: null,
-  settings: { gate_id: null, direction: 'entry', camera: null, sound: false, language: 'en', high_contrast: false, show_names: true },
+  settings: { gate_id: null, direction: 'entry', camera: null, sound: false, language: 'en', high_contrast: false, show_names: true, desk_lock_minutes: 2 },
   kiosk_mode: false,
 };
 
-function renderScreen() {
+function renderScreen(setState: KioskContextValue['setState'] = vi.fn()) {
   const context: KioskContextValue = {
     state: STATE,
-    setState: vi.fn(),
+    setState,
     refresh: vi.fn(async () => undefined),
     sync: null,
     screen: 'walk-in',
@@ -133,5 +133,40 @@ describe('walk-in screen', () => {
     expect(print).toHaveBeenCalled();
     await user.click(screen.getByRole('button', { name: 'Next walk-in' }));
     expect((screen.getByLabelText(/^First name/) as HTMLInputElement).value).toBe('');
+  });
+});
+
+describe('the desk locks itself when left alone', () => {
+  it('warns in the last 20 s, a key press keeps it open, then it locks', async () => {
+    vi.useFakeTimers();
+    try {
+      const calls: string[] = [];
+      const locked: AppState = { ...STATE, phase: 'locked' };
+      mockIPC((cmd) => {
+        calls.push(cmd);
+        if (cmd === 'walk_in_setup') return SETUP;
+        if (cmd === 'lock') return locked;
+        return null;
+      });
+      const setState = vi.fn();
+      renderScreen(setState);
+      await act(() => vi.advanceTimersByTimeAsync(99_000));
+      expect(screen.queryByRole('alert')).toBeNull();
+      await act(() => vi.advanceTimersByTimeAsync(1_000));
+      expect(screen.getByRole('alert').textContent).toMatch(/it locks in 20 s/);
+
+      // Someone is there: the count starts again.
+      fireEvent.keyDown(document.body, { key: 'a' });
+      await act(() => vi.advanceTimersByTimeAsync(1_000));
+      expect(screen.queryByRole('alert')).toBeNull();
+      await act(() => vi.advanceTimersByTimeAsync(100_000));
+      expect(calls).not.toContain('lock');
+
+      await act(() => vi.advanceTimersByTimeAsync(21_000));
+      expect(calls.filter((c) => c === 'lock')).toEqual(['lock']);
+      expect(setState).toHaveBeenCalledWith(locked);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -34,7 +34,8 @@ pub fn typescript() -> String {
         // app views
         super::Phase, super::AppState, super::EventView, super::DeviceView, super::Settings,
         super::ScanSource, super::ScanOutcome, super::WalkInSetup, super::BadgeView,
-        super::PackageApplied, super::OutboxView, super::ParkedChange, super::CameraInfo,
+        super::PackageApplied, super::OutboxView, super::ParkedChange, super::ConflictsView,
+        super::ConflictView, super::ConflictSubject, super::CameraInfo,
         super::PreviewFrame, super::Point, super::CameraStatus,
         crate::store::GateCounts, crate::walkin::WalkInRequest,
         crate::sync::SyncProgress, crate::sync::SyncReport, crate::background::SyncStatus,

@@ -158,7 +158,8 @@ impl Drop for CameraLoop {
     }
 }
 
-fn describe(source: &Source) -> CameraInfo {
+/// The camera a source reads, as the camera list names it.
+pub fn describe(source: &Source) -> CameraInfo {
     match source {
         Source::Replay { dir, .. } => CameraInfo {
             id: REPLAY_ID.to_owned(),

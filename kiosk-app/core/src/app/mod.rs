@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use sync_protocol::UnixMillis;
 use sync_protocol::crypto::KdfParams;
-use sync_protocol::ids::{CheckInId, GateId};
+use sync_protocol::ids::{AttendeeId, CheckInId, GateId, TicketId};
 use sync_protocol::model::{Direction, Gate};
 use sync_protocol::package::PackageFile;
 
@@ -134,6 +134,15 @@ impl Kiosk {
             return Err(AppError::invalid(
                 "language",
                 format!("unknown language {:?}", new.language),
+            ));
+        }
+        if !(1..=MAX_DESK_LOCK_MINUTES).contains(&new.desk_lock_minutes) {
+            return Err(AppError::invalid(
+                "desk_lock_minutes",
+                format!(
+                    "the desk locks itself after 1 to {MAX_DESK_LOCK_MINUTES} idle minutes, not {}",
+                    new.desk_lock_minutes
+                ),
             ));
         }
         settings::save(&self.data_dir, &new)?;
@@ -530,6 +539,63 @@ impl Kiosk {
             handle.refresh_counts();
         }
         self.outbox()
+    }
+
+    /// The event's open conflicts as the server reports them (needs the server), each named from
+    /// this kiosk's package where it can be.
+    pub async fn conflicts(&self) -> Result<ConflictsView, AppError> {
+        let store = self.store()?;
+        let client = SyncClient::for_store(&lock(&store))?;
+        let open = client.open_conflicts().await?;
+        let store = lock(&store);
+        let ticket_types = store.ticket_types()?;
+        let type_name = |id| {
+            ticket_types
+                .iter()
+                .find(|t| t.id == id)
+                .map(|t| t.name.clone())
+        };
+        let name_of = |attendee: &sync_protocol::model::Attendee| {
+            format!("{} {}", attendee.first_name, attendee.last_name)
+        };
+        let mut conflicts = Vec::with_capacity(open.conflicts.len());
+        for notice in open.conflicts {
+            let mut subjects = Vec::new();
+            for record in notice.records {
+                // A record is a ticket, an attendee or a check-in (not shown: its ticket is).
+                let ticket = match TicketId::from_uuid(record) {
+                    Ok(id) => store.ticket_by_id(id)?,
+                    Err(_) => None,
+                };
+                let attendee = match AttendeeId::from_uuid(record) {
+                    Ok(id) if ticket.is_none() => store.attendee(id)?,
+                    _ => None,
+                };
+                if let Some(ticket) = ticket {
+                    subjects.push(ConflictSubject {
+                        name: store.attendee(ticket.attendee_id)?.as_ref().map(name_of),
+                        code: Some(ticket.code),
+                        ticket_type: type_name(ticket.ticket_type_id),
+                    });
+                } else if let Some(attendee) = attendee {
+                    subjects.push(ConflictSubject {
+                        name: Some(name_of(&attendee)),
+                        code: None,
+                        ticket_type: None,
+                    });
+                }
+            }
+            conflicts.push(ConflictView {
+                id: notice.id.to_string(),
+                kind: notice.kind,
+                at: notice.at.wall(),
+                subjects,
+            });
+        }
+        Ok(ConflictsView {
+            conflicts,
+            total_open: open.total_open,
+        })
     }
 
     /// One sync now (push, then pull), reporting progress; serialised with the background sync.

@@ -16,10 +16,17 @@ const FILE: &str = "settings.json";
 pub fn load(data_dir: &Path) -> Settings {
     let path = data_dir.join(FILE);
     match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-            tracing::warn!(path = %path.display(), error = %e, "settings unreadable: defaults");
-            Settings::default()
-        }),
+        Ok(bytes) => {
+            let mut settings: Settings = serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+                tracing::warn!(path = %path.display(), error = %e, "settings unreadable: defaults");
+                Settings::default()
+            });
+            // A hand-edited idle time out of range must not leave the desk open for ever.
+            if !(1..=super::view::MAX_DESK_LOCK_MINUTES).contains(&settings.desk_lock_minutes) {
+                settings.desk_lock_minutes = Settings::default().desk_lock_minutes;
+            }
+            settings
+        }
         Err(_) => Settings::default(),
     }
 }

@@ -79,7 +79,13 @@ pub struct Settings {
     pub high_contrast: bool,
     /// Show the attendee's name with the verdict.
     pub show_names: bool,
+    /// The desk screen (walk-in registration, personal data on screen) locks itself after this
+    /// many minutes without a key press or touch: 1 to 60.
+    pub desk_lock_minutes: u32,
 }
+
+/// The longest idle time before the desk screen locks itself, in minutes.
+pub const MAX_DESK_LOCK_MINUTES: u32 = 60;
 
 impl Default for Settings {
     fn default() -> Self {
@@ -91,6 +97,7 @@ impl Default for Settings {
             language: "en".to_owned(),
             high_contrast: false,
             show_names: true,
+            desk_lock_minutes: 2,
         }
     }
 }
@@ -185,6 +192,41 @@ pub struct ParkedChange {
     pub message: String,
 }
 
+/// The event's open conflicts as the server reports them, for the coordinator screen (online
+/// only). They are resolved in the server's admin; the kiosk shows them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ConflictsView {
+    /// The oldest open ones, at most 100.
+    pub conflicts: Vec<ConflictView>,
+    /// How many are open in all.
+    pub total_open: u64,
+}
+
+/// One open conflict, its records named from this kiosk's package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ConflictView {
+    pub id: String,
+    /// `double_admission`, `admitted_while_canceled`, `admitted_while_revoked`,
+    /// `possible_duplicate`, `field_conflict` or `parked_ticket`.
+    pub kind: String,
+    /// When it arose (the later record's time).
+    pub at: UnixMillis,
+    /// The tickets and attendees involved that this kiosk knows.
+    pub subjects: Vec<ConflictSubject>,
+}
+
+/// A ticket or attendee a conflict names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ConflictSubject {
+    pub name: Option<String>,
+    /// The ticket's code, when the subject is a ticket.
+    pub code: Option<String>,
+    pub ticket_type: Option<String>,
+}
+
 /// A camera the kiosk can scan with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -219,6 +261,8 @@ pub struct Point {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum CameraStatus {
+    /// Opening the camera: `running` (or why not) follows as an event.
+    Starting { camera: CameraInfo },
     /// Frames are coming in.
     Running { camera: CameraInfo },
     /// No camera was found: scan with a USB scanner or type the code.

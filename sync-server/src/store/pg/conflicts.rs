@@ -123,6 +123,16 @@ impl ConflictStore for PgStore {
         row.as_ref().map(conflict_of).transpose()
     }
 
+    async fn count_open_conflicts(&self, event_id: EventId) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "select count(*) from conflicts where event_id = $1 and status = 'open'",
+        )
+        .bind(event_id.as_uuid())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n.max(0) as u64)
+    }
+
     async fn resolve_conflict(
         &self,
         id: Uuid,

@@ -7,6 +7,7 @@ import { useKioskEvent } from '../../app/use-kiosk-event';
 import { ErrorPanel } from '../../components/ErrorPanel';
 import { formatDuration, formatNumber, formatTime } from '../../i18n/format';
 import { PackageLoader } from '../package/PackageLoader';
+import { ConflictsPanel } from './ConflictsPanel';
 import { SyncPanel } from './SyncPanel';
 
 export function CoordinatorPanel({ pin }: { pin: string }) {
@@ -178,10 +179,7 @@ export function CoordinatorPanel({ pin }: { pin: string }) {
           )}
         </section>
 
-        <section className="panel panel-wide" aria-labelledby="conflicts-title">
-          <h2 id="conflicts-title">{t('coordinator.conflicts.title')}</h2>
-          <p>{t('coordinator.conflicts.note')}</p>
-        </section>
+        <ConflictsPanel />
       </div>
     </main>
   );

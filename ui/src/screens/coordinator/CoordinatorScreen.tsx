@@ -45,6 +45,7 @@ export function CoordinatorScreen() {
             <h2>{t('coordinator.pinTitle')}</h2>
             <p className="lead">{t('coordinator.pinIntro')}</p>
             <PinEntry
+              id="coordinator-pin"
               label={t('coordinator.pin')}
               value={pin}
               onValue={(value) => {

@@ -16,11 +16,14 @@ export function CameraPanel({ cameraId }: { cameraId: string | null }) {
   useEffect(() => {
     let active = true;
     setFrame(null);
+    setStatus(null);
     api
       .startCamera((next) => {
         if (active) setFrame(next);
       })
-      .then((answer) => active && setStatus(answer))
+      // The answer is "starting"; the loop's own events (running, failed...) may arrive before
+      // it, and then they win.
+      .then((answer) => active && setStatus((seen) => seen ?? answer))
       .catch((raw) => active && setStatus({ state: 'failed', message: toUiError(raw).message }));
     return () => {
       active = false;
@@ -28,12 +31,16 @@ export function CameraPanel({ cameraId }: { cameraId: string | null }) {
     };
   }, [cameraId]);
 
+  // Events come from every camera loop: "stopped" is the previous one ending (this panel stops its
+  // own), so only running and the failures count. A frame on this start's channel proves the
+  // camera runs even when the "running" event came before the page listened.
   useKioskEvent('camera-status', (next) => {
+    if (next.state === 'stopped' || next.state === 'starting') return;
     setStatus(next);
     if (next.state !== 'running') setFrame(null);
   });
 
-  if (status === null) {
+  if (status === null || (status.state === 'starting' && frame === null)) {
     return (
       <section className="camera camera-message" aria-label={t('camera.label')}>
         <Spinner label={t('camera.starting')} />
@@ -41,7 +48,7 @@ export function CameraPanel({ cameraId }: { cameraId: string | null }) {
     );
   }
 
-  if (status.state !== 'running') {
+  if (status.state !== 'running' && status.state !== 'starting') {
     const title = status.state === 'stopped' ? t('camera.stopped') : t('camera.none');
     return (
       <section className="camera camera-message" aria-label={t('camera.label')}>

@@ -1,4 +1,4 @@
-// Settings: camera, gate, sound, language, contrast, names. Each change is saved at once (and
+// Settings: camera, gate, sound, language, contrast, names, the desk's idle lock. Each change is saved at once (and
 // the language and contrast apply at once), so there is no "save" to forget.
 import { useEffect, useState } from 'react';
 import { useTranslation } from 'react-i18next';
@@ -9,6 +9,9 @@ import { ErrorPanel } from '../../components/ErrorPanel';
 import { TopBar } from '../../components/TopBar';
 import { LANGUAGES, languageOf } from '../../i18n';
 import { Toggle } from './Toggle';
+
+/** The idle times the desk screen may lock after, in minutes (the engine takes 1 to 60). */
+const DESK_LOCK_CHOICES = [1, 2, 5, 10, 15, 30];
 
 /** Each language's name in itself. */
 const LANGUAGE_NAMES: Record<(typeof LANGUAGES)[number], string> = { en: 'English', fr: 'Français' };
@@ -109,6 +112,25 @@ export function SettingsScreen() {
         <Toggle id="settings-sound" label={t('settings.sound')} help={t('settings.soundHelp')} checked={settings.sound} disabled={busy} onChange={(sound) => save({ sound })} />
         <Toggle id="settings-contrast" label={t('settings.highContrast')} help={t('settings.highContrastHelp')} checked={settings.high_contrast} disabled={busy} onChange={(high_contrast) => save({ high_contrast })} />
         <Toggle id="settings-names" label={t('settings.showNames')} help={t('settings.showNamesHelp')} checked={settings.show_names} disabled={busy} onChange={(show_names) => save({ show_names })} />
+        <div className="field">
+          <label htmlFor="settings-desk-lock" className="field-label">
+            {t('settings.deskLock')}
+          </label>
+          <select
+            id="settings-desk-lock"
+            className="input"
+            value={settings.desk_lock_minutes}
+            disabled={busy}
+            onChange={(event) => save({ desk_lock_minutes: Number(event.target.value) })}
+          >
+            {DESK_LOCK_CHOICES.map((minutes) => (
+              <option key={minutes} value={minutes}>
+                {t('settings.deskLockMinutes', { count: minutes })}
+              </option>
+            ))}
+          </select>
+          <p className="field-help">{t('settings.deskLockHelp')}</p>
+        </div>
         <p className="saved-line" role="status">
           {saved ? t('settings.saved') : ''}
         </p>

@@ -1,11 +1,14 @@
 // The registration desk: a walk-in's name, contact and ticket type, then the event's own form,
 // then their badge. The draft is kept while the kiosk is locked or another screen is shown.
+// Personal data is on this screen: it locks the kiosk itself after the idle time the settings
+// give (Settings.desk_lock_minutes), with a warning in the last seconds.
 import { useEffect, useMemo, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { api } from '../../api';
 import type { BadgeView, FieldError, UiError, WalkInSetup } from '../../bindings';
 import { useKiosk } from '../../app/kiosk-context';
 import { useDraft } from '../../app/use-draft';
+import { useIdleLock } from '../../app/use-idle-lock';
 import { ErrorPanel } from '../../components/ErrorPanel';
 import { Spinner } from '../../components/Spinner';
 import { TopBar } from '../../components/TopBar';
@@ -26,7 +29,13 @@ const emptyDraft = (): Draft => ({ answers: {}, page: 0, badge: null });
 
 export function WalkInScreen() {
   const { t, i18n } = useTranslation();
-  const { handleError } = useKiosk();
+  const { state, setState, handleError } = useKiosk();
+  const lockingIn = useIdleLock(state.settings.desk_lock_minutes, () => {
+    api
+      .lock()
+      .then(setState)
+      .catch((raw) => setError(handleError(raw as UiError)));
+  });
   const [setup, setSetup] = useState<WalkInSetup | null>(null);
   const [loadError, setLoadError] = useState<UiError | null>(null);
   const [draft, setDraft] = useDraft<Draft>('walk-in', emptyDraft);
@@ -101,6 +110,11 @@ export function WalkInScreen() {
     <div className="screen">
       <TopBar title={t('walkIn.title')} />
       <main className="content content-form">
+        {lockingIn !== null && (
+          <div className="notice notice-idle" role="alert">
+            <p className="notice-title">{t('walkIn.idleLock', { seconds: lockingIn })}</p>
+          </div>
+        )}
         {loadError && <ErrorPanel error={loadError} />}
         {!setup && !loadError && <Spinner label={t('common.loading')} />}
         {draft.badge ? (
