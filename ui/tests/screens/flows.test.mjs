@@ -404,7 +404,7 @@ describe('locking, offline and high contrast', () => {
     await page.getByRole('button', { name: 'Settings', exact: true }).click();
     await page.getByLabel('Lock the desk after').selectOption('10');
     await page.getByText('Saved').first().waitFor();
-    const saved = await page.evaluate(() => window.__fake?.calls.filter((c) => c.cmd === 'save_settings').map((c) => c.args.settings.desk_lock_minutes));
+    const saved = await page.evaluate(() => window.__fake?.calls.filter((c) => c.cmd === 'save_settings').map((c) => /** @type {{ settings: { desk_lock_minutes: number } }} */ (c.args).settings.desk_lock_minutes));
     assert.deepEqual(saved, [10]);
     assertNoProblems(problems);
     await context.close();
