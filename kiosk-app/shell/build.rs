@@ -18,6 +18,7 @@ const COMMANDS: &[&str] = &[
     "counts",
     "walk_in_setup",
     "register_walk_in",
+    "print_badge",
     "check_coordinator_pin",
     "outbox",
     "retry_parked",

@@ -72,10 +72,10 @@ class Server {
 const server = new Server();
 let shots = 0;
 
-async function screenshot(name) {
+async function screenshot(name, { settle = true } = {}) {
   mkdirSync(ARTIFACTS, { recursive: true });
   // Let a verdict's entrance animation finish.
-  await sleep(300);
+  if (settle) await sleep(300);
   writeFileSync(join(ARTIFACTS, `${name}.png`), await driver.screenshot());
   shots += 1;
 }
@@ -273,6 +273,24 @@ describe('the kiosk window at a gate, against the real server', { timeout: 300_0
     await promisify(execFile)('rsvg-convert', ['--width', '480', '--background-color', 'white', '--output', join(CAMERA_DIR, 'badge.png'), join(CAMERA_DIR, 'badge.svg')], { timeout: 15_000 });
     unlinkSync(join(CAMERA_DIR, 'badge.svg'));
 
+    // "Print the badge" opens the system's print dialog (GTK's, through the webview) over the
+    // window; Escape closes it and the desk goes on.
+    await driver.click(button('Print the badge'));
+    const xdotool = (args) => promisify(execFile)('xdotool', args, { timeout: 20_000 });
+    const { stdout: dialog } = await xdotool(['search', '--sync', '--onlyvisible', '--name', '^Print$']);
+    assert.ok(dialog.trim(), 'the print dialog is shown');
+    await promisify(execFile)('import', ['-window', 'root', join(ARTIFACTS, '14b-print-dialog.png')], { timeout: 20_000 });
+    const dialogWindow = dialog.trim().split('\n')[0];
+    await xdotool(['windowfocus', '--sync', dialogWindow]);
+    await xdotool(['key', '--window', dialogWindow, 'Escape']);
+    for (let tries = 0; ; tries += 1) {
+      const open = await xdotool(['search', '--onlyvisible', '--name', '^Print$']).then(() => true, () => false);
+      if (!open) break;
+      assert.ok(tries < 50, 'the print dialog closes on Escape');
+      await sleep(100);
+    }
+    await driver.waitFor(button('Next walk-in'));
+
     await driver.click(button('Next walk-in'));
     await driver.waitFor(withText('About the person'));
     assert.equal(await driver.execute("return document.querySelector('#field-person-first_name').value"), '', 'the next walk-in starts empty');
@@ -284,7 +302,10 @@ describe('the kiosk window at a gate, against the real server', { timeout: 300_0
     // The badge stays in view: judged once (the debounce), and the verdict goes by itself.
     await driver.waitGone('.verdict', 10_000);
     await driver.waitFor('.camera-image');
-    await screenshot('16-gate-camera');
+    // The preview draws the outline of the code it reads (the badge frame; the blank one has none).
+    await driver.waitFor('.camera-outline polygon', 15_000);
+    // At once: the replay shows the badge and the blank frame in turn.
+    await screenshot('16-gate-camera-outline', { settle: false });
 
     // The coordinator screen (the camera stops: the badge leaves the folder) shows the server's
     // open conflicts: none for this event.

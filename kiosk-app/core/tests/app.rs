@@ -374,6 +374,27 @@ fn the_camera_loop_judges_a_badge_once_and_sends_previews() {
     assert!(preview.image.starts_with("data:image/jpeg;base64,"));
     assert!(preview.width > 0 && preview.width <= kiosk_core::app::camera::PREVIEW_WIDTH);
     assert_eq!(preview.width, preview.height, "a square badge stays square");
+    // The code's outline, in the preview's pixels: four corners inside it, around its middle
+    // (the badge image is the code alone, centred).
+    let outline = preview.outline.as_ref().expect("the read code's outline");
+    assert_eq!(outline.len(), 4, "{outline:?}");
+    let size = preview.width as f32;
+    for corner in outline {
+        assert!(
+            (0.0..=size).contains(&corner.x) && (0.0..=size).contains(&corner.y),
+            "{outline:?}"
+        );
+    }
+    let middle_x = outline.iter().map(|c| c.x).sum::<f32>() / 4.0;
+    let middle_y = outline.iter().map(|c| c.y).sum::<f32>() / 4.0;
+    assert!((middle_x - size / 2.0).abs() < size / 10.0, "{outline:?}");
+    assert!((middle_y - size / 2.0).abs() < size / 10.0, "{outline:?}");
+    let width = outline.iter().map(|c| c.x).fold(f32::MIN, f32::max)
+        - outline.iter().map(|c| c.x).fold(f32::MAX, f32::min);
+    assert!(
+        width > size / 3.0,
+        "the outline spans the code: {outline:?}"
+    );
     let statuses = sink.statuses.lock().unwrap();
     assert!(matches!(
         statuses.first(),

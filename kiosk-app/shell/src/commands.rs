@@ -13,7 +13,7 @@ use kiosk_core::walkin::WalkInRequest;
 use sync_protocol::ids::{CheckInId, GateId};
 use sync_protocol::model::{Direction, Gate};
 use tauri::ipc::{Channel, InvokeBody, Request};
-use tauri::{AppHandle, State};
+use tauri::{AppHandle, State, WebviewWindow};
 
 use crate::Shell;
 
@@ -126,6 +126,15 @@ pub fn walk_in_setup(shell: State<'_, Shell>) -> Answer<WalkInSetup> {
 #[tauri::command]
 pub fn register_walk_in(shell: State<'_, Shell>, request: WalkInRequest) -> Answer<BadgeView> {
     shell.kiosk.register_walk_in(request)
+}
+
+/// The system print dialog for the window (its print styles leave the badge card alone). WebKitGTK
+/// shows nothing for the page's own `window.print()`: the webview's print operation does.
+#[tauri::command]
+pub fn print_badge(window: WebviewWindow) -> Answer<()> {
+    window
+        .print()
+        .map_err(|e| AppError::Internal(format!("printing: {e}")))
 }
 
 #[tauri::command]

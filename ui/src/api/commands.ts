@@ -84,6 +84,8 @@ export const checkCoordinatorPin = (pin: string) =>
 export const outbox = () => call<OutboxView>('outbox');
 export const retryParked = (seq: number) => call<OutboxView>('retry_parked', { seq });
 export const dismissParked = (seq: number) => call<OutboxView>('dismiss_parked', { seq });
+/** The system print dialog for the window (the print styles leave the badge card alone). */
+export const printBadge = () => call<null>('print_badge');
 /** The event's open conflicts as the server has them (rejects with `offline` without it). */
 export const conflicts = () => call<ConflictsView>('conflicts');
 

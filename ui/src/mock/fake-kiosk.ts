@@ -596,6 +596,9 @@ export function installFakeKiosk(): FakeControls {
       case 'register_walk_in':
         await sleep(150);
         return register(args.request as WalkInRequest);
+      case 'print_badge':
+        needPackage();
+        return null;
       case 'check_coordinator_pin':
         needOpen();
         await sleep(100);

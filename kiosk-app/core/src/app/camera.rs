@@ -15,7 +15,10 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 
-use super::{AppError, CameraInfo, CameraStatus, Kiosk, PreviewFrame, ScanOutcome, ScanSource};
+use super::{
+    AppError, CameraInfo, CameraStatus, Kiosk, Point, PreviewFrame, ScanOutcome, ScanSource,
+};
+use crate::scan::decode::Outline;
 use crate::scan::frame::spawn_producer;
 use crate::scan::replay::DirectoryReplay;
 use crate::scan::{Debounce, GrayFrame, Ladder, LatestFrame, ScanError};
@@ -198,14 +201,15 @@ fn decode_loop(
                 camera: info.clone(),
             });
         }
+        let read = ladder.decode(&frame);
         if last_preview.is_none_or(|t| t.elapsed() >= PREVIEW_INTERVAL) {
             last_preview = Some(Instant::now());
-            if let Some(preview) = preview(&frame) {
+            if let Some(preview) = preview(&frame, read.outline) {
                 sink.preview(preview);
             }
         }
         let now = (kiosk.clock)();
-        for payload in ladder.decode(&frame).payloads {
+        for payload in read.payloads {
             if debounce.admit(&payload, now) {
                 sink.scanned(kiosk.scan(&payload, ScanSource::Camera));
             }
@@ -227,8 +231,9 @@ fn decode_loop(
     }
 }
 
-/// The frame downscaled to [`PREVIEW_WIDTH`] as a JPEG data URL.
-pub fn preview(frame: &GrayFrame) -> Option<PreviewFrame> {
+/// The frame downscaled to [`PREVIEW_WIDTH`] as a JPEG data URL, with the outline of the code
+/// read in it (in the preview's pixels).
+pub fn preview(frame: &GrayFrame, outline: Option<Outline>) -> Option<PreviewFrame> {
     let image = frame.to_image();
     let width = PREVIEW_WIDTH.min(frame.width()).max(1);
     let height = ((u64::from(frame.height()) * u64::from(width)) / u64::from(frame.width().max(1)))
@@ -246,6 +251,15 @@ pub fn preview(frame: &GrayFrame) -> Option<PreviewFrame> {
         ),
         width,
         height,
-        outline: None,
+        outline: outline.map(|corners| {
+            let scale = width as f32 / frame.width().max(1) as f32;
+            corners
+                .iter()
+                .map(|&(x, y)| Point {
+                    x: x as f32 * scale,
+                    y: y as f32 * scale,
+                })
+                .collect()
+        }),
     })
 }

@@ -11,18 +11,35 @@ use rxing::{BarcodeFormat, DecodeHints, RXingResultMetadataType, RXingResultMeta
 
 use super::GrayFrame;
 
+/// Where a code sits in a frame: its four corners in pixels, clockwise from the top left of the
+/// code (for the outline the camera preview draws).
+pub type Outline = [(i32, i32); 4];
+
 /// A QR engine over grayscale frames. Returns the payloads it read (raw bytes: a QR code may
 /// carry any bytes); an empty list means no code was found.
 pub trait Decoder: Send + Sync {
     /// A short name for logs and the hit-rate table.
     fn name(&self) -> &str;
     fn decode(&self, frame: &GrayFrame) -> Vec<Vec<u8>>;
+
+    /// The payloads with where each code is, when the engine says (by default it does not).
+    fn locate(&self, frame: &GrayFrame) -> Vec<(Vec<u8>, Option<Outline>)> {
+        self.decode(frame).into_iter().map(|p| (p, None)).collect()
+    }
 }
 
 /// Runs `decoder` with a panic guard: a panic becomes "no code" plus a warning.
 pub fn guarded(decoder: &dyn Decoder, frame: &GrayFrame) -> Vec<Vec<u8>> {
-    match catch_unwind(AssertUnwindSafe(|| decoder.decode(frame))) {
-        Ok(payloads) => payloads,
+    guarded_locate(decoder, frame)
+        .into_iter()
+        .map(|(payload, _)| payload)
+        .collect()
+}
+
+/// [`Decoder::locate`] with the same panic guard as [`guarded`].
+pub fn guarded_locate(decoder: &dyn Decoder, frame: &GrayFrame) -> Vec<(Vec<u8>, Option<Outline>)> {
+    match catch_unwind(AssertUnwindSafe(|| decoder.locate(frame))) {
+        Ok(found) => found,
         Err(panic) => {
             let reason = panic
                 .downcast_ref::<&str>()
@@ -51,6 +68,10 @@ impl Decoder for Rxing {
     }
 
     fn decode(&self, frame: &GrayFrame) -> Vec<Vec<u8>> {
+        self.locate(frame).into_iter().map(|(p, _)| p).collect()
+    }
+
+    fn locate(&self, frame: &GrayFrame) -> Vec<(Vec<u8>, Option<Outline>)> {
         if frame.width() == 0 || frame.height() == 0 {
             return Vec::new();
         }
@@ -65,10 +86,51 @@ impl Decoder for Rxing {
             Some(BarcodeFormat::QR_CODE),
             &mut hints,
         ) {
-            Ok(result) => vec![rxing_payload(&result)],
+            Ok(result) => vec![(rxing_payload(&result), rxing_outline(&result))],
             Err(_) => Vec::new(),
         }
     }
+}
+
+/// rxing reports three corners of a QR code (or its finder centres, by version): the fourth
+/// completes the parallelogram, opposite the corner where the two shorter sides meet.
+fn rxing_outline(result: &rxing::RXingResult) -> Option<Outline> {
+    let points = result.getPoints();
+    let p = |i: usize| points.get(i).map(|q| (q.x, q.y));
+    let three = [p(0)?, p(1)?, p(2)?];
+    let distance = |a: (f32, f32), b: (f32, f32)| (a.0 - b.0).hypot(a.1 - b.1);
+    // The corner between the two legs is the one not on the longest side (the diagonal).
+    let corner = (0..3)
+        .max_by(|&i, &j| {
+            let opposite = |k: usize| distance(three[(k + 1) % 3], three[(k + 2) % 3]);
+            opposite(i).total_cmp(&opposite(j))
+        })
+        .unwrap_or(0);
+    let (a, b, c) = (
+        three[(corner + 1) % 3],
+        three[corner],
+        three[(corner + 2) % 3],
+    );
+    let fourth = (a.0 + c.0 - b.0, a.1 + c.1 - b.1);
+    Some(clockwise(
+        [a, b, c, fourth].map(|(x, y)| (x.round() as i32, y.round() as i32)),
+    ))
+}
+
+/// The corners in clockwise order on screen (y grows downwards), from the one nearest the
+/// frame's top left.
+fn clockwise(mut corners: Outline) -> Outline {
+    let cx = corners.iter().map(|c| c.0 as f32).sum::<f32>() / 4.0;
+    let cy = corners.iter().map(|c| c.1 as f32).sum::<f32>() / 4.0;
+    corners.sort_by(|a, b| {
+        let angle = |c: &(i32, i32)| (c.1 as f32 - cy).atan2(c.0 as f32 - cx);
+        angle(a).total_cmp(&angle(b))
+    });
+    let first = (0..4)
+        .min_by_key(|&i| corners[i].0 + corners[i].1)
+        .unwrap_or(0);
+    corners.rotate_left(first);
+    corners
 }
 
 /// rxing hands back text decoded with a guessed character set. When the code's byte segments are
@@ -96,6 +158,10 @@ impl Decoder for Rqrr {
     }
 
     fn decode(&self, frame: &GrayFrame) -> Vec<Vec<u8>> {
+        self.locate(frame).into_iter().map(|(p, _)| p).collect()
+    }
+
+    fn locate(&self, frame: &GrayFrame) -> Vec<(Vec<u8>, Option<Outline>)> {
         let (w, h) = (frame.width() as usize, frame.height() as usize);
         if w == 0 || h == 0 {
             return Vec::new();
@@ -108,7 +174,10 @@ impl Decoder for Rqrr {
             .into_iter()
             .filter_map(|grid| {
                 let mut payload = Vec::new();
-                grid.decode_to(&mut payload).ok().map(|_| payload)
+                let outline = clockwise(grid.bounds.map(|p| (p.x, p.y)));
+                grid.decode_to(&mut payload)
+                    .ok()
+                    .map(|_| (payload, Some(outline)))
             })
             .collect()
     }
@@ -183,6 +252,9 @@ pub struct LadderResult {
     pub payloads: Vec<Vec<u8>>,
     /// The label of the step that read the payloads (`None` when nothing was read).
     pub step: Option<String>,
+    /// Where the first code is in the frame as given (whatever size the step read it at), when
+    /// its engine says.
+    pub outline: Option<Outline>,
 }
 
 impl Ladder {
@@ -212,16 +284,25 @@ impl Ladder {
                 }
                 Retry::Half | Retry::Doubled => continue,
             };
-            let found = guarded(step.decoder.as_ref(), input);
+            let found = guarded_locate(step.decoder.as_ref(), input);
             if !found.is_empty() {
+                // Back to the frame's own pixels from the size this step read.
+                let scale = |(x, y): (i32, i32)| match step.retry {
+                    Retry::AsIs | Retry::Inverted => (x, y),
+                    Retry::Half => (x * 2, y * 2),
+                    Retry::Doubled => (x / 2, y / 2),
+                };
+                let outline = found.iter().find_map(|(_, o)| *o).map(|o| o.map(scale));
                 let mut seen = HashSet::new();
                 let payloads = found
                     .into_iter()
+                    .map(|(payload, _)| payload)
                     .filter(|p| seen.insert(p.clone()))
                     .collect();
                 return LadderResult {
                     payloads,
                     step: Some(step.label()),
+                    outline,
                 };
             }
         }
@@ -281,6 +362,57 @@ mod tests {
         let result = ladder.decode(&blank());
         assert_eq!(result.payloads, vec![b"GP1:X".to_vec()]);
         assert_eq!(result.step.as_deref(), Some("fixed+inverted"));
+    }
+
+    /// A QR code of `payload` drawn at `offset` in a white frame, `module` pixels a module.
+    fn drawn(payload: &[u8], width: u32, offset: (u32, u32), module: u32) -> (GrayFrame, u32) {
+        let code = qrcode::QrCode::new(payload).unwrap();
+        let n = code.width() as u32;
+        let mut luma = vec![255u8; (width * width) as usize];
+        for (i, color) in code.to_colors().iter().enumerate() {
+            if *color == qrcode::Color::Dark {
+                let (cx, cy) = (i as u32 % n, i as u32 / n);
+                for dy in 0..module {
+                    for dx in 0..module {
+                        let (x, y) = (offset.0 + cx * module + dx, offset.1 + cy * module + dy);
+                        luma[(y * width + x) as usize] = 0;
+                    }
+                }
+            }
+        }
+        (GrayFrame::new(width, width, luma).unwrap(), n * module)
+    }
+
+    #[test]
+    fn each_engine_and_the_ladder_say_where_the_code_is() {
+        let (frame, side) = drawn(b"GP1:OUTLINE", 400, (150, 60), 6);
+        let inside = |outline: Outline| {
+            for (x, y) in outline {
+                assert!((140..=160 + side as i32).contains(&x), "{outline:?}");
+                assert!((50..=70 + side as i32).contains(&y), "{outline:?}");
+            }
+            // Clockwise from the top left: left corners left of right ones, top above bottom.
+            assert!(
+                outline[0].0 < outline[1].0 && outline[3].0 < outline[2].0,
+                "{outline:?}"
+            );
+            assert!(
+                outline[0].1 < outline[3].1 && outline[1].1 < outline[2].1,
+                "{outline:?}"
+            );
+        };
+        for decoder in [&Rxing as &dyn Decoder, &Rqrr] {
+            let found = guarded_locate(decoder, &frame);
+            assert_eq!(found.len(), 1, "{}", decoder.name());
+            assert_eq!(found[0].0, b"GP1:OUTLINE");
+            inside(found[0].1.expect("an outline"));
+        }
+        let read = Ladder::default().decode(&frame);
+        inside(read.outline.expect("the ladder keeps the outline"));
+        // A step that read a rescaled frame reports in the frame's own pixels.
+        let half = Ladder::new(vec![Step::new(Rqrr, Retry::Half)]).decode(&frame);
+        assert_eq!(half.step.as_deref(), Some("rqrr+half"));
+        inside(half.outline.expect("an outline at half size"));
     }
 
     #[test]

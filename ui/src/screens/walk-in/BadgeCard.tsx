@@ -1,7 +1,10 @@
 // The walk-in's badge: name, ticket type, event, and the QR every gate accepts (the engine's SVG,
 // shown as an image), with the code small under it. Printing prints this card alone.
+import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import type { BadgeView } from '../../bindings';
+import { api, toUiError } from '../../api';
+import type { BadgeView, UiError } from '../../bindings';
+import { ErrorPanel } from '../../components/ErrorPanel';
 
 export function badgeImageUrl(svg: string): string {
   return `data:image/svg+xml;charset=utf-8,${encodeURIComponent(svg)}`;
@@ -9,6 +12,12 @@ export function badgeImageUrl(svg: string): string {
 
 export function BadgeCard({ badge, onNext }: { badge: BadgeView; onNext(): void }) {
   const { t } = useTranslation();
+  const [printError, setPrintError] = useState<UiError | null>(null);
+  // The shell opens the system print dialog; the answer comes once it closes.
+  const print = () => {
+    setPrintError(null);
+    api.printBadge().catch((raw) => setPrintError(toUiError(raw)));
+  };
   return (
     <div className="badge-screen">
       <p className="success-line" role="status">
@@ -22,12 +31,15 @@ export function BadgeCard({ badge, onNext }: { badge: BadgeView; onNext(): void 
         <p className="badge-code">{badge.code}</p>
       </article>
       <div className="form-nav no-print">
-        <button type="button" className="btn btn-secondary btn-large" onClick={() => window.print()}>
+        <button type="button" className="btn btn-secondary btn-large" onClick={print}>
           {t('badge.print')}
         </button>
         <button type="button" className="btn btn-primary btn-large" onClick={onNext} autoFocus>
           {t('badge.next')}
         </button>
+      </div>
+      <div className="no-print">
+        <ErrorPanel error={printError} />
       </div>
     </div>
   );
