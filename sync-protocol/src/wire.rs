@@ -362,8 +362,12 @@ pub enum ErrorCode {
     Forbidden,
     /// The enrolment token is unknown, used or expired (401).
     EnrolmentTokenInvalid,
-    /// No such record (404).
+    /// No such record, or no such route (404).
     NotFound,
+    /// The route exists but not with this method (405).
+    MethodNotAllowed,
+    /// The request took longer than the server allows (408): retry.
+    Timeout,
     /// The request conflicts with stored state, e.g. a duplicate name (409).
     Conflict,
     /// Too many requests: wait and retry (429).
@@ -387,11 +391,25 @@ impl ErrorCode {
             | ErrorCode::EnrolmentTokenInvalid => 401,
             ErrorCode::Forbidden => 403,
             ErrorCode::NotFound => 404,
+            ErrorCode::MethodNotAllowed => 405,
+            ErrorCode::Timeout => 408,
             ErrorCode::Conflict => 409,
             ErrorCode::RateLimited => 429,
             ErrorCode::Unavailable => 503,
             ErrorCode::Internal => 500,
         }
+    }
+
+    /// Whether a client should simply try again later (after a pause): the request may succeed
+    /// unchanged.
+    pub fn is_transient(self) -> bool {
+        matches!(
+            self,
+            ErrorCode::Timeout
+                | ErrorCode::RateLimited
+                | ErrorCode::Unavailable
+                | ErrorCode::Internal
+        )
     }
 }
 

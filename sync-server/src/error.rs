@@ -44,6 +44,12 @@ pub enum ApiError {
     /// 404.
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// 404: no route has this path.
+    #[error("no such route: {method} {path}")]
+    NoRoute { method: String, path: String },
+    /// 405: the path exists, but not with this method.
+    #[error("{path} does not take {method}")]
+    MethodNotAllowed { method: String, path: String },
     /// 409.
     #[error("{0}")]
     Conflict(String),
@@ -68,7 +74,8 @@ impl ApiError {
             ApiError::RateLimited => ErrorCode::RateLimited,
             ApiError::EnrolmentTokenInvalid => ErrorCode::EnrolmentTokenInvalid,
             ApiError::Forbidden(_) => ErrorCode::Forbidden,
-            ApiError::NotFound(_) => ErrorCode::NotFound,
+            ApiError::NotFound(_) | ApiError::NoRoute { .. } => ErrorCode::NotFound,
+            ApiError::MethodNotAllowed { .. } => ErrorCode::MethodNotAllowed,
             ApiError::Conflict(_) => ErrorCode::Conflict,
             ApiError::Unavailable(_) => ErrorCode::Unavailable,
             ApiError::Internal(_) => ErrorCode::Internal,
@@ -149,3 +156,81 @@ impl<T: serde::Serialize> IntoResponse for ApiJson<T> {
 #[derive(Debug, Clone, Copy, Default, axum::extract::FromRequestParts)]
 #[from_request(via(axum::extract::Query), rejection(ApiError))]
 pub struct ApiQuery<T>(pub T);
+
+/// The router's fallback: `{code: "not_found"}` for a path no route has.
+pub async fn no_route(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::NoRoute {
+        method: method.to_string(),
+        path: uri.path().to_owned(),
+    }
+}
+
+/// The fallback for a route's missing methods: `{code: "method_not_allowed"}`.
+pub async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::MethodNotAllowed {
+        method: method.to_string(),
+        path: uri.path().to_owned(),
+    }
+}
+
+/// The outermost guard: an error answer that is not our JSON (made by a layer, such as the
+/// request timeout's 408 or the body limit's 413, or by an extractor) becomes `{code, message}`
+/// with the code its status means and its text, if any, as the message.
+pub async fn json_errors(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if status.as_u16() < 400 || is_json {
+        return response;
+    }
+    let code = code_of_status(status);
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 4096)
+        .await
+        .ok()
+        .and_then(|b| String::from_utf8(b.to_vec()).ok())
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty());
+    let message = text.unwrap_or_else(|| match code {
+        ErrorCode::Timeout => "the request took too long; retry".to_owned(),
+        ErrorCode::PayloadTooLarge => "request body is too large".to_owned(),
+        _ => status
+            .canonical_reason()
+            .unwrap_or("request failed")
+            .to_lowercase(),
+    });
+    tracing::debug!(status = status.as_u16(), code = ?code, %message, "error answered as JSON");
+    let mut json = (status, Json(ErrorBody { code, message })).into_response();
+    // Keep what the layer said besides the body (a request id, Retry-After).
+    for (name, value) in &parts.headers {
+        if name != axum::http::header::CONTENT_TYPE && name != axum::http::header::CONTENT_LENGTH {
+            json.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    json
+}
+
+/// The stable code a bare HTTP error status stands for.
+fn code_of_status(status: StatusCode) -> ErrorCode {
+    match status.as_u16() {
+        400 | 415 => ErrorCode::InvalidJson,
+        401 => ErrorCode::Unauthorized,
+        403 => ErrorCode::Forbidden,
+        404 => ErrorCode::NotFound,
+        405 => ErrorCode::MethodNotAllowed,
+        408 => ErrorCode::Timeout,
+        409 => ErrorCode::Conflict,
+        413 => ErrorCode::PayloadTooLarge,
+        429 => ErrorCode::RateLimited,
+        503 | 504 => ErrorCode::Unavailable,
+        500..=599 => ErrorCode::Internal,
+        _ => ErrorCode::ValidationFailed,
+    }
+}

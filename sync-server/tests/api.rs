@@ -779,3 +779,78 @@ async fn guessing_enrolment_tokens_is_rate_limited() {
     app.stop().await;
     db.drop_db().await;
 }
+
+#[tokio::test]
+async fn every_error_is_json_unknown_routes_wrong_methods_and_timeouts_included() {
+    let db = TestDb::new().await;
+    let limits = HttpLimits {
+        request_timeout: Duration::from_millis(500),
+        ..HttpLimits::default()
+    };
+    let app = TestApp::start(&db, key(), limits).await;
+
+    let (status, body) = error_of(
+        app.http
+            .get(app.url("/api/v1/nothing-here"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, body.code), (404, ErrorCode::NotFound));
+    assert_eq!(body.message, "no such route: GET /api/v1/nothing-here");
+    let (status, body) =
+        error_of(app.http.get(app.url("/no/such/page")).send().await.unwrap()).await;
+    assert_eq!((status, body.code), (404, ErrorCode::NotFound));
+
+    let (status, body) =
+        error_of(app.http.get(app.url("/api/v1/push")).send().await.unwrap()).await;
+    assert_eq!(
+        (status, body.code),
+        (405, ErrorCode::MethodNotAllowed),
+        "{body:?}"
+    );
+    assert_eq!(body.message, "/api/v1/push does not take GET");
+
+    // A client that stops sending its body half-way: the server gives up after its time bound
+    // with `{code: "timeout"}`, which a kiosk retries.
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream
+        .write_all(
+            format!(
+                "POST /api/v1/enrol HTTP/1.1\r\nHost: {addr}\r\n\
+                 Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{\"token\": "
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 4096];
+    let read = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let n = stream.read(&mut buffer).await.unwrap();
+            answer.extend_from_slice(&buffer[..n]);
+            let text = String::from_utf8_lossy(&answer);
+            if n == 0 || text.contains("\"message\"") {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "the server answered within its time bound");
+    let text = String::from_utf8_lossy(&answer).to_string();
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(
+        text.to_lowercase()
+            .contains("content-type: application/json"),
+        "{text}"
+    );
+    assert!(text.contains(r#""code":"timeout""#), "{text}");
+    assert!(ErrorCode::Timeout.is_transient());
+
+    app.stop().await;
+    db.drop_db().await;
+}

@@ -421,7 +421,7 @@ impl SyncLoop {
         // Whether the server was reached: an answer it gave says so; a local failure does not.
         let reached = match err {
             SyncError::Offline(_) => Some(false),
-            SyncError::Server { .. } | SyncError::Protocol(_) => Some(true),
+            SyncError::Server { .. } | SyncError::Busy(_) | SyncError::Protocol(_) => Some(true),
             SyncError::Revoked | SyncError::NotEnrolled | SyncError::Store(_) => None,
         };
         if reached == Some(false) && self.shared.status.borrow().online {

@@ -30,6 +30,10 @@ pub enum SyncError {
     /// The server cannot be reached: the kiosk is offline. Nothing is lost; try later.
     #[error("offline: {0}")]
     Offline(String),
+    /// The server answered but cannot serve now (it timed out the request or limits the rate):
+    /// nothing is lost; try again after a pause.
+    #[error("the server is busy: {0}")]
+    Busy(String),
     /// This kiosk was revoked: it must be enrolled again.
     #[error("this kiosk was revoked")]
     Revoked,
@@ -353,6 +357,14 @@ impl SyncClient {
                     "package body: the server refused the resumed range; it starts again".into(),
                 ));
             }
+            // Transient: the download resumes from what it has on the next try.
+            status @ (reqwest::StatusCode::REQUEST_TIMEOUT
+            | reqwest::StatusCode::TOO_MANY_REQUESTS) => {
+                return Err(SyncError::Busy(format!("package body: HTTP {status}")));
+            }
+            status if status.is_server_error() => {
+                return Err(SyncError::Offline(format!("package body: HTTP {status}")));
+            }
             status => {
                 return Err(SyncError::Protocol(format!("package body: HTTP {status}")));
             }
@@ -429,11 +441,18 @@ impl SyncClient {
                 code: ErrorCode::DeviceRevoked,
                 ..
             }) => Err(SyncError::Revoked),
-            Some(ErrorBody {
-                code: ErrorCode::Unavailable | ErrorCode::Internal,
-                message,
-            }) => Err(SyncError::Offline(message)),
+            // Worth a retry later: busy (it answered) or down (it did not get that far).
+            Some(ErrorBody { code, message }) if code.is_transient() => Err(match code {
+                ErrorCode::Timeout | ErrorCode::RateLimited => SyncError::Busy(message),
+                _ => SyncError::Offline(message),
+            }),
             Some(ErrorBody { code, message }) => Err(SyncError::Server { code, message }),
+            // A proxy in front may answer without our body.
+            None if status == reqwest::StatusCode::REQUEST_TIMEOUT
+                || status == reqwest::StatusCode::TOO_MANY_REQUESTS =>
+            {
+                Err(SyncError::Busy(status.to_string()))
+            }
             None if status.is_server_error() => Err(SyncError::Offline(status.to_string())),
             None => Err(SyncError::Protocol(format!(
                 "HTTP {status} without an error body"
@@ -446,4 +465,65 @@ fn lock(store: &Mutex<KioskStore>) -> std::sync::MutexGuard<'_, KioskStore> {
     // A panic while holding the store cannot leave it half-written: every write is one SQLite
     // transaction. So a poisoned lock is still a usable store.
     store.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A server on loopback that answers every request with `answer` (a whole HTTP response).
+    async fn answering(answer: &'static str) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let mut request = [0u8; 4096];
+                let _ = stream.read(&mut request).await;
+                let _ = stream.write_all(answer.as_bytes()).await;
+                let _ = stream.shutdown().await;
+            }
+        });
+        base
+    }
+
+    #[tokio::test]
+    async fn a_busy_or_unreachable_server_is_retried_and_a_refusal_is_not() {
+        let json = |status: &str, body: &str| {
+            format!(
+                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            )
+        };
+        let cases: Vec<(String, &str)> = vec![
+            (
+                json("408 Request Timeout", r#"{"code":"timeout","message":"the request took too long; retry"}"#),
+                "busy",
+            ),
+            (
+                json("429 Too Many Requests", r#"{"code":"rate_limited","message":"too many attempts"}"#),
+                "busy",
+            ),
+            // A proxy's own answers, without our body.
+            ("HTTP/1.1 429 Too Many Requests\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".into(), "busy"),
+            ("HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".into(), "busy"),
+            ("HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".into(), "offline"),
+            (
+                json("404 Not Found", r#"{"code":"not_found","message":"no such route: GET /api/v1/conflicts"}"#),
+                "server",
+            ),
+        ];
+        for (answer, expected) in cases {
+            let answer: &'static str = Box::leak(answer.into_boxed_str());
+            let client = SyncClient::new(&answering(answer).await, "token".into());
+            let error = client.open_conflicts().await.unwrap_err();
+            let kind = match &error {
+                SyncError::Busy(_) => "busy",
+                SyncError::Offline(_) => "offline",
+                SyncError::Server { .. } => "server",
+                _ => "other",
+            };
+            assert_eq!(kind, expected, "{answer:?} gave {error:?}");
+        }
+    }
 }

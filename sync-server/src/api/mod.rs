@@ -72,6 +72,8 @@ pub fn router<S: Store>(state: AppState<S>, limits: HttpLimits) -> Router {
         .route("/readyz", get(health::readyz::<S>))
         .route("/metrics", get(crate::metrics::serve::<S>))
         .nest("/api/v1", api)
+        .fallback(crate::error::no_route)
+        .method_not_allowed_fallback(crate::error::method_not_allowed)
         .layer(axum::middleware::from_fn(crate::metrics::track))
         .with_state(state);
     timed
@@ -82,6 +84,8 @@ pub fn router<S: Store>(state: AppState<S>, limits: HttpLimits) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             limits.request_timeout,
         ))
+        // Outside the timeout, the body limit and decompression: their bare answers become JSON.
+        .layer(axum::middleware::from_fn(crate::error::json_errors))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TraceLayer::new_for_http().make_span_with(
             |request: &axum::http::Request<axum::body::Body>| {

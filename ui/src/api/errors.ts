@@ -17,6 +17,7 @@ const KINDS: Record<ErrorKind, true> = {
   fields: true,
   package_refused: true,
   offline: true,
+  busy: true,
   revoked: true,
   server: true,
   camera: true,

@@ -6,6 +6,7 @@ const WITH_DETAIL: ReadonlySet<ErrorKind> = new Set([
   'invalid',
   'package_refused',
   'offline',
+  'busy',
   'server',
   'camera',
   'store',

@@ -40,6 +40,8 @@ pub enum AppError {
     PackageRefused(String),
     #[error("the server cannot be reached: {0}")]
     Offline(String),
+    #[error("the server is busy: {0}; try again in a moment")]
+    Busy(String),
     #[error("this kiosk was revoked by the organisers: enrol it again")]
     Revoked,
     #[error("the server refused: {0}")]
@@ -69,6 +71,7 @@ pub enum ErrorKind {
     Fields,
     PackageRefused,
     Offline,
+    Busy,
     Revoked,
     Server,
     Camera,
@@ -104,6 +107,7 @@ impl AppError {
             AppError::Fields(_) => ErrorKind::Fields,
             AppError::PackageRefused(_) => ErrorKind::PackageRefused,
             AppError::Offline(_) => ErrorKind::Offline,
+            AppError::Busy(_) => ErrorKind::Busy,
             AppError::Revoked => ErrorKind::Revoked,
             AppError::Server(_) => ErrorKind::Server,
             AppError::Camera(_) => ErrorKind::Camera,
@@ -168,6 +172,7 @@ impl AppError {
     pub fn from_sync(e: &SyncError) -> AppError {
         match e {
             SyncError::Offline(m) => AppError::Offline(m.clone()),
+            SyncError::Busy(m) => AppError::Busy(m.clone()),
             SyncError::Revoked => AppError::Revoked,
             SyncError::NotEnrolled => AppError::NotEnrolled,
             SyncError::Store(s) => AppError::from_store(s),
