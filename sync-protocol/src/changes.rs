@@ -331,6 +331,35 @@ impl Change {
             ChangeKind::WalkIn => ChangeBody::WalkIn(parse(kind, &self.payload)?),
             ChangeKind::AttendeeEdit => ChangeBody::AttendeeEdit(parse(kind, &self.payload)?),
         };
+        // What a kiosk writes about a person stays within the limits every side checks.
+        let limited = match &body {
+            ChangeBody::WalkIn(walk_in) => walk_in.attendee.check_limits(),
+            ChangeBody::AttendeeEdit(edit) => {
+                edit.fields.iter().try_for_each(|(name, edit)| {
+                    match (name.strip_prefix("answers."), &edit.value) {
+                        (Some(_), value) => {
+                            let size = serde_json::to_vec(value).map_or(usize::MAX, |v| v.len());
+                            if size > crate::model::limits::MAX_ANSWERS_BYTES {
+                                Err(format!("{name} takes {size} bytes"))
+                            } else {
+                                Ok(())
+                            }
+                        }
+                        (None, serde_json::Value::String(text)) => {
+                            crate::model::check_person_text(name, text)
+                        }
+                        (None, _) => Ok(()),
+                    }
+                })
+            }
+            _ => Ok(()),
+        };
+        if let Err(detail) = limited {
+            return Err(ChangeError::InvalidPayload {
+                kind: kind.as_str(),
+                detail,
+            });
+        }
         let expected = body.entity_id();
         if expected != self.entity_id {
             return Err(ChangeError::EntityMismatch {
@@ -413,5 +442,45 @@ mod tests {
         assert_eq!(change.payload["k\u{FFFD}"], 1);
         assert_eq!(change.entity_id, "e\u{FFFD}");
         assert!(!change.replace_nul(), "nothing left to replace");
+    }
+
+    #[test]
+    fn an_edit_beyond_the_person_limits_is_an_invalid_payload() {
+        let attendee =
+            AttendeeId::from_bytes([0x01, 0x90, 0, 0, 0, 0, 0x70, 0, 0x80, 0, 0, 0, 0, 0, 0, 3])
+                .unwrap();
+        let device =
+            DeviceId::from_bytes([0x01, 0x90, 0, 0, 0, 0, 0x70, 0, 0x80, 0, 0, 0, 0, 0, 0, 2])
+                .unwrap();
+        let id = ChangeId::from_bytes([0x01, 0x90, 0, 0, 0, 0, 0x70, 0, 0x80, 0, 0, 0, 0, 0, 0, 1])
+            .unwrap();
+        let edit = |field: &str, value: serde_json::Value| {
+            let body = ChangeBody::AttendeeEdit(AttendeeEdit {
+                attendee_id: attendee,
+                fields: [(field.to_owned(), FieldEdit { value, seen: None })].into(),
+            });
+            Change::new(id, device, 1, Hlc::new(1, 0), 1, &body).body()
+        };
+        assert!(edit("last_name", "Lovelace".into()).is_ok());
+        assert!(edit("answers.company", "Acme".into()).is_ok());
+        for (field, value) in [
+            ("last_name", serde_json::Value::from("x".repeat(101))),
+            ("email", format!("{}@example.org", "a".repeat(300)).into()),
+            ("phone", "+49 30\n123".into()),
+            ("first_name", "Ada\u{1b}[31m".into()),
+            ("answers.essay", "x".repeat(70 * 1024).into()),
+        ] {
+            let refused = edit(field, value);
+            assert!(
+                matches!(
+                    refused,
+                    Err(ChangeError::InvalidPayload {
+                        kind: "attendee_edit",
+                        ..
+                    })
+                ),
+                "{field}: {refused:?}"
+            );
+        }
     }
 }

@@ -112,6 +112,52 @@ pub enum TicketStatus {
 /// Answers to form fields, keyed by field id.
 pub type Answers = BTreeMap<String, serde_json::Value>;
 
+/// What a kiosk may write about a person (a walk-in, an edit). The kiosk's walk-in form checks
+/// the same; the server parks a change beyond them (`invalid_payload`), so an oversized or
+/// control-character value never reaches its tables.
+pub mod limits {
+    /// A first or last name, in characters.
+    pub const MAX_NAME_CHARS: usize = 100;
+    /// An email address, in bytes (RFC 5321's path limit).
+    pub const MAX_EMAIL_LEN: usize = 254;
+    /// A phone number, in characters.
+    pub const MAX_PHONE_CHARS: usize = 40;
+    /// One attendee's answers as JSON, in bytes.
+    pub const MAX_ANSWERS_BYTES: usize = 64 * 1024;
+}
+
+/// Checks one of a person's text fields (`first_name`, `last_name`, `email`, `phone`) against
+/// [`limits`]: its length, and no control characters. `Err` says what is wrong.
+pub fn check_person_text(field: &str, value: &str) -> Result<(), String> {
+    let (max, chars) = match field {
+        "first_name" | "last_name" => (limits::MAX_NAME_CHARS, value.chars().count()),
+        "email" => (limits::MAX_EMAIL_LEN, value.len()),
+        "phone" => (limits::MAX_PHONE_CHARS, value.chars().count()),
+        _ => return Ok(()),
+    };
+    if chars > max {
+        return Err(format!("{field} is {chars} long, at most {max}"));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(format!("{field} contains a control character"));
+    }
+    Ok(())
+}
+
+/// Checks answers against [`limits::MAX_ANSWERS_BYTES`].
+pub fn check_answers_size(answers: &Answers) -> Result<(), String> {
+    let size = serde_json::to_vec(answers)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX);
+    if size > limits::MAX_ANSWERS_BYTES {
+        return Err(format!(
+            "the answers take {size} bytes, at most {}",
+            limits::MAX_ANSWERS_BYTES
+        ));
+    }
+    Ok(())
+}
+
 /// A person attending the event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attendee {
@@ -125,6 +171,21 @@ pub struct Attendee {
     pub answers: Answers,
     /// The form (and its version) the answers were given against, if any.
     pub form: Option<FormRef>,
+}
+
+impl Attendee {
+    /// Checks the person's fields against [`limits`] (see [`check_person_text`]).
+    pub fn check_limits(&self) -> Result<(), String> {
+        check_person_text("first_name", &self.first_name)?;
+        check_person_text("last_name", &self.last_name)?;
+        if let Some(email) = &self.email {
+            check_person_text("email", email)?;
+        }
+        if let Some(phone) = &self.phone {
+            check_person_text("phone", phone)?;
+        }
+        check_answers_size(&self.answers)
+    }
 }
 
 /// A form definition at one version.

@@ -898,3 +898,86 @@ async fn exports_and_counts_per_gate_and_hour() {
     app.stop().await;
     db.drop_db().await;
 }
+
+#[tokio::test]
+async fn an_oversized_or_control_character_walk_in_is_parked_and_the_rest_of_the_push_goes_in() {
+    let (db, app) = app().await;
+    let venue = Venue::new(&app).await;
+    let mut kiosk = app.enrol(venue.event).await;
+    let long_email = format!("{}@example.org", "a".repeat(5_000));
+    let huge = venue.walk_in("Long", "Mail", Some(&long_email), None);
+    let bell = venue.walk_in("Ring\u{7}", "Bell", None, None);
+    let fine = venue.walk_in("Fine", "Person", Some("fine@example.org"), None);
+    let mut big_answers = venue.walk_in("Many", "Answers", None, None);
+    big_answers
+        .attendee
+        .answers
+        .insert("essay".into(), json!("x".repeat(70 * 1024)));
+    let changes: Vec<Change> = [&huge, &bell, &fine, &big_answers]
+        .into_iter()
+        .map(|w| change(&mut kiosk, ChangeBody::WalkIn(w.clone()), 1_000))
+        .collect();
+    let response = app
+        .http
+        .post(app.url("/api/v1/push"))
+        .bearer_auth(&kiosk.token)
+        .json(&json!({ "changes": changes }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: PushResponse = response.json().await.unwrap();
+    let codes: Vec<Option<sync_protocol::wire::RejectCode>> = body
+        .results
+        .iter()
+        .map(|r| match &r.status {
+            ChangeStatus::Rejected { code, .. } => Some(*code),
+            _ => None,
+        })
+        .collect();
+    use sync_protocol::wire::RejectCode::InvalidPayload;
+    assert_eq!(
+        codes,
+        vec![
+            Some(InvalidPayload),
+            Some(InvalidPayload),
+            None,
+            Some(InvalidPayload)
+        ],
+        "{body:?}"
+    );
+    // Only the fine one reached the attendees; the others are kept as parked rejections.
+    for (walk_in, kept) in [(&huge, 0), (&bell, 0), (&fine, 1), (&big_answers, 0)] {
+        let n = scalar_i64(
+            &app,
+            "select count(*) from attendees where id = $1",
+            walk_in.attendee.id.as_uuid(),
+        )
+        .await;
+        assert_eq!(n, kept, "{}", walk_in.attendee.first_name);
+    }
+
+    // An enrolment label with a control character is a clear 422, not a 500.
+    let token = app.enrolment_token(venue.event).await;
+    let response = app
+        .http
+        .post(app.url("/api/v1/enrol"))
+        .json(&sync_protocol::wire::EnrolmentRequest {
+            token,
+            device_public_key: SecretKey::generate(&mut rng()).public_key(),
+            label: "gate\u{0}one".into(),
+            app_version: "test".into(),
+        })
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let error: Value = response.json().await.unwrap();
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (422, Some("validation_failed")),
+        "{error}"
+    );
+    app.stop().await;
+    db.drop_db().await;
+}

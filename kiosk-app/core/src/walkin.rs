@@ -8,7 +8,7 @@ use sync_protocol::UnixMillis;
 use sync_protocol::changes::{ChangeBody, WalkIn};
 use sync_protocol::forms::{FieldError, Form, validate_answers};
 use sync_protocol::ids::{AttendeeId, TicketId, TicketTypeId};
-use sync_protocol::model::{Answers, Attendee, Ticket, TicketStatus};
+use sync_protocol::model::{Answers, Attendee, Ticket, TicketStatus, check_answers_size, limits};
 use sync_protocol::ticket_code::{CodeClaims, issue_certified_device_code, issue_device_code};
 
 use crate::badge::{BadgeError, BadgeQr, render};
@@ -99,8 +99,14 @@ fn check_person(request: &mut WalkInRequest) -> Vec<FieldError> {
         ("first_name", &request.first_name),
         ("last_name", &request.last_name),
     ] {
-        if value.chars().count() > 100 {
+        if value.chars().count() > limits::MAX_NAME_CHARS {
             errors.push(field_error(field, Code::TooLong, "At most 100 characters."));
+        } else if value.chars().any(char::is_control) {
+            errors.push(field_error(
+                field,
+                Code::Pattern,
+                "Letters, spaces and punctuation only.",
+            ));
         }
     }
     request.email = request
@@ -109,7 +115,7 @@ fn check_person(request: &mut WalkInRequest) -> Vec<FieldError> {
         .map(|e| e.trim().to_owned())
         .filter(|e| !e.is_empty());
     if let Some(email) = &request.email {
-        let valid = email.len() <= 254
+        let valid = email.len() <= limits::MAX_EMAIL_LEN
             && email.split_once('@').is_some_and(|(local, domain)| {
                 !local.is_empty()
                     && domain.contains('.')
@@ -183,6 +189,14 @@ pub fn register(
         },
         None => Answers::new(),
     };
+    // Every answer within its own limit can still add up to more than a server takes.
+    if let Err(detail) = check_answers_size(&answers) {
+        errors.push(field_error(
+            "answers",
+            sync_protocol::forms::FieldErrorCode::TooLong,
+            &detail,
+        ));
+    }
     if !errors.is_empty() {
         return Err(WalkInError::Fields(errors));
     }

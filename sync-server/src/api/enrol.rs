@@ -59,9 +59,10 @@ pub async fn enrol_device<S: Store>(
     request: &EnrolmentRequest,
 ) -> Result<EnrolmentResponse, ApiError> {
     let label = request.label.trim();
-    if label.is_empty() || label.chars().count() > MAX_LABEL {
+    if label.is_empty() || label.chars().count() > MAX_LABEL || label.chars().any(char::is_control)
+    {
         return Err(ApiError::Validation(format!(
-            "label must be 1 to {MAX_LABEL} characters"
+            "label must be 1 to {MAX_LABEL} characters without control characters"
         )));
     }
     let now = now();
