@@ -333,7 +333,7 @@ pub struct OpenConflicts {
 pub struct ConflictNotice {
     pub id: uuid::Uuid,
     /// `double_admission`, `admitted_while_canceled`, `admitted_while_revoked`,
-    /// `possible_duplicate`, `field_conflict` or `parked_ticket`.
+    /// `possible_duplicate`, `field_conflict`, `parked_ticket` or `unfiled_change`.
     pub kind: String,
     /// When it arose (the stamp of the later record).
     pub at: Hlc,

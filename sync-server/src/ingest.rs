@@ -39,6 +39,10 @@ pub const ANNUL_WINDOW_MS: u64 = 15 * 60_000;
 /// Kind name of a server-only conflict: a walk-in ticket parked instead of filed.
 pub const PARKED_TICKET: &str = "parked_ticket";
 
+/// The conflict kind of an accepted change whose effects could not be filed (a bug, a damaged
+/// row): kept in the change log, and shown to coordinators instead of dropped without a word.
+pub const UNFILED_CHANGE: &str = "unfiled_change";
+
 /// The device id of edits the server writes itself (a coordinator picking a value).
 pub fn server_device() -> DeviceId {
     // The smallest version-7 UUID: sorts before every kiosk on a stamp tie, but the server
@@ -327,6 +331,33 @@ impl ConflictRow {
             records,
             detail: serde_json::to_value(conflict).expect("conflicts serialize"),
             at: conflict.at(),
+        }
+    }
+
+    /// An accepted change whose effects could not be filed, with the reason (a conflict only the
+    /// server knows). Its records: the change's entity (a ticket or attendee id) when it is one.
+    pub fn unfiled_change(change: &Change, reason: &str) -> ConflictRow {
+        let key = format!("{UNFILED_CHANGE}/{}/{}", change.device_id, change.seq);
+        let digest = Sha256::digest(key.as_bytes());
+        let mut random = [0u8; 10];
+        random.copy_from_slice(&digest[..10]);
+        let id = uuid::Builder::from_unix_timestamp_millis(change.hlc.wall_ms, &random).into_uuid();
+        ConflictRow {
+            id,
+            kind: UNFILED_CHANGE.to_owned(),
+            key,
+            records: change.entity_id.parse().into_iter().collect(),
+            detail: json!({
+                "kind": UNFILED_CHANGE,
+                "device_id": change.device_id,
+                "seq": change.seq,
+                "change_id": change.id,
+                "change_kind": change.kind,
+                "entity_id": change.entity_id,
+                "reason": reason,
+                "hlc": change.hlc,
+            }),
+            at: change.hlc,
         }
     }
 

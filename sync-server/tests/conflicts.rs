@@ -981,3 +981,89 @@ async fn an_oversized_or_control_character_walk_in_is_parked_and_the_rest_of_the
     app.stop().await;
     db.drop_db().await;
 }
+
+#[tokio::test]
+async fn a_change_that_cannot_be_filed_is_shown_to_coordinators_and_the_rest_is_filed() {
+    let (db, app) = app().await;
+    let venue = Venue::new(&app).await;
+    let damaged = venue.gate(&app, "Damaged", "never").await;
+    let fine = venue.gate(&app, "Fine", "never").await;
+    let (_, first) = venue
+        .attendee(&app, "Ann", "Lee", None, "valid", Hlc::ZERO)
+        .await;
+    let (_, second) = venue
+        .attendee(&app, "Bo", "Ng", None, "valid", Hlc::ZERO)
+        .await;
+    let mut kiosk = app.enrol(venue.event).await;
+    let coordinator = app.staff("cora", Role::Coordinator).await;
+    // A fault no retry fixes: the database refuses check-ins at one gate.
+    for statement in [
+        format!(
+            "create function refuse_damaged_gate() returns trigger language plpgsql as $$
+             begin
+               if new.gate_id = '{damaged}' then
+                 raise exception 'damaged row at the gate' using errcode = '23514';
+               end if;
+               return new;
+             end $$"
+        ),
+        "create trigger refuse_damaged_gate before insert on check_ins
+         for each row execute function refuse_damaged_gate()"
+            .to_owned(),
+    ] {
+        sqlx::query(&statement)
+            .execute(app.store.pool())
+            .await
+            .unwrap();
+    }
+
+    let bad = change(&mut kiosk, admit(first, damaged, Direction::Entry), 1_000);
+    let good = change(&mut kiosk, admit(second, fine, Direction::Entry), 2_000);
+    let pushed = push(&app, &kiosk, &[bad.clone(), good.clone()]).await;
+    assert_eq!(
+        pushed.acknowledged_seq, good.seq,
+        "both are stored: the queue moves on"
+    );
+
+    // The good one has its effect; the bad one is not dropped in silence.
+    let filed = |ticket: TicketId| {
+        scalar_i64(
+            &app,
+            "select count(*) from check_ins where ticket_id = $1",
+            ticket.as_uuid(),
+        )
+    };
+    assert_eq!((filed(first).await, filed(second).await), (0, 1));
+    let open = conflicts(&app, &coordinator, venue.event, "?kind=unfiled_change").await;
+    assert_eq!(open.len(), 1, "{open:#?}");
+    let detail = &open[0]["detail"];
+    assert_eq!(detail["seq"], bad.seq);
+    assert_eq!(detail["change_kind"], "check_in");
+    assert_eq!(detail["device_id"], kiosk.device_id.to_string());
+    assert!(
+        detail["reason"]
+            .as_str()
+            .unwrap()
+            .contains("damaged row at the gate"),
+        "{detail}"
+    );
+    assert_eq!(open[0]["records"][0], first.to_string());
+    // Kiosks of the event see it too, and a coordinator marks it reviewed.
+    let seen = open_for_device(&app, &kiosk.token).await;
+    assert!(seen.conflicts.iter().any(|c| c.kind == "unfiled_change"));
+    let (status, body) = resolve(
+        &app,
+        &coordinator,
+        open[0]["id"].as_str().unwrap(),
+        json!({ "action": "reviewed", "note": "re-entered by hand" }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+
+    // A replay of the push changes nothing and files no second conflict.
+    push(&app, &kiosk, &[bad, good]).await;
+    let all = conflicts(&app, &coordinator, venue.event, "?kind=unfiled_change").await;
+    assert_eq!(all.len(), 1);
+    app.stop().await;
+    db.drop_db().await;
+}

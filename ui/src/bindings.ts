@@ -270,7 +270,7 @@ total_open: number, };
 export type ConflictView = { id: string, 
 /**
  * `double_admission`, `admitted_while_canceled`, `admitted_while_revoked`,
- * `possible_duplicate`, `field_conflict` or `parked_ticket`.
+ * `possible_duplicate`, `field_conflict`, `parked_ticket` or `unfiled_change`.
  */
 kind: string, 
 /**

@@ -8,7 +8,7 @@
 //!
 //! | kind | actions |
 //! |---|---|
-//! | `double_admission`, `admitted_while_canceled`, `admitted_while_revoked`, `parked_ticket` | `{"action":"reviewed","note":"..."}` |
+//! | `double_admission`, `admitted_while_canceled`, `admitted_while_revoked`, `parked_ticket`, `unfiled_change` | `{"action":"reviewed","note":"..."}` |
 //! | `possible_duplicate` | `{"action":"merge","keep":"<attendee id>"}`, `{"action":"not_duplicate"}` |
 //! | `field_conflict` | `{"action":"pick","side":"overwritten"\|"overwriting"}` or `{"action":"pick","value":...}` |
 

@@ -24,7 +24,7 @@ pub enum ConflictCommand {
         #[arg(long, value_enum)]
         status: Option<StatusArg>,
         /// double_admission, admitted_while_canceled, admitted_while_revoked, field_conflict,
-        /// possible_duplicate, parked_ticket.
+        /// possible_duplicate, parked_ticket, unfiled_change.
         #[arg(long)]
         kind: Option<String>,
         #[arg(long, default_value_t = 1000)]

@@ -209,7 +209,7 @@ pub struct ConflictsView {
 pub struct ConflictView {
     pub id: String,
     /// `double_admission`, `admitted_while_canceled`, `admitted_while_revoked`,
-    /// `possible_duplicate`, `field_conflict` or `parked_ticket`.
+    /// `possible_duplicate`, `field_conflict`, `parked_ticket` or `unfiled_change`.
     pub kind: String,
     /// When it arose (the later record's time).
     pub at: UnixMillis,

@@ -21,7 +21,7 @@ use super::ingest::{
     TicketAliases, attendee_aliases, insert_edit_rows, lock, recompute_attendees,
     recompute_tickets, upsert_conflicts,
 };
-use crate::ingest::{PARKED_TICKET, lock_keys, server_device};
+use crate::ingest::{PARKED_TICKET, UNFILED_CHANGE, lock_keys, server_device};
 use crate::store::{
     CheckInCounts, CheckInExport, ConflictFilter, ConflictRecord, ConflictStatus, ConflictStore,
     EventStats, GateStats, HourStats, PickSide, RegistrationExport, Resolution, StoreError,
@@ -167,6 +167,7 @@ impl ConflictStore for PgStore {
                         | "admitted_while_canceled"
                         | "admitted_while_revoked"
                         | PARKED_TICKET
+                        | UNFILED_CHANGE
                 ) =>
             {
                 json!({ "action": "reviewed", "note": note })

@@ -5,9 +5,12 @@
 //! handful of round trips. Pushes touching the same tickets or attendees take transaction-level
 //! advisory locks on hash buckets of their ids first, in one sorted order, so two kiosks
 //! admitting one ticket at the same moment still see each other's admission, and never deadlock.
-//! The filing runs in a savepoint: if it fails for a reason a retry cannot fix (a bug), the
-//! change log still commits (nothing a kiosk pushed is lost, the queue never wedges) and the
-//! error is logged; transient failures fail the push so the kiosk retries.
+//! The filing runs in a savepoint. Transient failures fail the push so the kiosk retries. A
+//! failure a retry cannot fix (a bug, a damaged row) rolls the savepoint back and files the
+//! batch's changes one by one, each in its own savepoint: the ones that file keep their effects,
+//! and each one that still fails gets an open `unfiled_change` conflict with its reason, for
+//! coordinators. Either way the change log commits (nothing a kiosk pushed is lost, the queue
+//! never wedges) and nothing is dropped without a word.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -70,11 +73,45 @@ pub(crate) async fn file(
         Err(err) if is_transient(&err) => Err(err),
         Err(err) => {
             savepoint.rollback().await?;
-            tracing::error!(device = %device.device_id, error = %crate::error::error_chain(&err),
-                "filing pushed changes failed; they stay in the change log without effects");
-            Ok(())
+            tracing::error!(device = %device.device_id, changes = changes.len(),
+                error = %crate::error::error_chain(&err),
+                "filing a pushed batch failed; filing its changes one by one");
+            file_one_by_one(conn, device, changes).await
         }
     }
+}
+
+/// Files each change in its own savepoint; one that cannot be filed gets an `unfiled_change`
+/// conflict (see the module doc).
+async fn file_one_by_one(
+    conn: &mut PgConnection,
+    device: DeviceAuth,
+    changes: &[&Change],
+) -> Result<(), StoreError> {
+    for change in changes {
+        let batch = Batch::of(std::iter::once(*change));
+        if batch.is_empty() {
+            continue;
+        }
+        let mut savepoint = conn.begin().await?;
+        match file_batch(&mut savepoint, device.event_id, &batch).await {
+            Ok(()) => savepoint.commit().await?,
+            Err(err) if is_transient(&err) => return Err(err),
+            Err(err) => {
+                savepoint.rollback().await?;
+                let reason = crate::error::error_chain(&err);
+                tracing::error!(device = %device.device_id, seq = change.seq, kind = %change.kind,
+                    error = %reason, "a pushed change could not be filed; a coordinator sees it");
+                upsert_conflicts(
+                    conn,
+                    device.event_id,
+                    &[ConflictRow::unfiled_change(change, &reason)],
+                )
+                .await?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Whether a retry of the push may succeed (connection lost, deadlock, serialization).

@@ -17,6 +17,7 @@ const KINDS = [
   'possible_duplicate',
   'field_conflict',
   'parked_ticket',
+  'unfiled_change',
 ];
 
 function subjectText(subject: ConflictSubject): string {
