@@ -2,7 +2,9 @@
 //!
 //! Every push that grows an event's feed sends `NOTIFY gatepass_feed, '<event id>'` in its
 //! transaction; each instance listens and wakes its Server-Sent-Events streams for that event, so
-//! N instances behind a load balancer behave as one.
+//! N instances behind a load balancer behave as one. Notices sent while the listener was
+//! reconnecting are lost to it, so after a reconnect every stream is woken once ([`Wake::All`])
+//! and reads its feed head again.
 
 use std::time::Duration;
 
@@ -13,10 +15,19 @@ use tokio::sync::{broadcast, watch};
 
 use crate::store::pg::FEED_CHANNEL;
 
+/// What wakes a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wake {
+    /// This event's feed grew.
+    Event(EventId),
+    /// Any feed may have grown unheard (the listener reconnected): every stream reads again.
+    All,
+}
+
 /// Fan-out of "this event's feed grew" to the streams of this instance.
 #[derive(Debug, Clone)]
 pub struct LiveHub {
-    sender: broadcast::Sender<EventId>,
+    sender: broadcast::Sender<Wake>,
     stopping: watch::Receiver<bool>,
 }
 
@@ -34,21 +45,27 @@ impl LiveHub {
         let _ = stopping.wait_for(|stop| *stop).await;
     }
 
-    /// A receiver of event ids whose feed grew.
-    pub fn subscribe(&self) -> broadcast::Receiver<EventId> {
+    /// A receiver of wake-ups.
+    pub fn subscribe(&self) -> broadcast::Receiver<Wake> {
         self.sender.subscribe()
     }
 
     /// Tells this instance's streams that `event_id`'s feed grew.
     pub fn notify(&self, event_id: EventId) {
         // No subscribers is fine.
-        let _ = self.sender.send(event_id);
+        let _ = self.sender.send(Wake::Event(event_id));
+    }
+
+    /// Wakes every stream of this instance (after notices may have been missed).
+    pub fn resync(&self) {
+        let _ = self.sender.send(Wake::All);
     }
 
     /// Listens on Postgres until shutdown, reconnecting after failures.
     pub async fn listen(self, pool: PgPool) {
         let mut shutdown = self.stopping.clone();
         let mut backoff = Duration::from_millis(200);
+        let mut listened_before = false;
         loop {
             if *shutdown.borrow() {
                 return;
@@ -59,14 +76,27 @@ impl LiveHub {
                         tracing::warn!(error = %err, "LISTEN failed");
                     } else {
                         backoff = Duration::from_millis(200);
+                        if listened_before {
+                            tracing::info!(
+                                "live listener back: every stream reads its feed head again"
+                            );
+                            self.resync();
+                        }
+                        listened_before = true;
                         loop {
                             tokio::select! {
                                 _ = shutdown.changed() => return,
-                                msg = listener.recv() => match msg {
-                                    Ok(n) => {
+                                // try_recv, not recv: recv would reconnect by itself and
+                                // hide that notices were lost meanwhile.
+                                msg = listener.try_recv() => match msg {
+                                    Ok(Some(n)) => {
                                         if let Ok(event_id) = n.payload().parse() {
                                             self.notify(event_id);
                                         }
+                                    }
+                                    Ok(None) => {
+                                        tracing::warn!("live listener lost its connection");
+                                        break;
                                     }
                                     Err(err) => {
                                         tracing::warn!(error = %err, "live listener lost its connection");

@@ -854,3 +854,99 @@ async fn every_error_is_json_unknown_routes_wrong_methods_and_timeouts_included(
     app.stop().await;
     db.drop_db().await;
 }
+
+/// Reads Server-Sent Events: each call gives the next notice's data, or `None` when the stream
+/// ended (within `wait`).
+struct Notices {
+    stream: std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<Vec<u8>>> + Send>>,
+    buffer: String,
+}
+
+impl Notices {
+    async fn open(app: &TestApp, token: &str) -> Notices {
+        let response = app
+            .http
+            .get(app.url("/api/v1/live"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        Notices {
+            stream: Box::pin(
+                response
+                    .bytes_stream()
+                    .map(|chunk| chunk.map(|b| b.to_vec())),
+            ),
+            buffer: String::new(),
+        }
+    }
+
+    async fn next(&mut self, wait: Duration) -> Option<serde_json::Value> {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let frame: String = self.buffer.drain(..end + 2).collect();
+                if let Some(data) = frame.lines().find_map(|l| l.strip_prefix("data:")) {
+                    return Some(serde_json::from_str(data.trim()).unwrap());
+                }
+                continue;
+            }
+            let chunk = tokio::time::timeout(wait, self.stream.next())
+                .await
+                .expect("the stream said something in time");
+            match chunk {
+                Some(Ok(bytes)) => self.buffer.push_str(std::str::from_utf8(&bytes).unwrap()),
+                Some(Err(_)) | None => return None,
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_live_stream_ends_at_revocation_and_resyncs_after_the_listener_reconnects() {
+    let (db, app) = app().await;
+    let event = app.create_event().await;
+    let kiosk = app.enrol(event).await;
+    let other = app.enrol(event).await;
+    let mut notices = Notices::open(&app, &kiosk.token).await;
+    let mut others = Notices::open(&app, &other.token).await;
+    assert!(
+        notices.next(Duration::from_secs(10)).await.is_some(),
+        "the head at once"
+    );
+    assert!(others.next(Duration::from_secs(10)).await.is_some());
+
+    // The server's Postgres listener loses its connection: notices sent meanwhile would be lost,
+    // so once it is back every stream is told to read again, with no push at all.
+    let pool = support::raw_pool(&db).await;
+    let ended: i64 = sqlx::query_scalar(
+        "select count(*) from (select pg_terminate_backend(pid) from pg_stat_activity
+         where query ilike 'listen%' and datname = current_database()) t",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(ended >= 1, "the listener's connection was found");
+    let again = notices.next(Duration::from_secs(15)).await;
+    assert_eq!(again.expect("a resync notice")["position"], "0-0");
+    assert!(others.next(Duration::from_secs(15)).await.is_some());
+
+    // Revoked: its open stream ends (the kiosk's next request then says device_revoked); the
+    // other kiosk's stream goes on and hears of the revocation.
+    app.store.revoke_device(kiosk.device_id).await.unwrap();
+    let mut ended_in_time = false;
+    for _ in 0..5 {
+        if notices.next(Duration::from_secs(10)).await.is_none() {
+            ended_in_time = true;
+            break;
+        }
+    }
+    assert!(ended_in_time, "the revoked device's stream ended");
+    let heard = others
+        .next(Duration::from_secs(10))
+        .await
+        .expect("the other stream is open");
+    assert_ne!(heard["position"], "0-0");
+    app.stop().await;
+    db.drop_db().await;
+}
