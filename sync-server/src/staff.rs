@@ -3,8 +3,12 @@
 //! Passwords are hashed with Argon2id (PHC strings, parameters inside). A login returns a bearer
 //! token valid for [`SESSION_HOURS`]; only its SHA-256 is stored, and every request looks it up, so
 //! a revoked session or a disabled account stops at the next request. Failed logins are counted in
-//! the database (so limits hold across instances): more than [`MAX_FAILURES`] for a username or
-//! from an address within [`FAILURE_WINDOW_MINUTES`] answer `rate_limited`.
+//! the database (so limits hold across instances), each attempt counted before its password is
+//! checked (so parallel guesses cannot slip past) and forgiven when it succeeds. Within
+//! [`FAILURE_WINDOW_MINUTES`], more than [`MAX_FAILURES`] for one username from one client, or
+//! [`MAX_SOURCE_FAILURES`] from one client for any usernames, answer `rate_limited`. Limits are
+//! per client, never per username alone: nobody can lock `admin` out by guessing at it. The client
+//! is the peer address, or behind a configured trusted proxy, the address it forwards.
 
 use std::net::SocketAddr;
 
@@ -21,8 +25,10 @@ use crate::store::{Actor, AuditEntry, Role, Store};
 
 /// How long a login lasts.
 pub const SESSION_HOURS: u64 = 12;
-/// Failed logins allowed per window, per username and per address.
+/// Failed logins allowed per window, for one username from one client.
 pub const MAX_FAILURES: u64 = 10;
+/// Failed logins allowed per window from one client, whatever the usernames (password spraying).
+pub const MAX_SOURCE_FAILURES: u64 = 30;
 /// The window for counting failed logins.
 pub const FAILURE_WINDOW_MINUTES: u64 = 15;
 /// Shortest password accepted.

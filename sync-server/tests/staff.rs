@@ -120,6 +120,17 @@ async fn wrong_passwords_are_refused_then_rate_limited() {
         code_of(attempt("ada-password-123").await.unwrap()).await,
         (429, ErrorCode::RateLimited)
     );
+    // The limit is per username and client: the same client may still log in as someone else
+    // (guessing at "ada" locks out nobody but the guesser's tries at "ada").
+    app.staff("bob", Role::Coordinator).await;
+    let bob = app
+        .http
+        .post(app.url("/api/v1/admin/login"))
+        .json(&json!({ "username": "bob", "password": "bob-password-123" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bob.status(), 200, "{}", bob.text().await.unwrap());
     // Unknown users get the same answer as wrong passwords.
     let unknown = app
         .http
@@ -128,11 +139,39 @@ async fn wrong_passwords_are_refused_then_rate_limited() {
         .send()
         .await
         .unwrap();
+    assert_eq!(code_of(unknown).await, (401, ErrorCode::Unauthorized));
+    app.stop().await;
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn parallel_guesses_cannot_slip_past_the_limit_and_spraying_is_limited_per_client() {
+    let (db, app) = app().await;
+    app.staff("ada", Role::Admin).await;
+    let guess = |username: String| {
+        let request = app
+            .http
+            .post(app.url("/api/v1/admin/login"))
+            .json(&json!({ "username": username, "password": "not-the-password" }));
+        async move { code_of(request.send().await.unwrap()).await }
+    };
+    // 25 guesses at once: each is counted before its password is checked, so only 10 are
+    // checked at all.
+    let answers = futures_util::future::join_all((0..25).map(|_| guess("ada".into()))).await;
+    let checked = answers.iter().filter(|a| a.0 == 401).count();
+    let limited = answers.iter().filter(|a| a.0 == 429).count();
+    assert_eq!((checked, limited), (10, 15), "{answers:?}");
+    // One client trying many usernames: limited after 30 failures in all.
+    let mut sprayed = Vec::new();
+    for i in 0..25 {
+        sprayed.push(guess(format!("user{i}")).await.0);
+    }
     assert_eq!(
-        code_of(unknown).await.1,
-        ErrorCode::RateLimited,
-        "same source address is limited too"
+        sprayed.iter().filter(|s| **s == 401).count(),
+        5,
+        "{sprayed:?}"
     );
+    assert!(sprayed[5..].iter().all(|s| *s == 429), "{sprayed:?}");
     app.stop().await;
     db.drop_db().await;
 }

@@ -32,22 +32,20 @@ pub async fn enrol<S: Store>(
             .as_u64()
             .saturating_sub(crate::staff::FAILURE_WINDOW_MINUTES * 60_000),
     );
-    let failures = state
+    let attempt = state
         .store
-        .recent_login_failures(&failure_name(&source), &source, window_start)
+        .begin_attempt(&failure_name(&source), &source, window_start)
         .await?;
-    if failures >= MAX_ENROLMENT_FAILURES {
+    if attempt.pair > MAX_ENROLMENT_FAILURES {
         return Err(ApiError::RateLimited);
     }
     match enrol_device(&state.store, &state.signing_key, &request).await {
-        Err(ApiError::EnrolmentTokenInvalid) => {
-            state
-                .store
-                .record_login_failure(&failure_name(&source), &source)
-                .await?;
-            Err(ApiError::EnrolmentTokenInvalid)
+        // Only an unknown token counts against the client.
+        Err(ApiError::EnrolmentTokenInvalid) => Err(ApiError::EnrolmentTokenInvalid),
+        answer => {
+            state.store.forgive_attempt(attempt.id).await?;
+            answer.map(ApiJson)
         }
-        answer => answer.map(ApiJson),
     }
 }
 

@@ -9,7 +9,8 @@ use sync_protocol::UnixMillis;
 use crate::auth::{bearer, hash_token, new_token};
 use crate::error::{ApiError, ApiJson, ApiQuery};
 use crate::staff::{
-    FAILURE_WINDOW_MINUTES, MAX_FAILURES, SESSION_HOURS, Staff, source_of, verify_password,
+    FAILURE_WINDOW_MINUTES, MAX_FAILURES, MAX_SOURCE_FAILURES, SESSION_HOURS, Staff, source_of,
+    verify_password,
 };
 use crate::state::{AppState, now};
 use crate::store::{Actor, AuditEntry, AuditRecord, Role, Store};
@@ -37,30 +38,37 @@ pub async fn login<S: Store>(
     let source = source_of(&parts);
     let now = now();
     let window_start = UnixMillis(now.as_u64().saturating_sub(FAILURE_WINDOW_MINUTES * 60_000));
-    let failures = state
+    // Counted as a failure first (so parallel guesses cannot all pass), forgiven on success.
+    let attempt = state
         .store
-        .recent_login_failures(&request.username, &source, window_start)
+        .begin_attempt(&request.username, &source, window_start)
         .await?;
-    if failures >= MAX_FAILURES {
+    if attempt.pair > MAX_FAILURES || attempt.from_source > MAX_SOURCE_FAILURES {
+        tracing::info!(username = %request.username, %source, "login refused: too many failures");
         return Err(ApiError::RateLimited);
     }
     let user = state.store.user_by_name(&request.username).await?;
-    let ok = match &user {
-        Some(user) => !user.disabled && verify_password(&request.password, &user.password_hash),
+    let hash = match &user {
+        Some(user) if !user.disabled => Some(user.password_hash.clone()),
+        _ => None,
+    };
+    // Argon2 takes tens of milliseconds of CPU: off the async workers.
+    let password = request.password.clone();
+    let ok = tokio::task::spawn_blocking(move || match hash {
+        Some(hash) => verify_password(&password, &hash),
         None => {
             // Spend the same time as a real check, so timing does not reveal usernames.
-            let _ = verify_password(&request.password, &DUMMY_HASH);
+            let _ = verify_password(&password, &DUMMY_HASH);
             false
         }
-    };
+    })
+    .await
+    .unwrap_or(false);
     let Some(user) = user.filter(|_| ok) else {
-        state
-            .store
-            .record_login_failure(&request.username, &source)
-            .await?;
         tracing::info!(username = %request.username, %source, "failed login");
         return Err(ApiError::Unauthorized);
     };
+    state.store.forgive_attempt(attempt.id).await?;
     let (token, hash) = new_token();
     let expires_at = now.plus_millis(SESSION_HOURS * 3_600_000);
     state

@@ -324,19 +324,19 @@ pub trait StaffStore: Clone + Send + Sync + 'static {
         token_hash: [u8; 32],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    fn record_login_failure(
-        &self,
-        username: &str,
-        source: &str,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-
-    /// Failed logins for this username or from this source since `since`.
-    fn recent_login_failures(
+    /// Counts a login (or enrolment) attempt as a failure before it is checked, then answers the
+    /// failures since `since`, this one included. Attempts from one source take their turn, so
+    /// the k-th of a burst of parallel guesses counts k: the limit holds however many arrive at
+    /// once.
+    fn begin_attempt(
         &self,
         username: &str,
         source: &str,
         since: UnixMillis,
-    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Attempt, StoreError>> + Send;
+
+    /// The attempt succeeded: it no longer counts as a failure.
+    fn forgive_attempt(&self, id: i64) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     fn audit(&self, entry: &AuditEntry) -> impl Future<Output = Result<(), StoreError>> + Send;
 
@@ -704,6 +704,16 @@ pub trait ConflictStore: Clone + Send + Sync + 'static {
         &self,
         event_id: EventId,
     ) -> impl Future<Output = Result<EventStats, StoreError>> + Send;
+}
+
+/// A login or enrolment attempt, counted as a failure until it is forgiven.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attempt {
+    pub id: i64,
+    /// Failures of this username from this source in the window, this attempt included.
+    pub pair: u64,
+    /// Failures from this source for any username in the window, this attempt included.
+    pub from_source: u64,
 }
 
 /// A form version as listed.

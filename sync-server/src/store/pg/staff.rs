@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::{PgStore, ms_to_secs};
 use crate::store::{
-    Actor, AuditEntry, AuditRecord, Role, SessionUser, StaffStore, StoreError, UserRecord,
+    Actor, Attempt, AuditEntry, AuditRecord, Role, SessionUser, StaffStore, StoreError, UserRecord,
 };
 
 fn role_of(text: &str) -> Result<Role, StoreError> {
@@ -132,31 +132,49 @@ impl StaffStore for PgStore {
         Ok(())
     }
 
-    async fn record_login_failure(&self, username: &str, source: &str) -> Result<(), StoreError> {
-        sqlx::query("insert into login_failures (username, source) values ($1, $2)")
-            .bind(username)
-            .bind(source)
-            .execute(self.pool())
-            .await?;
-        Ok(())
-    }
-
-    async fn recent_login_failures(
+    async fn begin_attempt(
         &self,
         username: &str,
         source: &str,
         since: UnixMillis,
-    ) -> Result<u64, StoreError> {
-        let n: i64 = sqlx::query_scalar(
-            "select count(*) from login_failures
-             where at > to_timestamp($3) and (username = $1 or source = $2)",
+    ) -> Result<Attempt, StoreError> {
+        // Attempts from one client take their turn (a transaction-level lock on its address), so
+        // each counts every attempt before it: the k-th of a burst counts k, exactly.
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("select pg_advisory_xact_lock(hashtextextended($1, 7))")
+            .bind(source)
+            .execute(&mut *tx)
+            .await?;
+        let id: i64 = sqlx::query_scalar(
+            "insert into login_failures (username, source) values ($1, $2) returning id",
+        )
+        .bind(username)
+        .bind(source)
+        .fetch_one(&mut *tx)
+        .await?;
+        let (pair, from_source): (i64, i64) = sqlx::query_as(
+            "select count(*) filter (where username = $1), count(*) from login_failures
+             where at > to_timestamp($3) and source = $2",
         )
         .bind(username)
         .bind(source)
         .bind(ms_to_secs(since))
-        .fetch_one(self.pool())
+        .fetch_one(&mut *tx)
         .await?;
-        Ok(n.max(0) as u64)
+        tx.commit().await?;
+        Ok(Attempt {
+            id,
+            pair: pair.max(0) as u64,
+            from_source: from_source.max(0) as u64,
+        })
+    }
+
+    async fn forgive_attempt(&self, id: i64) -> Result<(), StoreError> {
+        sqlx::query("delete from login_failures where id = $1")
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
     }
 
     async fn audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
