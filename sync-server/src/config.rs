@@ -6,6 +6,7 @@
 //! | listen address | `listen` | `SYNC_LISTEN` |
 //! | data folder (signing key) | `data_dir` | `SYNC_DATA_DIR` |
 //! | largest request body | `max_body_bytes` | `SYNC_MAX_BODY_BYTES` |
+//! | reverse proxies to believe (addresses, CIDR) | `trusted_proxies = ["127.0.0.1"]` | `SYNC_TRUSTED_PROXIES=127.0.0.1,10.0.0.0/8` |
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -39,6 +40,8 @@ pub struct Config {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     pub max_body_bytes: usize,
+    /// Reverse proxies whose `Forwarded`/`X-Forwarded-For` are believed (none by default).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -48,6 +51,7 @@ struct FileConfig {
     listen: Option<String>,
     data_dir: Option<PathBuf>,
     max_body_bytes: Option<usize>,
+    trusted_proxies: Option<Vec<String>>,
 }
 
 /// Default listen address.
@@ -96,11 +100,20 @@ impl Config {
             })?,
             None => file.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES),
         };
+        let trusted = env("SYNC_TRUSTED_PROXIES")
+            .or_else(|| file.trusted_proxies.map(|list| list.join(",")))
+            .unwrap_or_default();
+        let trusted_proxies =
+            crate::client::parse_trusted(&trusted).map_err(|detail| ConfigError::Invalid {
+                name: "trusted proxies",
+                detail,
+            })?;
         Ok(Self {
             database_url: database_url.into(),
             listen,
             data_dir,
             max_body_bytes,
+            trusted_proxies,
         })
     }
 }
@@ -122,6 +135,37 @@ mod tests {
         assert_eq!(config.database_url.expose_secret(), "postgres://env/db");
         assert_eq!(config.listen.to_string(), "0.0.0.0:9000");
         assert_eq!(config.max_body_bytes, DEFAULT_MAX_BODY_BYTES);
+    }
+
+    #[test]
+    fn trusted_proxies_come_from_the_environment_or_the_file_and_bad_ones_are_refused() {
+        let file = FileConfig {
+            database_url: Some("postgres://x/y".into()),
+            trusted_proxies: Some(vec!["10.0.0.0/8".into(), "::1".into()]),
+            ..FileConfig::default()
+        };
+        let config = Config::merge(file, |_| None).unwrap();
+        assert_eq!(config.trusted_proxies.len(), 2);
+        let env = |name: &str| match name {
+            "DATABASE_URL" => Some("postgres://x/y".to_owned()),
+            "SYNC_TRUSTED_PROXIES" => Some("127.0.0.1, bad".to_owned()),
+            _ => None,
+        };
+        let err = Config::merge(FileConfig::default(), env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("trusted proxies") && err.contains("bad"),
+            "{err}"
+        );
+        let default = Config::merge(FileConfig::default(), |n| {
+            (n == "DATABASE_URL").then(|| "postgres://x/y".to_owned())
+        })
+        .unwrap();
+        assert!(
+            default.trusted_proxies.is_empty(),
+            "no proxy is trusted unless configured"
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod api;
 pub mod auth;
 pub mod catalogue;
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod error;
 pub mod import;

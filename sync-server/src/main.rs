@@ -103,6 +103,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             tracing::info!(addr = %listener.local_addr()?, key_id = %key.public_key().key_id(), "serving");
             let limits = HttpLimits {
                 max_body_bytes: config.max_body_bytes,
+                trusted_proxies: config.trusted_proxies.clone(),
                 ..HttpLimits::default()
             };
             sync_server::serve(listener, store, key, limits, shutdown_signal()).await?;

@@ -106,6 +106,9 @@ impl Staff {
 
 /// The client address of a request ("unknown" when the server runs without connect info).
 pub fn source_of(parts: &Parts) -> String {
+    if let Some(crate::client::ClientAddr(ip)) = parts.extensions.get() {
+        return ip.to_string();
+    }
     parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()

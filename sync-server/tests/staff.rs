@@ -256,3 +256,82 @@ async fn metrics_are_for_staff_not_kiosks() {
     app.stop().await;
     db.drop_db().await;
 }
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_limits_and_audit_use_the_real_client() {
+    let db = TestDb::new().await;
+    let key = SecretKey::generate(&mut ChaCha20Rng::seed_from_u64(3));
+    // The test's own connections come from 127.0.0.1: that is the proxy here.
+    let limits = HttpLimits {
+        trusted_proxies: sync_server::client::parse_trusted("127.0.0.1").unwrap(),
+        ..HttpLimits::default()
+    };
+    let app = TestApp::start(&db, key, limits).await;
+    app.staff("admin", Role::Admin).await;
+    let login = |client: &'static str, password: &'static str| {
+        app.http
+            .post(app.url("/api/v1/admin/login"))
+            .header("x-forwarded-for", client)
+            .json(&json!({ "username": "admin", "password": password }))
+            .send()
+    };
+    // Someone guesses at "admin" from one place: that place is limited...
+    for _ in 0..10 {
+        assert_eq!(
+            code_of(login("198.51.100.1", "guess-guess").await.unwrap())
+                .await
+                .0,
+            401
+        );
+    }
+    assert_eq!(
+        code_of(login("198.51.100.1", "admin-password-123").await.unwrap())
+            .await
+            .0,
+        429
+    );
+    // ...and the real admin, elsewhere behind the same proxy, is not locked out.
+    let ok = login("203.0.113.20", "admin-password-123").await.unwrap();
+    assert_eq!(ok.status(), 200);
+    let source: String = sqlx::query_scalar(
+        "select source from audit_log where action = 'session.login' order by id desc limit 1",
+    )
+    .fetch_one(app.store.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        source, "203.0.113.20",
+        "the audit log names the real client"
+    );
+    app.stop().await;
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn without_a_trusted_proxy_a_forwarded_header_changes_nothing() {
+    let (db, app) = app().await;
+    app.staff("admin", Role::Admin).await;
+    for i in 0..10 {
+        let guess = app
+            .http
+            .post(app.url("/api/v1/admin/login"))
+            .header("x-forwarded-for", format!("198.51.100.{i}"))
+            .json(&json!({ "username": "admin", "password": "guess-guess" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(code_of(guess).await.0, 401);
+    }
+    // A made-up address is no way around the limit.
+    let dodge = app
+        .http
+        .post(app.url("/api/v1/admin/login"))
+        .header("x-forwarded-for", "203.0.113.99")
+        .json(&json!({ "username": "admin", "password": "guess-guess" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(code_of(dodge).await.0, 429);
+    app.stop().await;
+    db.drop_db().await;
+}

@@ -28,10 +28,12 @@ use crate::store::Store;
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Limits of the HTTP layer.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct HttpLimits {
     pub max_body_bytes: usize,
     pub request_timeout: Duration,
+    /// Reverse proxies whose forwarded client addresses are believed (see [`crate::client`]).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for HttpLimits {
@@ -39,6 +41,7 @@ impl Default for HttpLimits {
         Self {
             max_body_bytes: crate::config::DEFAULT_MAX_BODY_BYTES,
             request_timeout: Duration::from_secs(30),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -86,6 +89,10 @@ pub fn router<S: Store>(state: AppState<S>, limits: HttpLimits) -> Router {
         ))
         // Outside the timeout, the body limit and decompression: their bare answers become JSON.
         .layer(axum::middleware::from_fn(crate::error::json_errors))
+        .layer(axum::middleware::from_fn_with_state(
+            crate::client::TrustedProxies(std::sync::Arc::new(limits.trusted_proxies)),
+            crate::client::client_address,
+        ))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TraceLayer::new_for_http().make_span_with(
             |request: &axum::http::Request<axum::body::Body>| {
