@@ -523,7 +523,8 @@ pub async fn import_csv<S: Store>(
     event(store, event_id).await?;
     let types = store.ticket_types(event_id).await?;
     let started = std::time::Instant::now();
-    let rows = crate::import::parse(bytes, &types, progress).map_err(csv_problems)?;
+    // Parsing and checking 100,000 rows takes a while: not on an async worker's time.
+    let rows = cpu_bound(|| crate::import::parse(bytes, &types, progress)).map_err(csv_problems)?;
     let parsed = started.elapsed();
     let windows: HashMap<TicketTypeId, (Option<UnixMillis>, Option<UnixMillis>)> = types
         .iter()
@@ -558,6 +559,16 @@ pub async fn import_csv<S: Store>(
             Ok(summary)
         }
         ImportOutcome::Rejected(errors) => Err(csv_problems(errors)),
+    }
+}
+
+/// Runs CPU-heavy work where it does not hold up other requests: on a multi-threaded runtime the
+/// worker hands its other tasks over while `work` runs (`block_in_place`); elsewhere (the
+/// command line, single-threaded tests) it just runs.
+fn cpu_bound<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
     }
 }
 

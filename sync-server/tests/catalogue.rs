@@ -657,7 +657,8 @@ async fn a_bad_csv_reports_every_line_and_imports_nothing() {
     db.drop_db().await;
 }
 
-#[tokio::test]
+// Multi-threaded, as the server runs: the CSV is parsed off the async workers (block_in_place).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reimport_updates_instead_of_duplicating() {
     let (db, app) = app().await;
     let admin = app.staff("ada", Role::Admin).await;

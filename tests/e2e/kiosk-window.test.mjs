@@ -280,14 +280,17 @@ describe('the kiosk window at a gate, against the real server', { timeout: 300_0
     const { stdout: dialog } = await xdotool(['search', '--sync', '--onlyvisible', '--name', '^Print$']);
     assert.ok(dialog.trim(), 'the print dialog is shown');
     await promisify(execFile)('import', ['-window', 'root', join(ARTIFACTS, '14b-print-dialog.png')], { timeout: 20_000 });
-    const dialogWindow = dialog.trim().split('\n')[0];
-    await xdotool(['windowfocus', '--sync', dialogWindow]);
-    await xdotool(['key', '--window', dialogWindow, 'Escape']);
+    // Escape to the dialog until it is gone (GTK may swap the window while it settles).
     for (let tries = 0; ; tries += 1) {
-      const open = await xdotool(['search', '--onlyvisible', '--name', '^Print$']).then(() => true, () => false);
-      if (!open) break;
+      const { stdout: open } = await xdotool(['search', '--onlyvisible', '--name', '^Print$']).catch(() => ({ stdout: '' }));
+      const windows = open.trim().split('\n').filter(Boolean);
+      if (windows.length === 0) break;
       assert.ok(tries < 50, 'the print dialog closes on Escape');
-      await sleep(100);
+      for (const id of windows) {
+        await xdotool(['windowfocus', '--sync', id]).catch(() => undefined);
+        await xdotool(['key', '--clearmodifiers', 'Escape']).catch(() => undefined);
+      }
+      await sleep(200);
     }
     await driver.waitFor(button('Next walk-in'));
 
