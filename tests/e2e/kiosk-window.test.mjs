@@ -8,7 +8,8 @@
 // server goes away (offline, scans keep working, changes wait), comes back (the waiting changes
 // drain); then the desk registers a walk-in, the camera (a replay folder) admits their badge at
 // the gate, the coordinator screen shows the server's conflicts, and the server has the walk-in
-// and the check-in. A screenshot of each screen and verdict lands in artifacts/e2e/.
+// and the check-in; last, under a window manager, kiosk mode fills the screen, refuses to close
+// and is left with the coordinator PIN. A screenshot of each screen and verdict lands in artifacts/e2e/.
 
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
@@ -31,6 +32,7 @@ const INVITE = env('E2E_INVITE');
 const ARTIFACTS = env('E2E_ARTIFACTS');
 const EVENT = env('E2E_EVENT');
 const CAMERA_DIR = env('E2E_CAMERA_DIR');
+const SCREEN = env('E2E_SCREEN');
 const driver = new WebDriver(env('E2E_WEBDRIVER'));
 
 /** The sync server as a child process that the test stops and starts (offline, online). */
@@ -333,5 +335,44 @@ describe('the kiosk window at a gate, against the real server', { timeout: 300_0
     const { stdout: checkIns } = await promisify(execFile)(SERVER_BIN, ['admin', 'export', 'check-ins', '--event', EVENT], { timeout: 60_000 });
     const admission = checkIns.split('\n').find((line) => line.includes('Ada Walkin') && line.includes(',admitted,'));
     assert.ok(admission, `the camera's admission of the badge ${code} is on the server:\n${checkIns.slice(-600)}`);
+  });
+
+  it('goes full screen in kiosk mode, refuses to close, and leaves only with the coordinator PIN', { timeout: 90_000 }, async (t) => {
+    const xdotool = (args) => promisify(execFile)('xdotool', args, { timeout: 20_000 });
+    const size = async () => {
+      const { stdout } = await xdotool(['search', '--onlyvisible', '--name', '^Gatepass Kiosk$', 'getwindowgeometry', '--shell']);
+      const value = (key) => Number(stdout.match(new RegExp(`${key}=(\\d+)`))?.[1]);
+      return `${value('WIDTH')}x${value('HEIGHT')}`;
+    };
+    const becomes = async (wanted, what) => {
+      for (let tries = 0; ; tries += 1) {
+        const now = await size();
+        if (wanted(now)) return now;
+        assert.ok(tries < 100, `${what}: the window is ${now}`);
+        await sleep(100);
+      }
+    };
+    // Kiosk mode needs a window manager to go full screen and to be asked to close: openbox
+    // takes the window over for this test (the others run without one, as before).
+    const wm = spawn('openbox', ['--sm-disable'], { stdio: 'ignore' });
+    t.after(() => wm.kill());
+    await sleep(1500);
+    assert.equal(wm.exitCode, null, 'openbox runs');
+    assert.notEqual(await size(), SCREEN, 'an ordinary window to begin with');
+    await driver.click(button('Enter kiosk mode'));
+    await driver.waitFor(withText('Kiosk mode is on'));
+    await becomes((s) => s === SCREEN, 'kiosk mode fills the screen');
+    await screenshot('18-coordinator-kiosk-mode');
+
+    // The window manager asks the window to close (Alt+F4 does the same): it stays.
+    await promisify(execFile)('wmctrl', ['-c', 'Gatepass Kiosk'], { timeout: 10_000 });
+    await sleep(1500);
+    assert.equal(await size(), SCREEN, 'still open, still full screen');
+    await driver.waitFor(withText('Kiosk mode is on'));
+
+    // The coordinator screen was opened with the coordinator PIN: leaving uses it.
+    await driver.click(button('Leave kiosk mode'));
+    await driver.waitFor(withText('Kiosk mode is off.'));
+    await becomes((s) => s !== SCREEN, 'an ordinary window again');
   });
 });
