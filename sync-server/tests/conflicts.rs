@@ -1067,3 +1067,30 @@ async fn a_change_that_cannot_be_filed_is_shown_to_coordinators_and_the_rest_is_
     app.stop().await;
     db.drop_db().await;
 }
+
+#[tokio::test]
+async fn a_check_in_naming_another_events_ticket_takes_nothing_from_it() {
+    let (db, app) = app().await;
+    let here = Venue::new(&app).await;
+    let elsewhere = Venue::new(&app).await;
+    let gate = here.gate(&app, "North", "never").await;
+    let revoked_at = Hlc::new(T0.as_u64() + 500, 0);
+    let (_, foreign) = elsewhere
+        .attendee(&app, "Rev", "Oked", None, "revoked", revoked_at)
+        .await;
+    let mut kiosk = app.enrol(here.event).await;
+    let admin = app.staff("ada", Role::Admin).await;
+    // A damaged (or hostile) kiosk of this event admits a ticket id of the other event.
+    let c = change(&mut kiosk, admit(foreign, gate, Direction::Entry), 1_000);
+    push(&app, &kiosk, &[c]).await;
+    // The other event's revocation says nothing about this event: no "admitted while revoked"
+    // here, and nothing there.
+    assert!(conflicts(&app, &admin, here.event, "").await.is_empty());
+    assert!(
+        conflicts(&app, &admin, elsewhere.event, "")
+            .await
+            .is_empty()
+    );
+    app.stop().await;
+    db.drop_db().await;
+}

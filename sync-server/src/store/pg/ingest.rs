@@ -479,10 +479,13 @@ pub(crate) async fn recompute_tickets(
     }
     let touched_ids: Vec<Uuid> = touched.iter().copied().collect();
     let status_rows: Vec<(Uuid, String, i64)> = sqlx::query_as(
+        // Only this event's tickets: a check-in naming another event's ticket (a damaged or
+        // hostile kiosk) must not take that ticket's status.
         "select id, status, status_hlc from tickets
-         where id = any($1) and (status <> 'valid' or status_hlc > 0)",
+         where id = any($1) and event_id = $2 and (status <> 'valid' or status_hlc > 0)",
     )
     .bind(&touched_ids)
+    .bind(event.as_uuid())
     .fetch_all(&mut *conn)
     .await?;
     let mut statuses = Vec::with_capacity(status_rows.len());
@@ -606,12 +609,16 @@ async fn park_tickets(
         .collect();
     let ids: Vec<Uuid> = left.iter().map(|(_, _, w)| w.ticket.id.as_uuid()).collect();
     let codes: Vec<String> = left.iter().map(|(_, _, w)| w.ticket.code.clone()).collect();
-    let same: Vec<(Uuid, Uuid)> =
-        sqlx::query_as("select id, attendee_id from tickets where id = any($1)")
+    // Ticket ids are global: one of another event is taken too, never "stored before".
+    let same: Vec<(Uuid, Uuid, Uuid)> =
+        sqlx::query_as("select id, attendee_id, event_id from tickets where id = any($1)")
             .bind(&ids)
             .fetch_all(&mut *conn)
             .await?;
-    let same: HashMap<Uuid, Uuid> = same.into_iter().collect();
+    let same: HashMap<Uuid, (Uuid, Uuid)> = same
+        .into_iter()
+        .map(|(id, attendee, event)| (id, (attendee, event)))
+        .collect();
     let used: BTreeSet<String> =
         sqlx::query_scalar("select code from tickets where event_id = $1 and code = any($2)")
             .bind(event.as_uuid())
@@ -625,7 +632,11 @@ async fn park_tickets(
         let t = &w.ticket;
         let reason = match same.get(&t.id.as_uuid()) {
             // The same ticket of the same attendee, stored before: nothing to park.
-            Some(attendee) if *attendee == w.attendee.id.as_uuid() => continue,
+            Some((attendee, stored_in))
+                if *attendee == w.attendee.id.as_uuid() && *stored_in == event.as_uuid() =>
+            {
+                continue;
+            }
             Some(_) => "ticket_id_taken",
             None if used.contains(&t.code) => "code_clash",
             None => "unknown_ticket_type",
