@@ -1094,3 +1094,49 @@ async fn a_check_in_naming_another_events_ticket_takes_nothing_from_it() {
     app.stop().await;
     db.drop_db().await;
 }
+
+#[tokio::test]
+async fn a_status_set_by_an_instance_whose_clock_is_behind_still_stamps_later() {
+    use sync_server::store::CatalogueStore;
+    let (db, app) = app().await;
+    let venue = Venue::new(&app).await;
+    let (_, ticket) = venue
+        .attendee(&app, "Ann", "Lee", None, "valid", Hlc::ZERO)
+        .await;
+    let ahead = Hlc::new(T0.as_u64() + 60_000, 3);
+    let behind = Hlc::new(T0.as_u64() + 1_000, 0);
+    let stamp = || {
+        scalar_i64(
+            &app,
+            "select status_hlc from tickets where id = $1",
+            ticket.as_uuid(),
+        )
+    };
+    // Instance A (clock ahead) revokes; instance B (clock a minute behind) reinstates after.
+    app.store
+        .set_ticket_status(ticket, TicketStatus::Revoked, ahead)
+        .await
+        .unwrap();
+    assert_eq!(stamp().await, ahead.to_i64().unwrap());
+    app.store
+        .set_ticket_status(ticket, TicketStatus::Valid, behind)
+        .await
+        .unwrap();
+    let reinstated = Hlc::from_i64(stamp().await).unwrap();
+    assert!(
+        reinstated > ahead,
+        "the later change wins on every kiosk: {reinstated:?}"
+    );
+    // The feed carries the same stamp.
+    let fed: Value = sqlx::query_scalar(
+        "select item->'hlc' from feed
+         where event_id = $1 and item->>'type' = 'ticket_status' order by pos desc limit 1",
+    )
+    .bind(venue.event.as_uuid())
+    .fetch_one(app.store.pool())
+    .await
+    .unwrap();
+    assert_eq!(serde_json::from_value::<Hlc>(fed).unwrap(), reinstated);
+    app.stop().await;
+    db.drop_db().await;
+}

@@ -872,7 +872,8 @@ pub trait CatalogueStore: Clone + Send + Sync + 'static {
         limit: u32,
     ) -> impl Future<Output = Result<Vec<TicketRecord>, StoreError>> + Send;
 
-    /// Sets a ticket's status and appends it to the event's feed, in one transaction.
+    /// Sets a ticket's status and appends it to the event's feed, in one transaction. The stamp is
+    /// raised above the stored one when `hlc` is not later (another instance's clock ahead).
     fn set_ticket_status(
         &self,
         ticket_id: sync_protocol::ids::TicketId,

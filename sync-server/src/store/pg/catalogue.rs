@@ -710,11 +710,20 @@ impl CatalogueStore for PgStore {
         hlc: Hlc,
     ) -> Result<StatusChange, StoreError> {
         let mut tx = self.pool().begin().await?;
-        let row = sqlx::query("select event_id, status from tickets where id = $1 for update")
-            .bind(ticket_id.as_uuid())
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(StoreError::NotFound("ticket"))?;
+        let row = sqlx::query(
+            "select event_id, status, status_hlc from tickets where id = $1 for update",
+        )
+        .bind(ticket_id.as_uuid())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound("ticket"))?;
+        // Stamps never go backwards: an instance whose clock is behind the one that set the
+        // current status stamps just above it (kiosks keep the status with the higher stamp).
+        let stored: i64 = row.try_get("status_hlc")?;
+        let hlc = match Hlc::from_i64(stored) {
+            Some(stored) if stored >= hlc => Hlc::from_u64(stored.to_u64() + 1),
+            _ => hlc,
+        };
         let event_uuid: Uuid = row.try_get("event_id")?;
         let event_id = EventId::from_uuid(event_uuid).map_err(corrupt)?;
         let previous: TicketStatus = parse_text(row.try_get("status")?)?;
