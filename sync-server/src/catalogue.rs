@@ -565,7 +565,7 @@ pub async fn import_csv<S: Store>(
 /// Runs CPU-heavy work where it does not hold up other requests: on a multi-threaded runtime the
 /// worker hands its other tasks over while `work` runs (`block_in_place`); elsewhere (the
 /// command line, single-threaded tests) it just runs.
-fn cpu_bound<T>(work: impl FnOnce() -> T) -> T {
+pub(crate) fn cpu_bound<T>(work: impl FnOnce() -> T) -> T {
     match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
         Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
         _ => work(),

@@ -563,7 +563,10 @@ impl CatalogueStore for PgStore {
                 );
             }
         }
-        let plan = match plan_import(rows, &by_ref, &by_email, &code_owners, issue) {
+        // Signing a code per new ticket is CPU work (100,000 of them take seconds).
+        let plan = match crate::catalogue::cpu_bound(|| {
+            plan_import(rows, &by_ref, &by_email, &code_owners, issue)
+        }) {
             Ok(plan) => plan,
             Err(mut errors) => {
                 errors.sort_by_key(|e| e.line);
