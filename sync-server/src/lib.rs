@@ -4,7 +4,8 @@
 //! Layout: [`config`] (file + environment), [`store`] (the one storage trait and its Postgres
 //! implementation), [`api`] (routes, extractors, layers), [`auth`] (tokens), [`live`]
 //! (LISTEN/NOTIFY fan-out), [`keys`] (the package signing key on disk), [`error`] (the
-//! `{code, message}` error type). [`serve`] runs the app on a pre-bound listener until a shutdown
+//! `{code, message}` error type and the guard that makes every error answer one), [`client`] (the
+//! client address behind trusted proxies, for limits and the audit log). [`serve`] runs the app on a pre-bound listener until a shutdown
 //! future resolves, so tests bind port 0 and never sleep.
 
 pub mod api;
