@@ -164,7 +164,8 @@ fn check_in_id(change: &Change) -> String {
     change.payload["id"].as_str().unwrap().to_owned()
 }
 
-async fn push(app: &TestApp, kiosk: &Kiosk, changes: &[Change]) -> PushResponse {
+/// Pushes `changes` and answers the server's per-change results, whatever they are.
+async fn push_answer(app: &TestApp, kiosk: &Kiosk, changes: &[Change]) -> PushResponse {
     let response = app
         .http
         .post(app.url("/api/v1/push"))
@@ -174,7 +175,12 @@ async fn push(app: &TestApp, kiosk: &Kiosk, changes: &[Change]) -> PushResponse 
         .await
         .unwrap();
     assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
-    let body: PushResponse = response.json().await.unwrap();
+    response.json().await.unwrap()
+}
+
+/// Pushes `changes`, every one of which must be accepted (or a duplicate).
+async fn push(app: &TestApp, kiosk: &Kiosk, changes: &[Change]) -> PushResponse {
+    let body = push_answer(app, kiosk, changes).await;
     for result in &body.results {
         assert!(
             matches!(
@@ -917,16 +923,7 @@ async fn an_oversized_or_control_character_walk_in_is_parked_and_the_rest_of_the
         .into_iter()
         .map(|w| change(&mut kiosk, ChangeBody::WalkIn(w.clone()), 1_000))
         .collect();
-    let response = app
-        .http
-        .post(app.url("/api/v1/push"))
-        .bearer_auth(&kiosk.token)
-        .json(&json!({ "changes": changes }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let body: PushResponse = response.json().await.unwrap();
+    let body = push_answer(&app, &kiosk, &changes).await;
     let codes: Vec<Option<sync_protocol::wire::RejectCode>> = body
         .results
         .iter()
