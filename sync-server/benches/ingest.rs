@@ -3,17 +3,23 @@
 //!
 //! ```sh
 //! cargo bench -p sync-server --bench ingest
-//! BENCH_CHECK_INS=100000 BENCH_KIOSKS=200 BENCH_ROUNDS=5 BENCH_KIOSK_BATCH=20 cargo bench -p sync-server --bench ingest
+//! BENCH_CHECK_INS=100000 BENCH_KIOSKS=200 BENCH_ROUNDS=5 BENCH_KIOSK_BATCH=20 \
+//!   BENCH_PUSH_EVERY_MS=5000 BENCH_STREAMS=1000 cargo bench -p sync-server --bench ingest
 //! ```
 //!
 //! 1. **Ingest**: one kiosk pushes `BENCH_CHECK_INS` offline admissions of distinct, existing
 //!    tickets in batches of 1000, one batch after the other; then two kiosks do the same at once
 //!    on fresh tickets; then a third kiosk admits every ticket of the first run again, so every
 //!    check-in is a double admission (the conflict path).
-//! 2. **200 kiosks**: `BENCH_KIOSKS` kiosks each push `BENCH_ROUNDS` batches of
-//!    `BENCH_KIOSK_BATCH` check-ins and pull the feed after each push, all at once; prints push
-//!    latency percentiles and checks that nothing was lost (every check-in stored, every kiosk
-//!    acknowledged to its last seq, every change in the feed).
+//! 2. **Many kiosks**: `BENCH_KIOSKS` kiosks each push `BENCH_ROUNDS` batches of
+//!    `BENCH_KIOSK_BATCH` check-ins while holding the live stream open and pulling whenever it
+//!    says the feed grew (as the kiosk engine does): once as a burst (every kiosk's pushes back to
+//!    back, as when a venue's network comes back), once steady (one push per kiosk every
+//!    `BENCH_PUSH_EVERY_MS`). Prints push latency percentiles and checks that nothing was lost
+//!    (every check-in stored and fed, every kiosk acknowledged to its last seq and every kiosk
+//!    pulled every change of the run).
+//! 3. **Live streams**: `BENCH_STREAMS` live streams on a server process of its own while two
+//!    kiosks push; prints that process's resident memory and CPU.
 //!
 //! Results go to stdout; docs/benchmarks.md records them.
 
@@ -21,6 +27,8 @@
 mod support;
 
 use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
 
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
@@ -33,7 +41,7 @@ use sync_protocol::ids::{
 };
 use sync_protocol::model::Direction;
 use sync_protocol::verdict::VerdictCode;
-use sync_protocol::wire::{Cursor, PullPage, PushResponse};
+use sync_protocol::wire::{Cursor, LiveNotice, PushResponse};
 use sync_server::api::HttpLimits;
 use sync_server::store::SyncStore;
 use uuid::Uuid;
@@ -112,6 +120,11 @@ async fn tickets(app: &TestApp, setup: &Setup, n: usize, seed: u64) -> Vec<Ticke
         .unwrap();
         all.extend(ids);
     }
+    // As an import does after its upserts: the planner knows the tables' sizes.
+    sqlx::query("analyze attendees, tickets")
+        .execute(app.store.pool())
+        .await
+        .unwrap();
     all
 }
 
@@ -201,6 +214,411 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[i]
 }
 
+/// Part 2: a fleet of kiosks pushing and pulling at once.
+#[derive(Clone, Copy)]
+struct Fleet {
+    kiosks: usize,
+    rounds: usize,
+    per_push: usize,
+    /// `None`: each kiosk pushes its rounds back to back; else one push per period, the fleet's
+    /// first pushes spread over the first period.
+    every: Option<Duration>,
+}
+
+impl Fleet {
+    async fn run(self, app: &TestApp, setup: &Setup, pool: &[TicketId]) {
+        let Fleet {
+            kiosks,
+            rounds,
+            per_push,
+            every,
+        } = self;
+        let mut fleet = Vec::with_capacity(kiosks);
+        for _ in 0..kiosks {
+            fleet.push(app.enrol(setup.event).await);
+        }
+        let stored = "select count(*) from check_ins where event_id = $1";
+        let fed = "select count(*) from feed where event_id = $1 and device_id is not null";
+        let (stored_before, fed_before) = (
+            count(app, stored, setup.event).await,
+            count(app, fed, setup.event).await,
+        );
+        // Kiosks start where their package left them: at the feed head.
+        let (head, _) = app.store.feed_head(setup.event).await.unwrap();
+        let gate = setup.gate;
+        let sent = kiosks * rounds * per_push;
+        let pushes_done = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
+        let retries_before = RETRIES.load(std::sync::atomic::Ordering::Relaxed);
+        let start = Instant::now();
+        let runs = fleet.into_iter().enumerate().map(|(i, mut kiosk)| {
+            let pushes_done = pushes_done.clone();
+            async move {
+                let token = kiosk.token.clone();
+                let pushing = async {
+                    let mut latencies = Vec::with_capacity(rounds);
+                    let mut acknowledged = 0;
+                    if let Some(every) = every {
+                        tokio::time::sleep(every.mul_f64(i as f64 / kiosks as f64)).await;
+                    }
+                    let mut next = tokio::time::Instant::now();
+                    for _ in 0..rounds {
+                        if let Some(every) = every {
+                            tokio::time::sleep_until(next).await;
+                            next += every;
+                        }
+                        let changes: Vec<Change> = (0..per_push)
+                            .map(|_| {
+                                let t = pool[(kiosk.rng.next_u64() % pool.len() as u64) as usize];
+                                admission(&mut kiosk, t, gate)
+                            })
+                            .collect();
+                        let body =
+                            serde_json::to_vec(&serde_json::json!({ "changes": changes })).unwrap();
+                        let sent = Instant::now();
+                        acknowledged = push_body(app, &kiosk.token, body).await.acknowledged_seq;
+                        latencies.push(sent.elapsed());
+                    }
+                    pushes_done.add_permits(1);
+                    (kiosk.next_seq - 1, acknowledged, latencies)
+                };
+                let (pushed, pulled) = tokio::join!(
+                    pushing,
+                    follow(app, &token, head, sent, &pushes_done, kiosks)
+                );
+                (pushed.0, pushed.1, pushed.2, pulled)
+            }
+        });
+        let results = futures_util::future::join_all(runs).await;
+        let elapsed = start.elapsed();
+        let mut latencies: Vec<Duration> = Vec::new();
+        for (last_seq, acknowledged, l, _) in &results {
+            assert_eq!(
+                last_seq, acknowledged,
+                "a kiosk was not acknowledged to its last seq"
+            );
+            latencies.extend(l);
+        }
+        latencies.sort();
+        let stored_after = count(app, stored, setup.event).await;
+        assert_eq!(
+            (stored_after - stored_before) as usize,
+            sent,
+            "check-ins lost"
+        );
+        let fed_after = count(app, fed, setup.event).await;
+        assert_eq!((fed_after - fed_before) as usize, sent, "feed items lost");
+        assert!(
+            results.iter().all(|r| r.3.items == sent),
+            "a kiosk did not pull every change of the run"
+        );
+        let pulled: usize = results.iter().map(|r| r.3.items).sum();
+        let pulls: usize = results.iter().map(|r| r.3.pulls).sum();
+        match every {
+            None => println!(
+                "{kiosks} kiosks at once, burst: {rounds} pushes of {per_push} back to back each, \
+                 pulling on the live notice: {:.2} s",
+                elapsed.as_secs_f64()
+            ),
+            Some(every) => println!(
+                "{kiosks} kiosks at once, steady: a push of {per_push} every {:.1} s each \
+                 ({:.0} check-ins/s in all), {rounds} rounds, pulling on the live notice: {:.2} s",
+                every.as_secs_f64(),
+                (kiosks * per_push) as f64 / every.as_secs_f64(),
+                elapsed.as_secs_f64()
+            ),
+        }
+        println!(
+            "  push latency p50 {:.0} ms, p95 {:.0} ms, p99 {:.0} ms, max {:.0} ms ({} pushes)",
+            percentile(&latencies, 0.50).as_secs_f64() * 1000.0,
+            percentile(&latencies, 0.95).as_secs_f64() * 1000.0,
+            percentile(&latencies, 0.99).as_secs_f64() * 1000.0,
+            latencies.last().unwrap().as_secs_f64() * 1000.0,
+            latencies.len()
+        );
+        println!(
+            "  requests answered 503 and retried: {}",
+            RETRIES.load(std::sync::atomic::Ordering::Relaxed) - retries_before
+        );
+        println!(
+            "  nothing lost: {sent} check-ins stored and in the feed, every kiosk acknowledged to \
+             its last seq and pulled all {sent}; {pulled} feed items in {pulls} pulls ({:.0} items/s)",
+            pulled as f64 / elapsed.as_secs_f64()
+        );
+    }
+}
+
+/// The parts of a pulled page a kiosk's loop needs.
+#[derive(serde::Deserialize)]
+struct PageHead {
+    items: Vec<serde::de::IgnoredAny>,
+    next_cursor: Cursor,
+    has_more: bool,
+    pending: bool,
+}
+
+/// What one kiosk pulled.
+struct Followed {
+    items: usize,
+    pulls: usize,
+}
+
+/// A kiosk's pull side: holds the live stream open and pulls whenever a notice is beyond its
+/// cursor; ends once every kiosk has pushed and it has pulled `expected` changes.
+async fn follow(
+    app: &TestApp,
+    token: &str,
+    mut cursor: Cursor,
+    expected: usize,
+    pushes_done: &tokio::sync::Semaphore,
+    kiosks: usize,
+) -> Followed {
+    let mut notices = live_stream(&app.http, &app.url("/api/v1/live"), token).await;
+    let mut followed = Followed { items: 0, pulls: 0 };
+    let mut idle_after_pushes = 0;
+    loop {
+        let notice = tokio::select! {
+            notice = notices.recv() => notice,
+            // Every kiosk pushed: pull until everything is here (a few tries, then it is lost).
+            _ = pushes_done.acquire_many(kiosks as u32) => {
+                idle_after_pushes += 1;
+                assert!(idle_after_pushes < 100, "a kiosk pulled only {} of {expected} changes", followed.items);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                None
+            }
+        };
+        if let Some(notice) = notice
+            && notice.position <= cursor
+        {
+            continue;
+        }
+        loop {
+            let response = app
+                .http
+                .get(app.url(&format!("/api/v1/pull?after={cursor}&limit=1000")))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            if response.status() == 503 {
+                RETRIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+            assert_eq!(response.status(), 200);
+            // Only what the loop needs: the items are counted, not decoded (a kiosk decodes
+            // them on its own machine; here it would take the server's cores).
+            let page: PageHead = response.json().await.unwrap();
+            followed.pulls += 1;
+            followed.items += page.items.len();
+            cursor = page.next_cursor;
+            if page.pending {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
+            }
+            if !page.has_more {
+                break;
+            }
+        }
+        if followed.items >= expected {
+            return followed;
+        }
+    }
+}
+
+/// Opens `GET /api/v1/live` and hands its notices over a channel.
+async fn live_stream(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+) -> tokio::sync::mpsc::Receiver<LiveNotice> {
+    let response = http.get(url).bearer_auth(token).send().await.unwrap();
+    assert_eq!(response.status(), 200, "live stream refused");
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    tokio::spawn(async move {
+        let mut body = response.bytes_stream();
+        let mut buffer = String::new();
+        while let Some(Ok(chunk)) = body.next().await {
+            buffer.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(end) = buffer.find("\n\n") {
+                let event: String = buffer.drain(..end + 2).collect();
+                for line in event.lines() {
+                    if let Some(data) = line.strip_prefix("data:")
+                        && let Ok(notice) = serde_json::from_str(data.trim())
+                        && tx.send(notice).await.is_err()
+                    {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    rx
+}
+
+/// Part 3: `streams` live streams held open on a server process of its own (so its memory and
+/// CPU are the server's alone) while two kiosks push for about ten seconds.
+async fn streams(app: &TestApp, db: &TestDb, setup: &Setup, tickets: &[TicketId], streams: usize) {
+    if streams == 0 {
+        return;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let data = std::env::temp_dir().join(format!("gatepass-bench-{port}"));
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_sync-server"))
+        .arg("serve")
+        .env("DATABASE_URL", &db.url)
+        .env("SYNC_LISTEN", format!("127.0.0.1:{port}"))
+        .env("SYNC_DATA_DIR", &data)
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .expect("start the server process");
+    let pid = server.id();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    for _ in 0..200 {
+        if http
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let idle = process_figures(pid);
+    let mut tokens = Vec::with_capacity(streams);
+    for _ in 0..streams {
+        tokens.push(app.enrol(setup.event).await.token);
+    }
+    let mut receivers = Vec::with_capacity(streams);
+    for token in &tokens {
+        receivers.push(live_stream(&http, &format!("{base}/api/v1/live"), token).await);
+    }
+    // Each stream's first notice: the head at connection.
+    for rx in &mut receivers {
+        rx.recv().await.expect("a first notice");
+    }
+    let open = process_figures(pid);
+    let counting = receivers
+        .into_iter()
+        .map(|mut rx| {
+            tokio::spawn(async move {
+                let mut n = 0usize;
+                while tokio::time::timeout(Duration::from_secs(3), rx.recv())
+                    .await
+                    .ok()
+                    .flatten()
+                    .is_some()
+                {
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect::<Vec<_>>();
+    let mut pushers = Vec::new();
+    for half in tickets.chunks(tickets.len().div_ceil(2)).take(2) {
+        let mut kiosk = app.enrol(setup.event).await;
+        let http = http.clone();
+        let base = base.clone();
+        let gate = setup.gate;
+        let half: Vec<TicketId> = half.iter().take(2000).copied().collect();
+        pushers.push(tokio::spawn(async move {
+            for chunk in half.chunks(20) {
+                let changes: Vec<Change> = chunk
+                    .iter()
+                    .map(|&t| admission(&mut kiosk, t, gate))
+                    .collect();
+                let response = http
+                    .post(format!("{base}/api/v1/push"))
+                    .bearer_auth(&kiosk.token)
+                    .json(&serde_json::json!({ "changes": changes }))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), 200);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }));
+    }
+    let flowing = Instant::now();
+    let cpu_before = process_figures(pid);
+    for p in pushers {
+        p.await.unwrap();
+    }
+    let busy = process_figures(pid);
+    let window = flowing.elapsed();
+    let mut notices = Vec::with_capacity(streams);
+    for c in counting {
+        notices.push(c.await.unwrap());
+    }
+    notices.sort();
+    let _ = server.kill();
+    let _ = server.wait();
+    let _ = std::fs::remove_dir_all(&data);
+    println!(
+        "{streams} live streams on one server process, 2 kiosks pushing 20 check-ins every 100 ms:"
+    );
+    println!(
+        "  resident memory: {:.1} MB idle, {:.1} MB with the streams open, {:.1} MB peak while pushes flowed",
+        idle.rss_mb, open.rss_mb, busy.peak_mb
+    );
+    println!(
+        "  server CPU while pushes flowed: {:.0}% of one core over {:.1} s (200 pushes)",
+        (busy.cpu_s - cpu_before.cpu_s) / window.as_secs_f64() * 100.0,
+        window.as_secs_f64()
+    );
+    println!(
+        "  notices per stream: min {}, median {}, max {}",
+        notices[0],
+        notices[notices.len() / 2],
+        notices[notices.len() - 1]
+    );
+    assert!(
+        notices[0] > 0,
+        "a stream heard no notice while pushes flowed"
+    );
+}
+
+/// Resident memory and CPU time of a process, from /proc.
+struct Figures {
+    rss_mb: f64,
+    peak_mb: f64,
+    cpu_s: f64,
+}
+
+fn process_figures(pid: u32) -> Figures {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kb = |key: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces): utime is the 14th, stime the 15th.
+    let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    Figures {
+        rss_mb: kb("VmRSS:") / 1024.0,
+        peak_mb: kb("VmHWM:") / 1024.0,
+        // Clock ticks are 100 per second on Linux.
+        cpu_s: (ticks(11) + ticks(12)) / 100.0,
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let n = env("BENCH_CHECK_INS", 100_000);
@@ -272,113 +690,27 @@ async fn main() {
     .await;
     assert_eq!(stored, 3 * n as i64);
 
-    // 2. Many kiosks pushing and pulling at once.
-    let mut fleet = Vec::with_capacity(kiosks);
-    for _ in 0..kiosks {
-        fleet.push(app.enrol(setup.event).await);
+    // 2. Many kiosks pushing and pulling at once, each pulling when its live stream says so:
+    //    a burst (every kiosk pushes its rounds back to back, as after a network outage), then a
+    //    steady peak (every kiosk pushes once per `BENCH_PUSH_EVERY_MS`, starts spread out).
+    let every = Duration::from_millis(env("BENCH_PUSH_EVERY_MS", 5000) as u64);
+    let fleet_run = Fleet {
+        kiosks,
+        rounds,
+        per_push,
+        every: None,
+    };
+    fleet_run.run(&app, &setup, &second).await;
+    Fleet {
+        every: Some(every),
+        ..fleet_run
     }
-    let before = count(
-        &app,
-        "select count(*) from check_ins where event_id = $1",
-        setup.event,
-    )
+    .run(&app, &setup, &second)
     .await;
-    // Kiosks start where their package left them: at the feed head.
-    let (head, _) = app.store.feed_head(setup.event).await.unwrap();
-    let pool = &second;
-    let gate = setup.gate;
-    let start = Instant::now();
-    let runs = fleet.into_iter().map(|mut kiosk| {
-        let app = &app;
-        async move {
-            let mut latencies = Vec::with_capacity(rounds);
-            let mut cursor: Cursor = head;
-            let mut acknowledged = 0;
-            let mut pulled = 0usize;
-            for _ in 0..rounds {
-                let changes: Vec<Change> = (0..per_push)
-                    .map(|_| {
-                        let t = pool[(kiosk.rng.next_u64() % pool.len() as u64) as usize];
-                        admission(&mut kiosk, t, gate)
-                    })
-                    .collect();
-                let body = serde_json::to_vec(&serde_json::json!({ "changes": changes })).unwrap();
-                let sent = Instant::now();
-                acknowledged = push_body(app, &kiosk.token, body).await.acknowledged_seq;
-                latencies.push(sent.elapsed());
-                // Pull what is ready, bounded (a page of 1000 at most 20 times per round).
-                for _ in 0..20 {
-                    let response = app
-                        .http
-                        .get(app.url(&format!("/api/v1/pull?after={cursor}&limit=1000")))
-                        .bearer_auth(&kiosk.token)
-                        .send()
-                        .await
-                        .unwrap();
-                    if response.status() == 503 {
-                        RETRIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        tokio::time::sleep(Duration::from_millis(200)).await;
-                        continue;
-                    }
-                    assert_eq!(response.status(), 200);
-                    let page: PullPage = response.json().await.unwrap();
-                    pulled += page.items.len();
-                    cursor = page.next_cursor;
-                    if !page.has_more {
-                        break;
-                    }
-                }
-            }
-            (kiosk.next_seq - 1, acknowledged, latencies, pulled)
-        }
-    });
-    let results = futures_util::future::join_all(runs).await;
-    let elapsed = start.elapsed();
-    let mut latencies: Vec<Duration> = Vec::new();
-    for (last_seq, acknowledged, l, _) in &results {
-        assert_eq!(
-            last_seq, acknowledged,
-            "a kiosk was not acknowledged to its last seq"
-        );
-        latencies.extend(l);
-    }
-    latencies.sort();
-    let sent = kiosks * rounds * per_push;
-    let after = count(
-        &app,
-        "select count(*) from check_ins where event_id = $1",
-        setup.event,
-    )
-    .await;
-    assert_eq!((after - before) as usize, sent, "check-ins lost");
-    let fed = count(
-        &app,
-        "select count(*) from feed where event_id = $1 and device_id is not null",
-        setup.event,
-    )
-    .await;
-    assert_eq!(fed as usize, 3 * n + sent, "feed items lost");
-    let pulled: usize = results.iter().map(|r| r.3).sum();
-    println!(
-        "{kiosks} kiosks x {rounds} rounds of push({per_push}) + pull, all at once: {:.2} s",
-        elapsed.as_secs_f64()
-    );
-    println!(
-        "  push latency p50 {:.0} ms, p95 {:.0} ms, p99 {:.0} ms, max {:.0} ms ({} pushes)",
-        percentile(&latencies, 0.50).as_secs_f64() * 1000.0,
-        percentile(&latencies, 0.95).as_secs_f64() * 1000.0,
-        percentile(&latencies, 0.99).as_secs_f64() * 1000.0,
-        latencies.last().unwrap().as_secs_f64() * 1000.0,
-        latencies.len()
-    );
-    println!(
-        "  requests retried after 503 (push latency counts from the first attempt): {}",
-        RETRIES.load(std::sync::atomic::Ordering::Relaxed)
-    );
-    println!(
-        "  nothing lost: {sent} check-ins stored and in the feed, every kiosk acknowledged to its \
-         last seq; {pulled} feed items pulled"
-    );
+
+    // 3. Many live streams on one server process while pushes flow.
+    streams(&app, &db, &setup, &second, env("BENCH_STREAMS", 1000)).await;
+
     app.stop().await;
     db.drop_db().await;
 }

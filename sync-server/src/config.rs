@@ -7,6 +7,7 @@
 //! | data folder (signing key) | `data_dir` | `SYNC_DATA_DIR` |
 //! | largest request body | `max_body_bytes` | `SYNC_MAX_BODY_BYTES` |
 //! | reverse proxies to believe (addresses, CIDR) | `trusted_proxies = ["127.0.0.1"]` | `SYNC_TRUSTED_PROXIES=127.0.0.1,10.0.0.0/8` |
+//! | database connections of this instance | `database_pool` | `SYNC_DB_POOL` (default 32) |
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -42,6 +43,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Reverse proxies whose `Forwarded`/`X-Forwarded-For` are believed (none by default).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Connections this instance opens to Postgres at most (the live listener holds one).
+    pub database_pool: u32,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -52,12 +55,16 @@ struct FileConfig {
     data_dir: Option<PathBuf>,
     max_body_bytes: Option<usize>,
     trusted_proxies: Option<Vec<String>>,
+    database_pool: Option<u32>,
 }
 
 /// Default listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// Default largest request body: 16 MiB (a push batch of 1000 changes is about 1 MiB).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+/// Default database connections per instance: Postgres' default `max_connections` of 100 leaves
+/// room for two instances, the admin CLI and maintenance.
+pub const DEFAULT_DATABASE_POOL: u32 = 32;
 
 impl Config {
     /// Reads the file (if given), then overlays the environment.
@@ -108,12 +115,26 @@ impl Config {
                 name: "trusted proxies",
                 detail,
             })?;
+        let database_pool = match env("SYNC_DB_POOL") {
+            Some(v) => v.parse().map_err(|e| ConfigError::Invalid {
+                name: "SYNC_DB_POOL",
+                detail: format!("{v:?}: {e}"),
+            })?,
+            None => file.database_pool.unwrap_or(DEFAULT_DATABASE_POOL),
+        };
+        if !(2..=1000).contains(&database_pool) {
+            return Err(ConfigError::Invalid {
+                name: "database pool",
+                detail: format!("{database_pool} connections: give 2 to 1000"),
+            });
+        }
         Ok(Self {
             database_url: database_url.into(),
             listen,
             data_dir,
             max_body_bytes,
             trusted_proxies,
+            database_pool,
         })
     }
 }

@@ -70,20 +70,17 @@ pub struct Batch {
 }
 
 impl Batch {
-    /// Sorts accepted changes by kind. A payload that does not parse (impossible for accepted
-    /// changes, which were parsed before) is skipped with a log line: it stays in the change log.
-    pub fn of<'a>(changes: impl IntoIterator<Item = &'a Change>) -> Batch {
+    /// Sorts accepted changes, each with the body the push parsed when it accepted it, by kind.
+    pub fn of<'a>(changes: impl IntoIterator<Item = (&'a Change, &'a ChangeBody)>) -> Batch {
         let mut batch = Batch::default();
-        for change in changes {
+        for (change, body) in changes {
             let meta = ChangeMeta::from(change);
-            match change.body() {
-                Ok(ChangeBody::CheckIn(c)) => batch.check_ins.push((meta, change.seq, c)),
-                Ok(ChangeBody::FailedScan(f)) => batch.failed_scans.push((meta, change.seq, f)),
-                Ok(ChangeBody::CheckInAnnulment(a)) => batch.annulments.push((meta, a)),
-                Ok(ChangeBody::WalkIn(w)) => batch.walk_ins.push((meta, change.seq, w)),
-                Ok(ChangeBody::AttendeeEdit(e)) => batch.edits.push((meta, change.seq, e)),
-                Err(err) => tracing::error!(device = %change.device_id, seq = change.seq,
-                    error = %err, "accepted change does not parse; no effect filed"),
+            match body.clone() {
+                ChangeBody::CheckIn(c) => batch.check_ins.push((meta, change.seq, c)),
+                ChangeBody::FailedScan(f) => batch.failed_scans.push((meta, change.seq, f)),
+                ChangeBody::CheckInAnnulment(a) => batch.annulments.push((meta, a)),
+                ChangeBody::WalkIn(w) => batch.walk_ins.push((meta, change.seq, w)),
+                ChangeBody::AttendeeEdit(e) => batch.edits.push((meta, change.seq, e)),
             }
         }
         batch
@@ -412,12 +409,16 @@ pub struct LockPlan {
     pub steps: Vec<(Vec<i64>, bool)>,
 }
 
-/// The lock plan for these tickets, attendees and, when the batch has walk-ins, the event.
+/// The lock plan of a push to `event` for these tickets and attendees, and the event's walk-in
+/// lock when the batch has walk-ins. Every key carries 14 bits of the event id, so pushes to
+/// different events (almost) never wait on each other.
 pub fn lock_keys(
+    event: Uuid,
     tickets: impl IntoIterator<Item = Uuid>,
     attendees: impl IntoIterator<Item = Uuid>,
-    walk_ins_of_event: Option<Uuid>,
+    walk_ins: bool,
 ) -> LockPlan {
+    let event_bits = ((event.as_u64_pair().1 & 0x3fff) as i64) << 34;
     const COARSE: i64 = 0x4750 << 48;
     const FINE: i64 = 0x4751 << 48;
     let records: BTreeSet<(i64, Uuid)> = tickets
@@ -428,20 +429,22 @@ pub fn lock_keys(
     let bucket = |id: Uuid| (id.as_u64_pair().1 % LOCK_BUCKETS) as i64;
     let coarse: BTreeSet<i64> = records
         .iter()
-        .map(|&(ns, id)| COARSE | (ns << 16) | bucket(id))
+        .map(|&(ns, id)| COARSE | event_bits | (ns << 16) | bucket(id))
         .collect();
     let fine_mode = records.len() <= FINE_LOCK_LIMIT;
     let mut steps = Vec::new();
     if !coarse.is_empty() {
         steps.push((coarse.into_iter().collect(), fine_mode));
     }
-    if let Some(event) = walk_ins_of_event {
-        steps.push((vec![COARSE | (3 << 16) | bucket(event)], false));
+    if walk_ins {
+        steps.push((vec![COARSE | event_bits | (3 << 16)], false));
     }
     if fine_mode && !records.is_empty() {
         let fine: BTreeSet<i64> = records
             .iter()
-            .map(|&(ns, id)| FINE | (ns << 32) | (id.as_u64_pair().1 & 0xffff_ffff) as i64)
+            .map(|&(ns, id)| {
+                FINE | event_bits | (ns << 32) | (id.as_u64_pair().1 & 0xffff_ffff) as i64
+            })
             .collect();
         steps.push((fine.into_iter().collect(), false));
     }
@@ -521,7 +524,7 @@ mod tests {
         assert_eq!(email_key(Some("  ")), None);
         assert_eq!(phone_tail(Some("+49 170 1234567")), Some("234567".into()));
         assert_eq!(phone_tail(Some("123")), None);
-        let plan = lock_keys([id(5), id(5), id(69)], [id(5)], Some(id(9)));
+        let plan = lock_keys(id(9), [id(5), id(5), id(69)], [id(5)], true);
         let keys: Vec<i64> = plan.steps.iter().flat_map(|(k, _)| k.clone()).collect();
         assert!(keys.windows(2).all(|w| w[0] < w[1]), "one global order");
         let shared: Vec<bool> = plan.steps.iter().map(|(_, s)| *s).collect();
@@ -532,9 +535,17 @@ mod tests {
         );
         assert_eq!(plan.steps[0].0.len(), 2, "5 and 69 share a ticket bucket");
         assert_eq!(plan.steps[2].0.len(), 3);
-        let many = lock_keys((0..1000).map(id), [], None);
+        let many = lock_keys(id(9), (0..1000).map(id), [], false);
         assert_eq!(many.steps.len(), 1);
         assert_eq!((many.steps[0].0.len(), many.steps[0].1), (64, false));
+        let elsewhere = lock_keys(id(10), (0..1000).map(id), [], false);
+        assert!(
+            elsewhere.steps[0]
+                .0
+                .iter()
+                .all(|k| !many.steps[0].0.contains(k)),
+            "pushes to two events take different locks"
+        );
         assert_eq!(server_device().as_uuid().get_version_num(), 7);
     }
 }

@@ -44,7 +44,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let live = LiveHub::new(stop_rx);
-    let listener_task = tokio::spawn(live.clone().listen(store.pool().clone()));
+    let listener_task = tokio::spawn(live.clone().run(store.pool().clone()));
     let app = api::router(AppState::new(store, signing_key, live), limits);
     // Tell live streams to end first, so the graceful shutdown does not wait for them.
     let signal = async move {

@@ -1,42 +1,71 @@
 //! Live updates: Postgres LISTEN/NOTIFY fanned out to the kiosks connected to this instance.
 //!
-//! Every push that grows an event's feed sends `NOTIFY gatepass_feed, '<event id>'` in its
-//! transaction; each instance listens and wakes its Server-Sent-Events streams for that event, so
-//! N instances behind a load balancer behave as one. Notices sent while the listener was
-//! reconnecting are lost to it, so after a reconnect every stream is woken once ([`Wake::All`])
-//! and reads its feed head again.
+//! A push that grows an event's feed tells the hub ([`LiveHub::feed_grew`]) after it commits;
+//! the hub's notifier sends `NOTIFY gatepass_feed, '<event id>'` for it. NOTIFY takes a
+//! database-wide lock at commit, so it is never sent inside a push transaction, and pushes that
+//! commit while one NOTIFY is on its way share the next one (one statement for every event that
+//! grew meanwhile): the more pushes, the fewer notices each.
+//!
+//! Each instance listens, and for each event that grew reads the event's head once (feed position,
+//! package version, revoked devices) and publishes it on that event's watch channel; every
+//! Server-Sent-Events stream of the event on this instance reads it from there. So N instances
+//! behind a load balancer behave as one, and a burst of pushes costs one head query per instance,
+//! not one per stream. Notices sent while the listener was reconnecting are lost to it, so after a
+//! reconnect every event with streams reads its head again.
 
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
-use sync_protocol::ids::EventId;
-use tokio::sync::{broadcast, watch};
+use sync_protocol::ids::{DeviceId, EventId};
+use sync_protocol::wire::LiveNotice;
+use tokio::sync::{mpsc, watch};
 
-use crate::store::pg::FEED_CHANNEL;
+use crate::store::pg::{FEED_CHANNEL, PgStore};
 
-/// What wakes a stream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Wake {
-    /// This event's feed grew.
-    Event(EventId),
-    /// Any feed may have grown unheard (the listener reconnected): every stream reads again.
-    All,
+/// What the streams of one event read: its head, and the devices revoked (their streams end).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventHead {
+    pub notice: LiveNotice,
+    pub revoked: Arc<HashSet<DeviceId>>,
 }
 
-/// Fan-out of "this event's feed grew" to the streams of this instance.
+/// This instance's live streams' shared view of their events.
 #[derive(Debug, Clone)]
 pub struct LiveHub {
-    sender: broadcast::Sender<Wake>,
+    heads: Arc<Mutex<HashMap<EventId, watch::Sender<Option<EventHead>>>>>,
+    /// Events whose head to read again (the listener heard they grew, or a stream just started).
+    refresh: mpsc::UnboundedSender<Refresh>,
+    refresh_rx: Arc<Mutex<Option<mpsc::UnboundedReceiver<Refresh>>>>,
+    /// Events whose feed grew here, for the notifier.
+    grew: mpsc::UnboundedSender<EventId>,
+    grew_rx: Arc<Mutex<Option<mpsc::UnboundedReceiver<EventId>>>>,
     stopping: watch::Receiver<bool>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Refresh {
+    Event(EventId),
+    /// Notices may have been lost: every event with streams.
+    All,
 }
 
 impl LiveHub {
     /// A hub whose streams end when `stopping` turns true (graceful shutdown must not wait for
-    /// streams that never end by themselves).
+    /// streams that never end by themselves). [`LiveHub::run`] does its work.
     pub fn new(stopping: watch::Receiver<bool>) -> Self {
-        let (sender, _) = broadcast::channel(1024);
-        Self { sender, stopping }
+        let (refresh, refresh_rx) = mpsc::unbounded_channel();
+        let (grew, grew_rx) = mpsc::unbounded_channel();
+        Self {
+            heads: Arc::default(),
+            refresh,
+            refresh_rx: Arc::new(Mutex::new(Some(refresh_rx))),
+            grew,
+            grew_rx: Arc::new(Mutex::new(Some(grew_rx))),
+            stopping,
+        }
     }
 
     /// Resolves when the server begins to shut down.
@@ -45,24 +74,116 @@ impl LiveHub {
         let _ = stopping.wait_for(|stop| *stop).await;
     }
 
-    /// A receiver of wake-ups.
-    pub fn subscribe(&self) -> broadcast::Receiver<Wake> {
-        self.sender.subscribe()
+    /// The head of `event_id` as this instance last read it (`None` until the first read, which
+    /// this call asks for when the event had no stream here).
+    pub fn watch(&self, event_id: EventId) -> watch::Receiver<Option<EventHead>> {
+        let mut heads = lock(&self.heads);
+        heads.retain(|_, sender| sender.receiver_count() > 0);
+        if let Some(sender) = heads.get(&event_id) {
+            return sender.subscribe();
+        }
+        let (sender, receiver) = watch::channel(None);
+        heads.insert(event_id, sender);
+        let _ = self.refresh.send(Refresh::Event(event_id));
+        receiver
     }
 
-    /// Tells this instance's streams that `event_id`'s feed grew.
-    pub fn notify(&self, event_id: EventId) {
-        // No subscribers is fine.
-        let _ = self.sender.send(Wake::Event(event_id));
+    /// Tells every instance (this one included) that `event_id`'s feed grew. Call it after the
+    /// transaction that grew it committed.
+    pub fn feed_grew(&self, event_id: EventId) {
+        let _ = self.grew.send(event_id);
     }
 
-    /// Wakes every stream of this instance (after notices may have been missed).
-    pub fn resync(&self) {
-        let _ = self.sender.send(Wake::All);
+    /// Runs the notifier, the listener and the head reader until shutdown.
+    pub async fn run(self, pool: PgPool) {
+        let grew = lock(&self.grew_rx).take();
+        let refresh = lock(&self.refresh_rx).take();
+        let (Some(grew), Some(refresh)) = (grew, refresh) else {
+            tracing::error!("live hub run twice");
+            return;
+        };
+        tokio::join!(
+            self.clone().notify(pool.clone(), grew),
+            self.clone().listen(pool.clone()),
+            self.read_heads(PgStore::from_pool(pool), refresh),
+        );
+    }
+
+    /// Sends the NOTIFYs: one statement for all the events that grew since the last one.
+    async fn notify(self, pool: PgPool, mut grew: mpsc::UnboundedReceiver<EventId>) {
+        loop {
+            let first = tokio::select! {
+                () = self.stopped() => return,
+                event = grew.recv() => match event {
+                    Some(event) => event,
+                    None => return,
+                },
+            };
+            let mut events: HashSet<EventId> = HashSet::from([first]);
+            while let Ok(event) = grew.try_recv() {
+                events.insert(event);
+            }
+            let payloads: Vec<String> = events.iter().map(ToString::to_string).collect();
+            let sent = sqlx::query("select pg_notify($1, e) from unnest($2::text[]) e")
+                .bind(FEED_CHANNEL)
+                .bind(&payloads)
+                .execute(&pool)
+                .await;
+            if let Err(err) = sent {
+                // The kiosks' periodic sync still brings the changes; the streams are late.
+                tracing::warn!(error = %err, events = payloads.len(), "cannot send live notices");
+                tokio::select! {
+                    () = self.stopped() => return,
+                    () = tokio::time::sleep(Duration::from_millis(200)) => {}
+                }
+            }
+        }
+    }
+
+    /// Reads the heads the listener and new streams ask for, each event once per burst.
+    async fn read_heads(self, store: PgStore, mut refresh: mpsc::UnboundedReceiver<Refresh>) {
+        loop {
+            let first = tokio::select! {
+                () = self.stopped() => return,
+                r = refresh.recv() => match r {
+                    Some(r) => r,
+                    None => return,
+                },
+            };
+            let mut wanted: HashSet<EventId> = HashSet::new();
+            let mut all = false;
+            for r in std::iter::once(first).chain(std::iter::from_fn(|| refresh.try_recv().ok())) {
+                match r {
+                    Refresh::Event(event) => {
+                        wanted.insert(event);
+                    }
+                    Refresh::All => all = true,
+                }
+            }
+            let senders: Vec<(EventId, watch::Sender<Option<EventHead>>)> = {
+                let mut heads = lock(&self.heads);
+                heads.retain(|_, sender| sender.receiver_count() > 0);
+                heads
+                    .iter()
+                    .filter(|(event, _)| all || wanted.contains(event))
+                    .map(|(event, sender)| (*event, sender.clone()))
+                    .collect()
+            };
+            for (event, sender) in senders {
+                match store.live_head(event).await {
+                    Ok(head) => {
+                        sender.send_replace(Some(head));
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, event = %event, "live: cannot read the head");
+                    }
+                }
+            }
+        }
     }
 
     /// Listens on Postgres until shutdown, reconnecting after failures.
-    pub async fn listen(self, pool: PgPool) {
+    async fn listen(self, pool: PgPool) {
         let mut shutdown = self.stopping.clone();
         let mut backoff = Duration::from_millis(200);
         let mut listened_before = false;
@@ -77,10 +198,8 @@ impl LiveHub {
                     } else {
                         backoff = Duration::from_millis(200);
                         if listened_before {
-                            tracing::info!(
-                                "live listener back: every stream reads its feed head again"
-                            );
-                            self.resync();
+                            tracing::info!("live listener back: every event reads its head again");
+                            let _ = self.refresh.send(Refresh::All);
                         }
                         listened_before = true;
                         loop {
@@ -91,7 +210,7 @@ impl LiveHub {
                                 msg = listener.try_recv() => match msg {
                                     Ok(Some(n)) => {
                                         if let Ok(event_id) = n.payload().parse() {
-                                            self.notify(event_id);
+                                            let _ = self.refresh.send(Refresh::Event(event_id));
                                         }
                                     }
                                     Ok(None) => {
@@ -116,4 +235,9 @@ impl LiveHub {
             backoff = (backoff * 2).min(Duration::from_secs(10));
         }
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // The maps hold plain values: a panic elsewhere leaves them usable.
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }

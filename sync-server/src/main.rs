@@ -96,7 +96,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(listen) = listen {
                 config.listen = listen.parse()?;
             }
-            let store = PgStore::connect(config.database_url.expose_secret()).await?;
+            let store =
+                PgStore::connect_with(config.database_url.expose_secret(), config.database_pool)
+                    .await?;
             store.migrate().await?;
             let key = sync_server::keys::load_or_create(&config.data_dir)?;
             let listener = tokio::net::TcpListener::bind(config.listen).await?;

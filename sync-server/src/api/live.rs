@@ -1,10 +1,10 @@
 //! `GET /api/v1/live`: Server-Sent Events telling an online kiosk to pull now.
 //!
-//! The stream sends the feed head at once, then a notice each time the kiosk's event's feed grows
-//! (woken by Postgres NOTIFY on any instance, or by the listener's resync after it reconnected),
-//! and a keep-alive comment every 15 seconds. It ends when its device is revoked: checked at each
-//! wake-up of its event (a revocation grows the feed) and every [`RECHECK`] in any case; the
-//! kiosk's next request then answers `device_revoked`.
+//! The stream sends the feed head at once, then a notice each time the kiosk's event's head
+//! moves (the hub reads it once per instance when any instance's push grows the feed, see
+//! [`crate::live`]), and a keep-alive comment every 15 seconds. It ends when its device is
+//! revoked: a revocation grows the feed, and the head the hub reads lists the event's revoked
+//! devices; the kiosk's next request then answers `device_revoked`.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -13,79 +13,56 @@ use axum::extract::State;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures_util::{Stream, StreamExt};
 use sync_protocol::wire::LiveNotice;
-use tokio::sync::broadcast::error::RecvError;
 use tokio_stream::wrappers::ReceiverStream;
 
 use crate::auth::Device;
 use crate::error::ApiError;
-use crate::live::Wake;
 use crate::state::AppState;
 use crate::store::Store;
-
-/// How often an idle stream checks that its device is still enrolled.
-const RECHECK: Duration = Duration::from_secs(60);
 
 pub async fn live<S: Store>(
     State(state): State<AppState<S>>,
     Device(device): Device,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
-    let mut wakeups = state.live.subscribe();
     let event_id = device.event_id;
+    let mut heads = state.live.watch(event_id);
     let (position, package_version) = state.store.feed_head(event_id).await?;
-    let store = state.store.clone();
     let live = state.live.clone();
     let device_id = device.device_id;
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     tokio::spawn(async move {
-        let mut head = LiveNotice {
+        let mut sent = LiveNotice {
             event_id,
             position,
             package_version,
         };
-        let mut recheck = tokio::time::interval(RECHECK);
-        recheck.tick().await;
-        let still_enrolled = async || match store.device_revoked(device_id).await {
-            Ok(revoked) => !revoked,
-            // A database hiccup is no revocation: the next check decides.
-            Err(err) => {
-                tracing::warn!(error = %err, "live: cannot check the device");
-                true
-            }
-        };
-        while tx.send(head).await.is_ok() {
-            let woken = tokio::select! {
+        if tx.send(sent).await.is_err() {
+            return;
+        }
+        loop {
+            tokio::select! {
                 () = live.stopped() => return,
-                woken = wakeups.recv() => Some(woken),
-                _ = recheck.tick() => None,
-            };
-            match woken {
-                Some(Ok(Wake::Event(id))) if id == event_id => {}
-                Some(Ok(Wake::Event(_))) => continue,
-                Some(Ok(Wake::All) | Err(RecvError::Lagged(_))) => {}
-                Some(Err(RecvError::Closed)) => return,
-                None => {
-                    if still_enrolled().await {
-                        continue;
-                    }
-                    tracing::info!(device = %device_id, "live: device revoked, stream ended");
-                    return;
-                }
+                changed = heads.changed() => if changed.is_err() { return },
             }
-            if !still_enrolled().await {
+            let Some(head) = heads.borrow_and_update().clone() else {
+                continue;
+            };
+            if head.revoked.contains(&device_id) {
                 tracing::info!(device = %device_id, "live: device revoked, stream ended");
                 return;
             }
-            // Coalesce a burst of wake-ups into one notice.
-            while wakeups.try_recv().is_ok() {}
-            match store.feed_head(event_id).await {
-                Ok((position, package_version)) => {
-                    head = LiveNotice {
-                        event_id,
-                        position,
-                        package_version,
-                    };
+            // The hub's read may predate this stream's own first read: never go back.
+            let newer = head.notice.position > sent.position
+                || head.notice.package_version > sent.package_version;
+            if newer {
+                sent = LiveNotice {
+                    event_id,
+                    position: head.notice.position.max(sent.position),
+                    package_version: head.notice.package_version.max(sent.package_version),
+                };
+                if tx.send(sent).await.is_err() {
+                    return;
                 }
-                Err(err) => tracing::warn!(error = %err, "live: cannot read the feed head"),
             }
         }
     });

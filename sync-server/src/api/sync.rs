@@ -9,7 +9,7 @@ use axum::extract::State;
 use sha2::{Digest, Sha256};
 use sync_protocol::changes::{Change, ChangeError};
 use sync_protocol::wire::{
-    ChangeResult, ChangeStatus, MAX_PULL_PAGE, MAX_PUSH_BATCH, PullPage, PullQuery, PushRequest,
+    ChangeResult, ChangeStatus, MAX_PULL_PAGE, MAX_PUSH_BATCH, PullQuery, PushRequest,
     PushResponse, RejectCode,
 };
 
@@ -48,6 +48,9 @@ pub async fn push<S: Store>(
         .map(|change| prepare(&state, device, change))
         .collect();
     let outcome = state.store.push(device, &prepared).await?;
+    if outcome.fed {
+        state.live.feed_grew(device.event_id);
+    }
     let results: Vec<ChangeResult> = prepared
         .iter()
         .zip(outcome.stored)
@@ -106,8 +109,8 @@ fn prepare<S>(state: &AppState<S>, device: DeviceAuth, mut change: Change) -> Pr
         tracing::warn!(device = %change.device_id, seq = change.seq, "a NUL in a pushed change was replaced");
     }
     let receipt = state.receive(change.hlc);
-    let rejection = if change.device_id != device.device_id {
-        Some((
+    let parsed = if change.device_id != device.device_id {
+        Err((
             RejectCode::WrongDevice,
             format!(
                 "change claims device {}, but the token is device {}",
@@ -115,7 +118,7 @@ fn prepare<S>(state: &AppState<S>, device: DeviceAuth, mut change: Change) -> Pr
             ),
         ))
     } else {
-        change.body().err().map(|err| {
+        change.body().map_err(|err| {
             let code = match err {
                 ChangeError::UnknownKind(_) => RejectCode::UnknownKind,
                 ChangeError::UnsupportedSchema { .. } => RejectCode::UnsupportedSchema,
@@ -126,10 +129,15 @@ fn prepare<S>(state: &AppState<S>, device: DeviceAuth, mut change: Change) -> Pr
             (code, err.to_string())
         })
     };
+    let (body, rejection) = match parsed {
+        Ok(body) => (Some(body), None),
+        Err(rejection) => (None, Some(rejection)),
+    };
     PreparedChange {
         change,
         digest,
         rejection,
+        body,
         clock_ahead_ms: receipt.ahead_by_ms,
     }
 }
@@ -138,7 +146,7 @@ pub async fn pull<S: Store>(
     State(state): State<AppState<S>>,
     Device(device): Device,
     ApiQuery(query): ApiQuery<PullQuery>,
-) -> Result<ApiJson<PullPage>, ApiError> {
+) -> Result<ApiJson<PullPageOut>, ApiError> {
     let limit = query.limit.unwrap_or(DEFAULT_PULL_PAGE);
     if limit == 0 || limit > MAX_PULL_PAGE {
         return Err(ApiError::Validation(format!(
@@ -146,7 +154,7 @@ pub async fn pull<S: Store>(
         )));
     }
     let page = state.store.pull(device, query.after, limit).await?;
-    Ok(ApiJson(PullPage {
+    Ok(ApiJson(PullPageOut {
         items: page.items,
         next_cursor: page.next_cursor,
         has_more: page.has_more,
@@ -156,4 +164,17 @@ pub async fn pull<S: Store>(
         refetch: page.refetch,
         server_hlc: state.tick(),
     }))
+}
+
+/// A [`PullPage`](sync_protocol::wire::PullPage) whose items the store encoded already: the same JSON, field for field.
+#[derive(Debug, serde::Serialize)]
+pub struct PullPageOut {
+    items: Vec<Box<serde_json::value::RawValue>>,
+    next_cursor: sync_protocol::wire::Cursor,
+    has_more: bool,
+    pending: bool,
+    write_checkpoint: u64,
+    package_version: u64,
+    refetch: bool,
+    server_hlc: sync_protocol::hlc::Hlc,
 }

@@ -10,11 +10,11 @@ use std::future::Future;
 
 use sync_protocol::UnixMillis;
 use sync_protocol::certificate::DeviceCertificate;
-use sync_protocol::changes::Change;
+use sync_protocol::changes::{Change, ChangeBody};
 use sync_protocol::crypto::{PublicKey, Signed};
 use sync_protocol::ids::{DeviceId, EventId, GateId};
 use sync_protocol::model::Event;
-use sync_protocol::wire::{Cursor, PullItem, RejectCode};
+use sync_protocol::wire::{Cursor, RejectCode};
 
 /// What storage can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +84,9 @@ pub struct PreparedChange {
     pub digest: [u8; 32],
     /// `None`: accepted. Otherwise parked with this reason.
     pub rejection: Option<(RejectCode, String)>,
+    /// The parsed payload of an accepted change (`Some` exactly when `rejection` is `None`):
+    /// parsed once when the push checks it, used again to file its effects.
+    pub body: Option<ChangeBody>,
     pub clock_ahead_ms: Option<u64>,
 }
 
@@ -105,12 +108,16 @@ pub struct PushOutcome {
     pub stored: Vec<Stored>,
     /// Highest seq such that every seq up to it is stored.
     pub acknowledged_seq: u64,
+    /// The event's feed grew: the caller tells the live hub once the push committed.
+    pub fed: bool,
 }
 
 /// One page of the feed as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct FeedPage {
-    pub items: Vec<PullItem>,
+    /// Each a [`PullItem`](sync_protocol::wire::PullItem) as JSON, encoded once by the store: a stored change goes out without
+    /// being decoded into values and encoded again.
+    pub items: Vec<Box<serde_json::value::RawValue>>,
     pub next_cursor: Cursor,
     pub has_more: bool,
     /// Newer rows are held back behind transactions still running.

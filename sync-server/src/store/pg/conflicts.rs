@@ -456,9 +456,10 @@ async fn merge(
             .fetch_all(&mut *conn)
             .await?;
     let keys = lock_keys(
+        event.as_uuid(),
         keep_ticket.iter().chain(&other_tickets).copied(),
         [keep, other],
-        Some(event.as_uuid()),
+        true,
     );
     lock(conn, &keys).await?;
     sqlx::query(
@@ -520,7 +521,7 @@ async fn pick(
 ) -> Result<Hlc, StoreError> {
     let aliases = attendee_aliases(conn, event, &[attendee].into()).await?;
     let attendee = aliases.get(&attendee).copied().unwrap_or(attendee);
-    lock(conn, &lock_keys([], [attendee], None)).await?;
+    lock(conn, &lock_keys(event.as_uuid(), [], [attendee], false)).await?;
     let winner: Option<i64> = sqlx::query_scalar(
         "select max(hlc) from attendee_edits where attendee_id = $1 and field = $2",
     )

@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use sqlx::{Acquire, PgConnection, Row};
 use sync_protocol::UnixMillis;
-use sync_protocol::changes::{Change, WalkIn};
+use sync_protocol::changes::{Change, ChangeBody, WalkIn};
 use sync_protocol::hlc::Hlc;
 use sync_protocol::ids::{AttendeeId, CheckInId, DeviceId, EventId, GateId, TicketId};
 use sync_protocol::merge::{ChangeMeta, CheckInRecord, FieldVersion, TicketStatusChange};
@@ -58,7 +58,7 @@ fn parse_text<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, StoreError> 
 pub(crate) async fn file(
     conn: &mut PgConnection,
     device: DeviceAuth,
-    changes: &[&Change],
+    changes: &[(&Change, &ChangeBody)],
 ) -> Result<(), StoreError> {
     let batch = Batch::of(changes.iter().copied());
     if batch.is_empty() {
@@ -86,10 +86,10 @@ pub(crate) async fn file(
 async fn file_one_by_one(
     conn: &mut PgConnection,
     device: DeviceAuth,
-    changes: &[&Change],
+    changes: &[(&Change, &ChangeBody)],
 ) -> Result<(), StoreError> {
-    for change in changes {
-        let batch = Batch::of(std::iter::once(*change));
+    for &(change, body) in changes {
+        let batch = Batch::of(std::iter::once((change, body)));
         if batch.is_empty() {
             continue;
         }
@@ -137,39 +137,28 @@ async fn file_batch(
     event: EventId,
     batch: &Batch,
 ) -> Result<(), StoreError> {
-    let scanned: BTreeSet<Uuid> = batch
+    // Writes that need no alias first, then the locks, then the aliases and the reads the
+    // merge needs: a push that takes the locks after another one committed sees its facts, and
+    // a merge of these tickets or attendees (which locks them too) is either wholly before or
+    // wholly after; the locked stretch is short.
+    let mut conflicts: Vec<ConflictRow> = Vec::new();
+    if !batch.check_ins.is_empty() || !batch.failed_scans.is_empty() {
+        insert_check_ins(conn, event, batch).await?;
+    }
+    let mut scanned: BTreeSet<Uuid> = batch
         .check_ins
         .iter()
         .filter(|(_, _, c)| c.verdict.admits())
         .map(|(_, _, c)| c.ticket_id.as_uuid())
-        .chain(batch.annulments.iter().map(|(_, a)| a.ticket_id.as_uuid()))
         .collect();
-    let tickets = TicketAliases::load(conn, event, &scanned).await?;
+    if !batch.annulments.is_empty() {
+        scanned.extend(apply_annulments(conn, event, batch).await?);
+    }
     let edited: BTreeSet<Uuid> = batch
         .edits
         .iter()
         .map(|(_, _, e)| e.attendee_id.as_uuid())
         .collect();
-    let attendee_aliases = attendee_aliases(conn, event, &edited).await?;
-    let canonical_attendee = |id: Uuid| attendee_aliases.get(&id).copied().unwrap_or(id);
-
-    // Writes first, then the locks, then the reads the merge needs: a push that takes the
-    // locks after another one committed sees its facts; the locked stretch is short.
-    let mut conflicts: Vec<ConflictRow> = Vec::new();
-    if !batch.check_ins.is_empty() || !batch.failed_scans.is_empty() {
-        insert_check_ins(conn, event, batch).await?;
-    }
-    let mut touched: BTreeSet<Uuid> = batch
-        .check_ins
-        .iter()
-        .filter(|(_, _, c)| c.verdict.admits())
-        .map(|(_, _, c)| tickets.canonical(c.ticket_id.as_uuid()))
-        .collect();
-    if !batch.annulments.is_empty() {
-        for ticket in apply_annulments(conn, event, batch).await? {
-            touched.insert(tickets.canonical(ticket));
-        }
-    }
     let mut recompute: BTreeSet<Uuid> = BTreeSet::new();
     if !batch.walk_ins.is_empty() {
         conflicts.extend(insert_walk_ins(conn, event, batch).await?);
@@ -180,17 +169,38 @@ async fn file_batch(
                 .map(|(_, _, w)| w.attendee.id.as_uuid()),
         );
     }
+    let raw_attendees: BTreeSet<Uuid> = recompute.union(&edited).copied().collect();
+    lock(
+        conn,
+        &lock_keys(
+            event.as_uuid(),
+            scanned.iter().copied(),
+            raw_attendees.iter().copied(),
+            !batch.walk_ins.is_empty(),
+        ),
+    )
+    .await?;
+
+    // Read under the locks: no merge of these records runs now.
+    let tickets = TicketAliases::load(conn, event, &scanned).await?;
+    let attendee_aliases = attendee_aliases(conn, event, &edited).await?;
+    let canonical_attendee = |id: Uuid| attendee_aliases.get(&id).copied().unwrap_or(id);
+    let touched: BTreeSet<Uuid> = scanned.iter().map(|&t| tickets.canonical(t)).collect();
+    recompute.extend(edited.iter().map(|&a| canonical_attendee(a)));
+    // The canonical records of merged ones are locked too (out of the global order, so two such
+    // pushes can deadlock: Postgres then fails one, and its kiosk retries).
+    let more_tickets: Vec<Uuid> = touched.difference(&scanned).copied().collect();
+    let more_attendees: Vec<Uuid> = recompute.difference(&raw_attendees).copied().collect();
+    if !more_tickets.is_empty() || !more_attendees.is_empty() {
+        lock(
+            conn,
+            &lock_keys(event.as_uuid(), more_tickets, more_attendees, false),
+        )
+        .await?;
+    }
     if !batch.edits.is_empty() {
         insert_edits(conn, event, batch, &canonical_attendee).await?;
-        recompute.extend(edited.iter().map(|&a| canonical_attendee(a)));
     }
-
-    let keys = lock_keys(
-        touched.iter().copied(),
-        recompute.iter().copied(),
-        (!batch.walk_ins.is_empty()).then(|| event.as_uuid()),
-    );
-    lock(conn, &keys).await?;
     if !touched.is_empty() {
         conflicts.extend(recompute_tickets(conn, event, &tickets, &touched).await?);
     }
@@ -463,8 +473,13 @@ pub(crate) async fn recompute_tickets(
 ) -> Result<Vec<ConflictRow>, StoreError> {
     let members = aliases.members(touched);
     let rows = sqlx::query(&format!(
-        "select {CHECK_IN_COLUMNS} from check_ins
-         where ticket_id = any($1) and event_id = $2 and verdict = 'admitted' and not failed"
+        // One index probe per ticket, whatever the statistics say: `offset 0` keeps the planner
+        // from turning the lateral probe into one scan of the event's admissions (what it picks
+        // while check_ins has grown since its last analyze, making every push slower).
+        "select c.* from unnest($1::uuid[]) t(wanted), lateral (
+             select {CHECK_IN_COLUMNS} from check_ins
+             where ticket_id = t.wanted and event_id = $2 and verdict = 'admitted' and not failed
+             offset 0) c"
     ))
     .bind(&members)
     .bind(event.as_uuid())

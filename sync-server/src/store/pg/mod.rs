@@ -53,10 +53,15 @@ pub(crate) fn parse_cursor(tx: &str, pos: i64) -> Result<Cursor, StoreError> {
 }
 
 impl PgStore {
-    /// Connects a pool to `url`.
+    /// Connects a pool of the default size to `url` (the admin CLI, tests).
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with(url, crate::config::DEFAULT_DATABASE_POOL).await
+    }
+
+    /// Connects a pool of at most `connections` to `url`.
+    pub async fn connect_with(url: &str, connections: u32) -> Result<Self, StoreError> {
         let pool = PgPoolOptions::new()
-            .max_connections(20)
+            .max_connections(connections)
             .acquire_timeout(Duration::from_secs(5))
             .connect(url)
             .await?;

@@ -243,9 +243,10 @@ impl PackageStore for PgStore {
         }
 
         let cursor = match sqlx::query(
-            "select tx::text as tx, pos from feed
-             where event_id = $1 and tx < pg_snapshot_xmin(pg_current_snapshot())
-             order by tx desc, pos desc limit 1",
+            // Ordered by the xid8 column, not by its text (a bare `tx` here would be the text).
+            "select f.tx::text as tx, f.pos from feed f
+             where f.event_id = $1 and f.tx < pg_snapshot_xmin(pg_current_snapshot())
+             order by f.tx desc, f.pos desc limit 1",
         )
         .bind(event_uuid)
         .fetch_optional(&mut *tx)

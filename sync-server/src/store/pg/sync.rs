@@ -9,7 +9,8 @@
 
 use sqlx::Row;
 use sync_protocol::UnixMillis;
-use sync_protocol::ids::{DeviceId, EventId, GateId};
+use sync_protocol::hlc::Hlc;
+use sync_protocol::ids::{ChangeId, DeviceId, EventId, GateId};
 use sync_protocol::model::Event;
 use sync_protocol::wire::{Cursor, PullItem};
 use uuid::Uuid;
@@ -137,9 +138,16 @@ impl SyncStore for PgStore {
         &self,
         token_hash: [u8; 32],
     ) -> Result<Option<DeviceAuth>, StoreError> {
+        // One round trip, and a write at most once a minute per device (last seen to the minute).
         let row = sqlx::query(
-            "update devices set last_seen_at = now() where token_hash = $1
-             returning id, event_id, revoked_at is not null as revoked",
+            "with device as (
+                 select id, event_id, revoked_at, last_seen_at from devices where token_hash = $1),
+             seen as (
+                 update devices d set last_seen_at = now() from device
+                 where d.id = device.id
+                   and (device.last_seen_at is null
+                        or device.last_seen_at < now() - interval '1 minute'))
+             select id, event_id, revoked_at is not null as revoked from device",
         )
         .bind(&token_hash[..])
         .fetch_optional(&self.pool)
@@ -208,91 +216,22 @@ impl SyncStore for PgStore {
                 .ok_or(StoreError::NotFound("device"))?;
 
         let n = changes.len();
-        let mut seqs = Vec::with_capacity(n);
-        let mut change_ids = Vec::with_capacity(n);
-        let mut hlcs = Vec::with_capacity(n);
-        let mut kinds = Vec::with_capacity(n);
-        let mut schemas = Vec::with_capacity(n);
-        let mut entities = Vec::with_capacity(n);
-        let mut package_versions = Vec::with_capacity(n);
-        let mut payloads = Vec::with_capacity(n);
-        let mut digests = Vec::with_capacity(n);
-        let mut statuses = Vec::with_capacity(n);
-        let mut reject_codes = Vec::with_capacity(n);
-        let mut reject_messages = Vec::with_capacity(n);
-        let mut aheads = Vec::with_capacity(n);
-        for prepared in changes {
-            let c = &prepared.change;
-            seqs.push(to_i64(c.seq, "seq")?);
-            change_ids.push(c.id.as_uuid());
-            hlcs.push(
-                c.hlc
-                    .to_i64()
-                    .ok_or_else(|| StoreError::Invalid(format!("hlc {} out of range", c.hlc)))?,
-            );
-            kinds.push(c.kind.clone());
-            schemas.push(i32::from(c.schema_version));
-            entities.push(c.entity_id.clone());
-            package_versions.push(to_i64(c.package_version, "package_version")?);
-            payloads.push(c.payload.clone());
-            digests.push(prepared.digest.to_vec());
-            statuses.push(if prepared.rejection.is_some() {
-                "rejected"
-            } else {
-                "accepted"
-            });
-            reject_codes.push(prepared.rejection.as_ref().map(|(code, _)| code.as_str()));
-            reject_messages.push(prepared.rejection.as_ref().map(|(_, m)| m.clone()));
-            aheads.push(
-                prepared
-                    .clock_ahead_ms
-                    .map(|v| v.min(i64::MAX as u64) as i64),
-            );
-        }
-
-        let inserted: Vec<i64> = sqlx::query_scalar(
-            "insert into changes (device_id, event_id, seq, change_id, hlc, kind, schema_version,
-                                  entity_id, package_version, payload, digest, status, reject_code,
-                                  reject_message, clock_ahead_ms)
-             select $1, $2, s.* from unnest($3::bigint[], $4::uuid[], $5::bigint[], $6::text[],
-                    $7::int[], $8::text[], $9::bigint[], $10::jsonb[], $11::bytea[], $12::text[],
-                    $13::text[], $14::text[], $15::bigint[]) as s
-             on conflict (device_id, seq) do nothing
-             returning seq",
-        )
-        .bind(device.device_id.as_uuid())
-        .bind(device.event_id.as_uuid())
-        .bind(&seqs)
-        .bind(&change_ids)
-        .bind(&hlcs)
-        .bind(&kinds)
-        .bind(&schemas)
-        .bind(&entities)
-        .bind(&package_versions)
-        .bind(&payloads)
-        .bind(&digests)
-        .bind(&statuses)
-        .bind(&reject_codes)
-        .bind(&reject_messages)
-        .bind(&aheads)
-        .fetch_all(&mut *tx)
-        .await?;
-        let inserted: std::collections::HashSet<i64> = inserted.into_iter().collect();
-
-        // Changes not inserted were stored before: same digest is a replay, another is a reuse.
-        let missing: Vec<i64> = seqs
+        let seqs: Vec<i64> = changes
             .iter()
-            .copied()
-            .filter(|s| !inserted.contains(s))
-            .collect();
+            .map(|p| to_i64(p.change.seq, "seq"))
+            .collect::<Result<_, _>>()?;
+
+        // What this device stored before within the batch's seq range (nothing, unless this is
+        // a replay): same digest is a replay, another is a reuse. One range scan of the key.
         let mut earlier = std::collections::HashMap::new();
-        if !missing.is_empty() {
+        if let (Some(low), Some(high)) = (seqs.iter().min(), seqs.iter().max()) {
             let rows = sqlx::query(
                 "select seq, digest, reject_code, reject_message from changes
-                 where device_id = $1 and seq = any($2)",
+                 where device_id = $1 and seq between $2 and $3",
             )
             .bind(device.device_id.as_uuid())
-            .bind(&missing)
+            .bind(low)
+            .bind(high)
             .fetch_all(&mut *tx)
             .await?;
             for row in rows {
@@ -313,59 +252,65 @@ impl SyncStore for PgStore {
         }
 
         let mut stored = Vec::with_capacity(n);
+        // New rows of the change log; plain inserts: the device row lock above keeps every other
+        // push of this device out until this one commits.
+        let mut new = NewChanges::with_capacity(n);
         // Parked before, acceptable now (a retry after the server learned its kind or schema).
         let mut revived = Vec::new();
-        let mut feed_seqs = Vec::new();
-        let mut feed_items = Vec::new();
-        // New, accepted changes: their domain effects are filed in this transaction.
+        // New, accepted changes: fed (the feed row refers to the change row) and their domain
+        // effects filed in this transaction.
         let mut accepted = Vec::new();
-        for (i, prepared) in changes.iter().enumerate() {
-            let seq = seqs[i];
-            // A seq inserted now is new for its first occurrence in the batch only.
-            let outcome = if inserted.contains(&seq) && !earlier.contains_key(&seq) {
-                earlier.insert(seq, (digests[i].clone(), prepared.rejection.clone()));
-                Stored::New
-            } else {
-                match earlier.get_mut(&seq) {
-                    Some((digest, rejection)) if digest[..] == prepared.digest[..] => {
-                        if rejection.is_some() && prepared.rejection.is_none() {
-                            *rejection = None;
-                            revived.push(seq);
-                            Stored::New
-                        } else {
-                            Stored::Duplicate(rejection.clone())
-                        }
-                    }
-                    _ => Stored::SeqReused,
+        let mut feed_seqs = Vec::new();
+        // A seq stored before with another payload: kept aside for coordinators.
+        let (mut refused_seqs, mut refused_digests, mut refused) = (vec![], vec![], vec![]);
+        for (prepared, &seq) in changes.iter().zip(&seqs) {
+            let outcome = match earlier.get_mut(&seq) {
+                None => {
+                    new.push(prepared)?;
+                    earlier.insert(seq, (prepared.digest.to_vec(), prepared.rejection.clone()));
+                    Stored::New
                 }
+                Some((digest, rejection)) if digest[..] == prepared.digest[..] => {
+                    if rejection.is_some() && prepared.rejection.is_none() {
+                        *rejection = None;
+                        revived.push(seq);
+                        Stored::New
+                    } else {
+                        Stored::Duplicate(rejection.clone())
+                    }
+                }
+                Some(_) => Stored::SeqReused,
             };
-            if outcome == Stored::New && prepared.rejection.is_none() {
-                accepted.push(&prepared.change);
+            if outcome == Stored::New
+                && let Some(body) = &prepared.body
+            {
+                accepted.push((&prepared.change, body));
                 feed_seqs.push(seq);
-                feed_items.push(
-                    serde_json::to_value(PullItem::DeviceChange {
-                        position: Cursor::START,
-                        change: prepared.change.clone(),
-                    })
-                    .map_err(|e| StoreError::Invalid(e.to_string()))?,
-                );
             }
             if outcome == Stored::SeqReused {
-                let change = serde_json::to_value(&prepared.change)
-                    .map_err(|e| StoreError::Invalid(e.to_string()))?;
-                sqlx::query(
-                    "insert into refused_changes (device_id, seq, digest, change) values ($1, $2, $3, $4)",
-                )
-                .bind(device.device_id.as_uuid())
-                .bind(seq)
-                .bind(&prepared.digest[..])
-                .bind(change)
-                .execute(&mut *tx)
-                .await?;
+                refused_seqs.push(seq);
+                refused_digests.push(prepared.digest.to_vec());
+                refused.push(
+                    serde_json::to_value(&prepared.change)
+                        .map_err(|e| StoreError::Invalid(e.to_string()))?,
+                );
             }
             stored.push(outcome);
         }
+        new.insert(&mut tx, device).await?;
 
+        if !refused.is_empty() {
+            sqlx::query(
+                "insert into refused_changes (device_id, seq, digest, change)
+                 select $1, s.* from unnest($2::bigint[], $3::bytea[], $4::jsonb[]) as s",
+            )
+            .bind(device.device_id.as_uuid())
+            .bind(&refused_seqs)
+            .bind(&refused_digests)
+            .bind(&refused)
+            .execute(&mut *tx)
+            .await?;
+        }
         if !revived.is_empty() {
             sqlx::query(
                 "update changes set status = 'accepted', reject_code = null, reject_message = null
@@ -376,47 +321,41 @@ impl SyncStore for PgStore {
             .execute(&mut *tx)
             .await?;
         }
-        if !feed_items.is_empty() {
+        if !feed_seqs.is_empty() {
+            // The item is the change row itself (null here): a pull joins it.
             sqlx::query(
-                "insert into feed (event_id, device_id, seq, item)
-                 select $1, $2, s.seq, s.item from unnest($3::bigint[], $4::jsonb[]) with ordinality
-                   as s(seq, item, ord) order by s.ord",
+                "insert into feed (event_id, device_id, seq)
+                 select $1, $2, s.seq from unnest($3::bigint[]) with ordinality as s(seq, ord)
+                 order by s.ord",
             )
             .bind(device.event_id.as_uuid())
             .bind(device.device_id.as_uuid())
             .bind(&feed_seqs)
-            .bind(&feed_items)
             .execute(&mut *tx)
             .await?;
-            sqlx::query("select pg_notify($1, $2)")
-                .bind(FEED_CHANNEL)
-                .bind(device.event_id.to_string())
-                .execute(&mut *tx)
-                .await?;
         }
 
         // Advance the acknowledgement over the contiguous run of stored seqs.
         let acknowledged: i64 = sqlx::query_scalar(
-            "select coalesce(max(seq), $2) from (
-                 select seq, row_number() over (order by seq) as rn
-                 from changes where device_id = $1 and seq > $2
-             ) s where s.seq - $2 = s.rn",
+            "update devices set last_push_at = now(), acknowledged_seq = (
+                 select coalesce(max(seq), $2) from (
+                     select seq, row_number() over (order by seq) as rn
+                     from changes where device_id = $1 and seq > $2
+                 ) s where s.seq - $2 = s.rn)
+             where id = $1
+             returning acknowledged_seq",
         )
         .bind(device.device_id.as_uuid())
         .bind(ack)
         .fetch_one(&mut *tx)
         .await?;
-        sqlx::query("update devices set acknowledged_seq = $2, last_push_at = now() where id = $1")
-            .bind(device.device_id.as_uuid())
-            .bind(acknowledged)
-            .execute(&mut *tx)
-            .await?;
         // Last before the commit: the filing holds locks on the tickets it touched until then.
         super::ingest::file(&mut tx, device, &accepted).await?;
         tx.commit().await?;
         Ok(PushOutcome {
             stored,
             acknowledged_seq: acknowledged.max(0) as u64,
+            fed: !feed_seqs.is_empty(),
         })
     }
 
@@ -451,11 +390,15 @@ impl SyncStore for PgStore {
             });
         }
         let rows = sqlx::query(
-            "select tx::text as tx, pos, item from feed
-             where event_id = $1
-               and (tx, pos) > ($2::text::xid8, $3)
-               and tx < pg_snapshot_xmin(pg_current_snapshot())
-             order by tx, pos
+            "select f.tx::text as tx, f.pos, f.item, c.change_id, c.device_id, c.seq, c.hlc,
+                    c.package_version, c.kind, c.schema_version, c.entity_id,
+                    c.payload::text as payload
+             from feed f
+             left join changes c on f.item is null and c.device_id = f.device_id and c.seq = f.seq
+             where f.event_id = $1
+               and (f.tx, f.pos) > ($2::text::xid8, $3)
+               and f.tx < pg_snapshot_xmin(pg_current_snapshot())
+             order by f.tx, f.pos
              limit $4",
         )
         .bind(device.event_id.as_uuid())
@@ -468,17 +411,21 @@ impl SyncStore for PgStore {
         let mut items = Vec::with_capacity(rows.len().min(limit as usize));
         let mut next_cursor = after;
         for row in rows.into_iter().take(limit as usize) {
-            let cursor = parse_cursor(row.try_get("tx")?, row.try_get("pos")?)?;
-            let item: serde_json::Value = row.try_get("item")?;
-            let item: PullItem = serde_json::from_value(item)
-                .map_err(|e| StoreError::Corrupt(format!("feed item: {e}")))?;
-            items.push(with_position(item, cursor));
-            next_cursor = cursor;
+            let position = parse_cursor(row.try_get("tx")?, row.try_get("pos")?)?;
+            items.push(feed_item(&row, position)?);
+            next_cursor = position;
         }
+        // The highest seq of this device's changes the kiosk has now been handed (all of them
+        // when the page reaches the end): the changes of older transactions, and those of the
+        // cursor's own transaction up to the cursor. Both by index: a catching-up kiosk must not
+        // make each page scan the event's feed.
         let write_checkpoint: i64 = if has_more {
             sqlx::query_scalar(
-                "select coalesce(max(seq), 0) from feed
-                 where event_id = $1 and device_id = $2 and (tx, pos) <= ($3::text::xid8, $4)",
+                "select greatest(
+                     (select max(seq) from changes where device_id = $2 and tx < $3::text::xid8),
+                     (select max(seq) from feed where event_id = $1 and tx = $3::text::xid8
+                        and pos <= $4 and device_id = $2),
+                     0)",
             )
             .bind(device.event_id.as_uuid())
             .bind(device.device_id.as_uuid())
@@ -511,10 +458,14 @@ impl SyncStore for PgStore {
         };
         let package_version = Self::package_version(&mut tx, device.event_id).await?;
         tx.commit().await?;
-        sqlx::query("update devices set last_pull_at = now() where id = $1")
-            .bind(device.device_id.as_uuid())
-            .execute(&self.pool)
-            .await?;
+        // To the minute: a write per device and minute, not per page.
+        sqlx::query(
+            "update devices set last_pull_at = now() where id = $1
+               and (last_pull_at is null or last_pull_at < now() - interval '1 minute')",
+        )
+        .bind(device.device_id.as_uuid())
+        .execute(&self.pool)
+        .await?;
         Ok(FeedPage {
             items,
             next_cursor,
@@ -529,7 +480,9 @@ impl SyncStore for PgStore {
     async fn feed_head(&self, event_id: EventId) -> Result<(Cursor, u64), StoreError> {
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(
-            "select tx::text as tx, pos from feed where event_id = $1 order by tx desc, pos desc limit 1",
+            // Ordered by the xid8 column, not by its text (a bare `tx` here would be the text).
+            "select f.tx::text as tx, f.pos from feed f where f.event_id = $1
+             order by f.tx desc, f.pos desc limit 1",
         )
         .bind(event_id.as_uuid())
         .fetch_optional(&mut *tx)
@@ -544,9 +497,43 @@ impl SyncStore for PgStore {
     }
 }
 
-/// The item with its feed position filled in.
-fn with_position(item: PullItem, position: Cursor) -> PullItem {
-    match item {
+/// A feed row as the JSON of the item a pull hands out, with its position: a device change is
+/// written from the change row it refers to, its payload copied as Postgres prints it; any other
+/// item is stored whole.
+fn feed_item(
+    row: &sqlx::postgres::PgRow,
+    position: Cursor,
+) -> Result<Box<serde_json::value::RawValue>, StoreError> {
+    let corrupt = |e: &dyn std::fmt::Display| StoreError::Corrupt(format!("feed item: {e}"));
+    let item: Option<serde_json::Value> = row.try_get("item")?;
+    let Some(item) = item else {
+        let change_id: Option<Uuid> = row.try_get("change_id")?;
+        let Some(change_id) = change_id else {
+            return Err(corrupt(&"a change the feed refers to is missing"));
+        };
+        let hlc: i64 = row.try_get("hlc")?;
+        let payload: String = row.try_get("payload")?;
+        let payload = serde_json::value::RawValue::from_string(payload).map_err(|e| corrupt(&e))?;
+        let item = DeviceChangeItem {
+            position,
+            change: ChangeRow {
+                id: ChangeId::from_uuid(change_id).map_err(|e| corrupt(&e))?,
+                device_id: DeviceId::from_uuid(row.try_get("device_id")?)
+                    .map_err(|e| corrupt(&e))?,
+                seq: row.try_get::<i64, _>("seq")?.max(0) as u64,
+                hlc: Hlc::from_i64(hlc).ok_or_else(|| corrupt(&format!("hlc {hlc}")))?,
+                package_version: row.try_get::<i64, _>("package_version")?.max(0) as u64,
+                kind: row.try_get("kind")?,
+                schema_version: u16::try_from(row.try_get::<i32, _>("schema_version")?)
+                    .map_err(|e| corrupt(&e))?,
+                entity_id: row.try_get("entity_id")?,
+                payload,
+            },
+        };
+        return serde_json::value::to_raw_value(&item).map_err(|e| corrupt(&e));
+    };
+    let item: PullItem = serde_json::from_value(item).map_err(|e| corrupt(&e))?;
+    let item = match item {
         PullItem::DeviceChange { change, .. } => PullItem::DeviceChange { position, change },
         PullItem::TicketStatus {
             ticket_id,
@@ -574,5 +561,211 @@ fn with_position(item: PullItem, position: Cursor) -> PullItem {
             position,
             device_id,
         },
+    };
+    serde_json::value::to_raw_value(&item).map_err(|e| corrupt(&e))
+}
+
+/// [`PullItem::DeviceChange`] as JSON, with the change's payload as stored (the same fields and
+/// tag; a test compares the two).
+#[derive(serde::Serialize)]
+#[serde(tag = "type", rename = "device_change")]
+struct DeviceChangeItem {
+    position: Cursor,
+    change: ChangeRow,
+}
+
+/// [`Change`](sync_protocol::changes::Change) with a payload that is already JSON text.
+#[derive(serde::Serialize)]
+struct ChangeRow {
+    id: ChangeId,
+    device_id: DeviceId,
+    seq: u64,
+    hlc: Hlc,
+    package_version: u64,
+    kind: String,
+    schema_version: u16,
+    entity_id: String,
+    payload: Box<serde_json::value::RawValue>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sync_protocol::changes::{Change, ChangeBody, CheckIn};
+    use sync_protocol::ids::{CheckInId, TicketId};
+
+    #[test]
+    fn a_change_row_is_written_as_the_device_change_item() {
+        let mut rng = rand::rngs::OsRng;
+        let t0 = sync_protocol::UnixMillis(1_790_000_000_000);
+        let body = ChangeBody::CheckIn(CheckIn {
+            id: CheckInId::new(t0, &mut rng),
+            ticket_id: TicketId::new(t0, &mut rng),
+            gate_id: GateId::new(t0, &mut rng),
+            direction: sync_protocol::model::Direction::Entry,
+            verdict: sync_protocol::verdict::VerdictCode::Admitted,
+            offline: true,
+            scanned_at: t0,
+        });
+        let change = Change::new(
+            ChangeId::new(t0, &mut rng),
+            DeviceId::new(t0, &mut rng),
+            7,
+            Hlc::new(t0.as_u64(), 3),
+            2,
+            &body,
+        );
+        let position = Cursor { tx: 925, pos: 80 };
+        let row = DeviceChangeItem {
+            position,
+            change: ChangeRow {
+                id: change.id,
+                device_id: change.device_id,
+                seq: change.seq,
+                hlc: change.hlc,
+                package_version: change.package_version,
+                kind: change.kind.clone(),
+                schema_version: change.schema_version,
+                entity_id: change.entity_id.clone(),
+                payload: serde_json::value::to_raw_value(&change.payload).unwrap(),
+            },
+        };
+        let written: serde_json::Value = serde_json::to_value(&row).unwrap();
+        let item = PullItem::DeviceChange { position, change };
+        assert_eq!(written, serde_json::to_value(&item).unwrap());
+        assert_eq!(serde_json::from_value::<PullItem>(written).unwrap(), item);
+    }
+}
+
+impl PgStore {
+    /// What the live streams of an event read (see [`crate::live`]): its feed head, package
+    /// version and revoked devices, in one snapshot.
+    pub async fn live_head(&self, event_id: EventId) -> Result<crate::live::EventHead, StoreError> {
+        let (position, package_version) = self.feed_head(event_id).await?;
+        let revoked: Vec<Uuid> = sqlx::query_scalar(
+            "select id from devices where event_id = $1 and revoked_at is not null",
+        )
+        .bind(event_id.as_uuid())
+        .fetch_all(&self.pool)
+        .await?;
+        let revoked = revoked
+            .into_iter()
+            .filter_map(|id| DeviceId::from_uuid(id).ok())
+            .collect();
+        Ok(crate::live::EventHead {
+            notice: sync_protocol::wire::LiveNotice {
+                event_id,
+                position,
+                package_version,
+            },
+            revoked: std::sync::Arc::new(revoked),
+        })
+    }
+}
+
+/// The new rows of one push's change log, as columns for one `UNNEST` insert.
+#[derive(Default)]
+struct NewChanges<'a> {
+    seqs: Vec<i64>,
+    change_ids: Vec<Uuid>,
+    hlcs: Vec<i64>,
+    kinds: Vec<&'a str>,
+    schemas: Vec<i32>,
+    entities: Vec<&'a str>,
+    package_versions: Vec<i64>,
+    payloads: Vec<sqlx::types::Json<&'a serde_json::Value>>,
+    digests: Vec<&'a [u8]>,
+    statuses: Vec<&'static str>,
+    reject_codes: Vec<Option<&'static str>>,
+    reject_messages: Vec<Option<&'a str>>,
+    aheads: Vec<Option<i64>>,
+}
+
+impl<'a> NewChanges<'a> {
+    fn with_capacity(n: usize) -> Self {
+        Self {
+            seqs: Vec::with_capacity(n),
+            change_ids: Vec::with_capacity(n),
+            hlcs: Vec::with_capacity(n),
+            kinds: Vec::with_capacity(n),
+            schemas: Vec::with_capacity(n),
+            entities: Vec::with_capacity(n),
+            package_versions: Vec::with_capacity(n),
+            payloads: Vec::with_capacity(n),
+            digests: Vec::with_capacity(n),
+            statuses: Vec::with_capacity(n),
+            reject_codes: Vec::with_capacity(n),
+            reject_messages: Vec::with_capacity(n),
+            aheads: Vec::with_capacity(n),
+        }
+    }
+
+    fn push(&mut self, prepared: &'a PreparedChange) -> Result<(), StoreError> {
+        let c = &prepared.change;
+        self.seqs.push(to_i64(c.seq, "seq")?);
+        self.change_ids.push(c.id.as_uuid());
+        self.hlcs.push(
+            c.hlc
+                .to_i64()
+                .ok_or_else(|| StoreError::Invalid(format!("hlc {} out of range", c.hlc)))?,
+        );
+        self.kinds.push(&c.kind);
+        self.schemas.push(i32::from(c.schema_version));
+        self.entities.push(&c.entity_id);
+        self.package_versions
+            .push(to_i64(c.package_version, "package_version")?);
+        self.payloads.push(sqlx::types::Json(&c.payload));
+        self.digests.push(&prepared.digest);
+        self.statuses.push(if prepared.rejection.is_some() {
+            "rejected"
+        } else {
+            "accepted"
+        });
+        self.reject_codes
+            .push(prepared.rejection.as_ref().map(|(code, _)| code.as_str()));
+        self.reject_messages
+            .push(prepared.rejection.as_ref().map(|(_, m)| m.as_str()));
+        self.aheads.push(
+            prepared
+                .clock_ahead_ms
+                .map(|v| v.min(i64::MAX as u64) as i64),
+        );
+        Ok(())
+    }
+
+    async fn insert(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        device: DeviceAuth,
+    ) -> Result<(), StoreError> {
+        if self.seqs.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "insert into changes (device_id, event_id, seq, change_id, hlc, kind, schema_version,
+                                  entity_id, package_version, payload, digest, status, reject_code,
+                                  reject_message, clock_ahead_ms)
+             select $1, $2, s.* from unnest($3::bigint[], $4::uuid[], $5::bigint[], $6::text[],
+                    $7::int[], $8::text[], $9::bigint[], $10::jsonb[], $11::bytea[], $12::text[],
+                    $13::text[], $14::text[], $15::bigint[]) as s",
+        )
+        .bind(device.device_id.as_uuid())
+        .bind(device.event_id.as_uuid())
+        .bind(&self.seqs)
+        .bind(&self.change_ids)
+        .bind(&self.hlcs)
+        .bind(&self.kinds)
+        .bind(&self.schemas)
+        .bind(&self.entities)
+        .bind(&self.package_versions)
+        .bind(&self.payloads)
+        .bind(&self.digests)
+        .bind(&self.statuses)
+        .bind(&self.reject_codes)
+        .bind(&self.reject_messages)
+        .bind(&self.aheads)
+        .execute(tx)
+        .await?;
+        Ok(())
     }
 }
