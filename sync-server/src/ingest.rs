@@ -399,8 +399,12 @@ impl ConflictRow {
 /// takes its coarse buckets exclusively (at most 64 locks for a batch of 1000). Walk-ins also take
 /// one exclusive lock per event (duplicate detection reads every attendee that looks alike).
 pub const LOCK_BUCKETS: u64 = 64;
-/// The most records a push locks one by one.
-pub const FINE_LOCK_LIMIT: usize = 64;
+/// The most records a push locks one by one: the backlog a kiosk pushes when the network comes
+/// back is usually within it, so 200 such pushes at once do not queue on the coarse buckets.
+/// Postgres holds every advisory lock in one shared table of `max_locks_per_transaction` x
+/// `max_connections` (6,400 by default): a pool of 32 connections each holding 64 + 128 locks
+/// stays within it.
+pub const FINE_LOCK_LIMIT: usize = 128;
 
 /// The locks of one push, in the order to take them: each step is (sorted keys, shared?). Keys
 /// grow from step to step, so every transaction takes locks in one global order: no deadlock.

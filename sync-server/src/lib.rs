@@ -45,7 +45,9 @@ pub async fn serve(
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let live = LiveHub::new(stop_rx);
     let listener_task = tokio::spawn(live.clone().run(store.pool().clone()));
-    let app = api::router(AppState::new(store, signing_key, live), limits);
+    let state =
+        AppState::new(store, signing_key, live).with_concurrent_pulls(limits.concurrent_pulls);
+    let app = api::router(state, limits);
     // Tell live streams to end first, so the graceful shutdown does not wait for them.
     let signal = async move {
         shutdown.await;

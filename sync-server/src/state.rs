@@ -18,7 +18,19 @@ pub struct AppState<S> {
     pub store: S,
     pub signing_key: Arc<SecretKey>,
     pub live: LiveHub,
+    /// Pulls served at once: pulls are bulk reads every kiosk of an event makes after every
+    /// change, pushes are what a gate waits for; a bound on pulls keeps the database's and this
+    /// instance's cores for pushes when hundreds of kiosks pull together.
+    pub pulls: Arc<tokio::sync::Semaphore>,
     clock: Arc<Mutex<HlcClock>>,
+}
+
+/// Pulls one instance serves at once unless told otherwise: two per core (a pull is CPU work on
+/// both sides, the database's and this process's), at least two.
+pub fn default_concurrent_pulls() -> usize {
+    std::thread::available_parallelism()
+        .map_or(2, |n| 2 * n.get())
+        .max(2)
 }
 
 impl<S> AppState<S> {
@@ -27,8 +39,15 @@ impl<S> AppState<S> {
             store,
             signing_key: Arc::new(signing_key),
             live,
+            pulls: Arc::new(tokio::sync::Semaphore::new(default_concurrent_pulls())),
             clock: Arc::new(Mutex::new(HlcClock::new(DEFAULT_MAX_DRIFT_MS))),
         }
+    }
+
+    /// Serves at most `pulls` pulls at once (at least one).
+    pub fn with_concurrent_pulls(mut self, pulls: usize) -> Self {
+        self.pulls = Arc::new(tokio::sync::Semaphore::new(pulls.max(1)));
+        self
     }
 
     /// A stamp for a server event.

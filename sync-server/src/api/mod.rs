@@ -34,6 +34,8 @@ pub struct HttpLimits {
     pub request_timeout: Duration,
     /// Reverse proxies whose forwarded client addresses are believed (see [`crate::client`]).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Pulls served at once (see [`AppState::pulls`]); others wait their turn.
+    pub concurrent_pulls: usize,
 }
 
 impl Default for HttpLimits {
@@ -42,6 +44,7 @@ impl Default for HttpLimits {
             max_body_bytes: crate::config::DEFAULT_MAX_BODY_BYTES,
             request_timeout: Duration::from_secs(30),
             trusted_proxies: Vec::new(),
+            concurrent_pulls: crate::state::default_concurrent_pulls(),
         }
     }
 }

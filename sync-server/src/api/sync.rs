@@ -153,6 +153,12 @@ pub async fn pull<S: Store>(
             "limit must be 1 to {MAX_PULL_PAGE}"
         )));
     }
+    // Waits its turn (bounded by the request timeout); the semaphore is never closed.
+    let _turn = state.pulls.acquire().await.map_err(|_| {
+        ApiError::Unavailable(crate::store::StoreError::Unavailable(
+            sqlx::Error::PoolClosed,
+        ))
+    })?;
     let page = state.store.pull(device, query.after, limit).await?;
     Ok(ApiJson(PullPageOut {
         items: page.items,

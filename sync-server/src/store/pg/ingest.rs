@@ -213,21 +213,25 @@ async fn file_batch(
     upsert_conflicts(conn, event, &conflicts).await
 }
 
-/// Takes the advisory locks of `plan` (transaction-scoped), step by step, in key order.
+/// Takes the advisory locks of `plan` (transaction-scoped), step by step, in key order, in one
+/// statement.
 pub(crate) async fn lock(conn: &mut PgConnection, plan: &LockPlan) -> Result<(), StoreError> {
-    for (keys, shared) in &plan.steps {
-        let function = if *shared {
-            "pg_advisory_xact_lock_shared"
-        } else {
-            "pg_advisory_xact_lock"
-        };
-        sqlx::query(&format!(
-            "select {function}(k) from unnest($1::bigint[]) with ordinality as s(k, n) order by n"
-        ))
-        .bind(keys)
-        .execute(&mut *conn)
-        .await?;
+    let (keys, shared): (Vec<i64>, Vec<bool>) = plan
+        .steps
+        .iter()
+        .flat_map(|(keys, shared)| keys.iter().map(move |&k| (k, *shared)))
+        .unzip();
+    if keys.is_empty() {
+        return Ok(());
     }
+    sqlx::query(
+        "select case when s then pg_advisory_xact_lock_shared(k) else pg_advisory_xact_lock(k) end
+         from unnest($1::bigint[], $2::bool[]) with ordinality as x(k, s, n) order by n",
+    )
+    .bind(&keys)
+    .bind(&shared)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
