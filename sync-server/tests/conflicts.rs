@@ -1137,3 +1137,87 @@ async fn a_status_set_by_an_instance_whose_clock_is_behind_still_stamps_later() 
     app.stop().await;
     db.drop_db().await;
 }
+
+#[tokio::test]
+async fn a_push_waiting_on_a_merge_reads_the_merge_and_finds_the_double_admission() {
+    let (db, app) = app().await;
+    let venue = Venue::new(&app).await;
+    let gate = venue.gate(&app, "North", "never").await;
+    let (keep, kept) = venue
+        .attendee(&app, "Ann", "Lee", None, "valid", Hlc::ZERO)
+        .await;
+    let (other, merged) = venue
+        .attendee(&app, "Ann", "Lee", None, "valid", Hlc::ZERO)
+        .await;
+    let mut a = app.enrol(venue.event).await;
+    let mut b = app.enrol(venue.event).await;
+    let first = change(&mut a, admit(kept, gate, Direction::Entry), 1_000);
+    push(&app, &a, &[first]).await;
+
+    // A merge of the two tickets holds their locks (as the server's merge takes them) and has
+    // written the alias, not yet committed.
+    let pool = support::raw_pool(&db).await;
+    let mut merge = pool.begin().await.unwrap();
+    let plan = sync_server::ingest::lock_keys(
+        venue.event.as_uuid(),
+        [kept.as_uuid(), merged.as_uuid()],
+        [keep.as_uuid(), other.as_uuid()],
+        true,
+    );
+    let keys: Vec<i64> = plan.steps.iter().flat_map(|(k, _)| k.clone()).collect();
+    sqlx::query("select pg_advisory_xact_lock(k) from unnest($1::bigint[]) k order by k")
+        .bind(&keys)
+        .execute(&mut *merge)
+        .await
+        .unwrap();
+    sqlx::query("insert into ticket_aliases (alias_id, ticket_id, event_id) values ($1, $2, $3)")
+        .bind(merged.as_uuid())
+        .bind(kept.as_uuid())
+        .bind(venue.event.as_uuid())
+        .execute(&mut *merge)
+        .await
+        .unwrap();
+
+    // Another kiosk admits the merged ticket meanwhile: its push waits for the merge's locks.
+    let admission = change(&mut b, admit(merged, gate, Direction::Entry), 2_000);
+    let pushing = {
+        let app_url = app.url("/api/v1/push");
+        let http = app.http.clone();
+        let token = b.token.clone();
+        tokio::spawn(async move {
+            http.post(app_url)
+                .bearer_auth(token)
+                .json(&json!({ "changes": [admission] }))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        })
+    };
+    let mut waiting = false;
+    for _ in 0..200 {
+        let waiters: i64 = sqlx::query_scalar(
+            "select count(*) from pg_locks where locktype = 'advisory' and not granted
+               and database = (select oid from pg_database where datname = current_database())",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        if waiters > 0 {
+            waiting = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(waiting, "the push waits on the merge's locks");
+    merge.commit().await.unwrap();
+    assert_eq!(pushing.await.unwrap(), 200);
+
+    // The push read the aliases once it held its locks: both admissions count for one ticket.
+    let coordinator = app.staff("cora", Role::Coordinator).await;
+    let found = conflicts(&app, &coordinator, venue.event, "?kind=double_admission").await;
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0]["detail"]["ticket_id"], kept.to_string());
+    app.stop().await;
+    db.drop_db().await;
+}
