@@ -43,8 +43,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let live = LiveHub::new(stop_rx);
-    let listener_task = tokio::spawn(live.clone().run(store.pool().clone()));
+    let (live, live_tasks) = LiveHub::new(stop_rx);
+    let listener_task = tokio::spawn(live_tasks.run(store.pool().clone()));
     let state =
         AppState::new(store, signing_key, live).with_concurrent_pulls(limits.concurrent_pulls);
     let app = api::router(state, limits);

@@ -38,11 +38,17 @@ pub struct LiveHub {
     heads: Arc<Mutex<HashMap<EventId, watch::Sender<Option<EventHead>>>>>,
     /// Events whose head to read again (the listener heard they grew, or a stream just started).
     refresh: mpsc::UnboundedSender<Refresh>,
-    refresh_rx: Arc<Mutex<Option<mpsc::UnboundedReceiver<Refresh>>>>,
     /// Events whose feed grew here, for the notifier.
     grew: mpsc::UnboundedSender<EventId>,
-    grew_rx: Arc<Mutex<Option<mpsc::UnboundedReceiver<EventId>>>>,
     stopping: watch::Receiver<bool>,
+}
+
+/// The hub's work: the notifier, the listener and the head reader ([`LiveTasks::run`]).
+#[derive(Debug)]
+pub struct LiveTasks {
+    hub: LiveHub,
+    refresh: mpsc::UnboundedReceiver<Refresh>,
+    grew: mpsc::UnboundedReceiver<EventId>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -54,18 +60,22 @@ enum Refresh {
 
 impl LiveHub {
     /// A hub whose streams end when `stopping` turns true (graceful shutdown must not wait for
-    /// streams that never end by themselves). [`LiveHub::run`] does its work.
-    pub fn new(stopping: watch::Receiver<bool>) -> Self {
+    /// streams that never end by themselves), and the tasks that do its work.
+    pub fn new(stopping: watch::Receiver<bool>) -> (Self, LiveTasks) {
         let (refresh, refresh_rx) = mpsc::unbounded_channel();
         let (grew, grew_rx) = mpsc::unbounded_channel();
-        Self {
+        let hub = Self {
             heads: Arc::default(),
             refresh,
-            refresh_rx: Arc::new(Mutex::new(Some(refresh_rx))),
             grew,
-            grew_rx: Arc::new(Mutex::new(Some(grew_rx))),
             stopping,
-        }
+        };
+        let tasks = LiveTasks {
+            hub: hub.clone(),
+            refresh: refresh_rx,
+            grew: grew_rx,
+        };
+        (hub, tasks)
     }
 
     /// Resolves when the server begins to shut down.
@@ -92,21 +102,6 @@ impl LiveHub {
     /// transaction that grew it committed.
     pub fn feed_grew(&self, event_id: EventId) {
         let _ = self.grew.send(event_id);
-    }
-
-    /// Runs the notifier, the listener and the head reader until shutdown.
-    pub async fn run(self, pool: PgPool) {
-        let grew = lock(&self.grew_rx).take();
-        let refresh = lock(&self.refresh_rx).take();
-        let (Some(grew), Some(refresh)) = (grew, refresh) else {
-            tracing::error!("live hub run twice");
-            return;
-        };
-        tokio::join!(
-            self.clone().notify(pool.clone(), grew),
-            self.clone().listen(pool.clone()),
-            self.read_heads(PgStore::from_pool(pool), refresh),
-        );
     }
 
     /// Sends the NOTIFYs: one statement for all the events that grew since the last one.
@@ -234,6 +229,18 @@ impl LiveHub {
             }
             backoff = (backoff * 2).min(Duration::from_secs(10));
         }
+    }
+}
+
+impl LiveTasks {
+    /// Runs the notifier, the listener and the head reader until shutdown.
+    pub async fn run(self, pool: PgPool) {
+        let LiveTasks { hub, refresh, grew } = self;
+        tokio::join!(
+            hub.clone().notify(pool.clone(), grew),
+            hub.clone().listen(pool.clone()),
+            hub.read_heads(PgStore::from_pool(pool), refresh),
+        );
     }
 }
 

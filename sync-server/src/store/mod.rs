@@ -174,12 +174,6 @@ pub trait SyncStore: Clone + Send + Sync + 'static {
         token_hash: [u8; 32],
     ) -> impl Future<Output = Result<Option<DeviceAuth>, StoreError>> + Send;
 
-    /// Whether the device is revoked (or gone).
-    fn device_revoked(
-        &self,
-        device_id: DeviceId,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
-
     /// Revokes a device; its token stops working at the next request.
     fn revoke_device(
         &self,

@@ -163,15 +163,6 @@ impl SyncStore for PgStore {
         .transpose()
     }
 
-    async fn device_revoked(&self, device_id: DeviceId) -> Result<bool, StoreError> {
-        let revoked: Option<bool> =
-            sqlx::query_scalar("select revoked_at is not null from devices where id = $1")
-                .bind(device_id.as_uuid())
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(revoked.unwrap_or(true))
-    }
-
     async fn revoke_device(&self, device_id: DeviceId) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(
