@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::json;
 use sync_protocol::UnixMillis;
 use sync_protocol::crypto::SecretKey;
 use sync_protocol::forms::{Form, validate_definition};
@@ -20,7 +21,9 @@ use sync_protocol::ticket_code::{CodeClaims, issue_server_code};
 use sync_protocol::wire::{EnrolmentInvite, ErrorBody, ErrorCode};
 
 use crate::error::ApiError;
-use crate::store::{FormVersion, ImportOutcome, ImportSummary, StatusChange, Store, StoreError};
+use crate::store::{
+    FormVersion, ImportOutcome, ImportSummary, StatusChange, Store, StoreError, Who,
+};
 
 /// Longest event, ticket type or gate name.
 pub const MAX_NAME_CHARS: usize = 200;
@@ -210,7 +213,11 @@ fn check_event(event: &Event) -> Result<Event, ApiError> {
     })
 }
 
-pub async fn create_event<S: Store>(store: &S, new: NewEvent) -> Result<Event, ApiError> {
+pub async fn create_event<S: Store>(
+    store: &S,
+    new: NewEvent,
+    who: &Who,
+) -> Result<Event, ApiError> {
     let event = check_event(&Event {
         id: EventId::new(crate::state::now(), &mut rand::rngs::OsRng),
         name: new.name,
@@ -218,7 +225,8 @@ pub async fn create_event<S: Store>(store: &S, new: NewEvent) -> Result<Event, A
         starts_at: new.starts_at,
         ends_at: new.ends_at,
     })?;
-    store.create_event(&event).await?;
+    let audit = who.entry("event.create", Some(event.id.to_string()), json!(event));
+    store.create_event(&event, &audit).await?;
     Ok(event)
 }
 
@@ -230,7 +238,9 @@ pub async fn update_event<S: Store>(
     store: &S,
     id: EventId,
     patch: EventPatch,
+    who: &Who,
 ) -> Result<Event, ApiError> {
+    let audit = who.entry("event.update", Some(id.to_string()), json!(patch));
     let old = event(store, id).await?;
     let event = check_event(&Event {
         id,
@@ -239,7 +249,7 @@ pub async fn update_event<S: Store>(
         starts_at: patch.starts_at.unwrap_or(old.starts_at),
         ends_at: patch.ends_at.unwrap_or(old.ends_at),
     })?;
-    store.update_event(&event).await?;
+    store.update_event(&event, &audit).await?;
     Ok(event)
 }
 
@@ -294,6 +304,7 @@ pub async fn create_ticket_type<S: Store>(
     store: &S,
     event_id: EventId,
     new: NewTicketType,
+    who: &Who,
 ) -> Result<TicketType, ApiError> {
     event(store, event_id).await?;
     let ticket_type = check_ticket_type(&TicketType {
@@ -302,7 +313,14 @@ pub async fn create_ticket_type<S: Store>(
         valid_from: new.valid_from,
         valid_until: new.valid_until,
     })?;
-    store.create_ticket_type(event_id, &ticket_type).await?;
+    let audit = who.entry(
+        "ticket_type.create",
+        Some(ticket_type.id.to_string()),
+        json!({ "event_id": event_id, "ticket_type": ticket_type }),
+    );
+    store
+        .create_ticket_type(event_id, &ticket_type, &audit)
+        .await?;
     Ok(ticket_type)
 }
 
@@ -311,7 +329,13 @@ pub async fn update_ticket_type<S: Store>(
     event_id: EventId,
     id: TicketTypeId,
     patch: TicketTypePatch,
+    who: &Who,
 ) -> Result<TicketType, ApiError> {
+    let audit = who.entry(
+        "ticket_type.update",
+        Some(id.to_string()),
+        json!({ "event_id": event_id, "patch": patch }),
+    );
     let old = store
         .ticket_types(event_id)
         .await?
@@ -324,7 +348,9 @@ pub async fn update_ticket_type<S: Store>(
         valid_from: patch.valid_from.unwrap_or(old.valid_from),
         valid_until: patch.valid_until.unwrap_or(old.valid_until),
     })?;
-    store.update_ticket_type(event_id, &ticket_type).await?;
+    store
+        .update_ticket_type(event_id, &ticket_type, &audit)
+        .await?;
     Ok(ticket_type)
 }
 
@@ -417,6 +443,7 @@ pub async fn create_gate<S: Store>(
     store: &S,
     event_id: EventId,
     new: NewGate,
+    who: &Who,
 ) -> Result<Gate, ApiError> {
     event(store, event_id).await?;
     let gate = Gate {
@@ -428,7 +455,12 @@ pub async fn create_gate<S: Store>(
         required_answers: new.required_answers,
     };
     let gate = check_gate(store, event_id, &gate).await?;
-    store.create_gate(event_id, &gate).await?;
+    let audit = who.entry(
+        "gate.create",
+        Some(gate.id.to_string()),
+        json!({ "event_id": event_id, "gate": gate }),
+    );
+    store.create_gate(event_id, &gate, &audit).await?;
     Ok(gate)
 }
 
@@ -437,7 +469,13 @@ pub async fn update_gate<S: Store>(
     event_id: EventId,
     id: GateId,
     patch: GatePatch,
+    who: &Who,
 ) -> Result<Gate, ApiError> {
+    let audit = who.entry(
+        "gate.update",
+        Some(id.to_string()),
+        json!({ "event_id": event_id, "patch": patch }),
+    );
     let old = store
         .gates(event_id)
         .await?
@@ -455,7 +493,7 @@ pub async fn update_gate<S: Store>(
         required_answers: patch.required_answers.unwrap_or(old.required_answers),
     };
     let gate = check_gate(store, event_id, &gate).await?;
-    store.update_gate(event_id, &gate).await?;
+    store.update_gate(event_id, &gate, &audit).await?;
     Ok(gate)
 }
 
@@ -470,6 +508,7 @@ pub async fn upload_form<S: Store>(
     store: &S,
     event_id: EventId,
     mut definition: serde_json::Value,
+    who: &Who,
 ) -> Result<FormVersion, CatalogueError> {
     event(store, event_id).await?;
     let Some(object) = definition.as_object_mut() else {
@@ -496,7 +535,14 @@ pub async fn upload_form<S: Store>(
                 .collect(),
         });
     }
-    let version = store.add_form_version(event_id, &form).await?;
+    let audit = |version: u32| {
+        who.entry(
+            "form.upload",
+            Some(form.id.to_string()),
+            json!({ "event_id": event_id, "version": version, "title": form.title }),
+        )
+    };
+    let version = store.add_form_version(event_id, &form, audit).await?;
     form.version = version;
     Ok(FormVersion {
         id: form.id,
@@ -511,14 +557,18 @@ pub async fn upload_form<S: Store>(
 // ---------------------------------------------------------------------------------------------
 
 /// Imports a CSV file of attendees and tickets into `event_id`, whole or not at all (see
-/// [`crate::import`] for the format). Tickets without a code get one signed with `key`.
+/// [`crate::import`] for the format). Tickets without a code get one signed with `key`. The
+/// audit entry names the file when there is one (`sync-server admin import`).
+#[allow(clippy::too_many_arguments)]
 pub async fn import_csv<S: Store>(
     store: &S,
     event_id: EventId,
     bytes: &[u8],
+    file: Option<&str>,
     key: &SecretKey,
     hlc: Hlc,
     progress: &mut (dyn FnMut(u64) + Send),
+    who: &Who,
 ) -> Result<ImportSummary, CatalogueError> {
     event(store, event_id).await?;
     let types = store.ticket_types(event_id).await?;
@@ -545,7 +595,17 @@ pub async fn import_csv<S: Store>(
         .map(|code| code.as_str().to_owned())
         .map_err(|e| e.to_string())
     };
-    match store.import_tickets(event_id, &rows, hlc, &issue).await? {
+    let audit = |summary: &ImportSummary| {
+        let details = match file {
+            Some(file) => json!({ "file": file, "summary": summary }),
+            None => json!(summary),
+        };
+        who.entry("import.csv", Some(event_id.to_string()), details)
+    };
+    match store
+        .import_tickets(event_id, &rows, hlc, &issue, audit)
+        .await?
+    {
         ImportOutcome::Imported(summary) => {
             tracing::info!(
                 event = %event_id,
@@ -639,9 +699,17 @@ pub async fn change_ticket_status<S: Store>(
     ticket_id: TicketId,
     action: TicketAction,
     hlc: Hlc,
+    who: &Who,
 ) -> Result<StatusChange, ApiError> {
+    let audit = |change: &StatusChange| {
+        who.entry(
+            action.audit_action(),
+            Some(ticket_id.to_string()),
+            json!(change),
+        )
+    };
     Ok(store
-        .set_ticket_status(ticket_id, action.status(), hlc)
+        .set_ticket_status(ticket_id, action.status(), hlc, audit)
         .await?)
 }
 
@@ -699,6 +767,7 @@ pub async fn create_enrolment_token<S: Store>(
     event_id: EventId,
     request: NewEnrolmentToken,
     default_server_url: Option<String>,
+    who: &Who,
 ) -> Result<EnrolmentTokenCreated, ApiError> {
     event(store, event_id).await?;
     let server_url = request
@@ -731,8 +800,13 @@ pub async fn create_enrolment_token<S: Store>(
     }
     let (token, hash) = crate::auth::new_token();
     let expires_at = crate::state::now().plus_millis(minutes * 60_000);
+    let audit = who.entry(
+        "enrolment_token.create",
+        Some(event_id.to_string()),
+        json!({ "gate_id": request.gate_id, "label": label, "expires_at": expires_at }),
+    );
     store
-        .create_enrolment_token(hash, event_id, request.gate_id, &label, expires_at)
+        .create_enrolment_token(hash, event_id, request.gate_id, &label, expires_at, &audit)
         .await?;
     let qr_text = EnrolmentInvite {
         server_url,

@@ -161,19 +161,30 @@ fn seal(meta: PackageMeta, body: Vec<u8>, ticket_count: u64, key: &SecretKey) ->
     }
 }
 
-/// Builds, signs and stores the next package version of `event_id`.
+/// Builds, signs and stores the next package version of `event_id`, audited as `who`'s.
 pub async fn publish<S: PackageStore>(
     store: &S,
     key: &SecretKey,
     event_id: sync_protocol::ids::EventId,
     now: UnixMillis,
+    who: &crate::store::Who,
 ) -> Result<Published, StoreError> {
     let rows = store.package_rows(event_id).await?;
     let key = key.clone();
     let (full, delta) = tokio::task::spawn_blocking(move || build(rows, &key, now))
         .await
         .map_err(|e| StoreError::Corrupt(format!("building the package failed: {e}")))?;
-    store.insert_package(&full, delta.as_ref()).await?;
+    let audit = who.entry(
+        "package.publish",
+        Some(event_id.to_string()),
+        serde_json::json!({
+            "version": full.manifest.version,
+            "ticket_count": full.manifest.ticket_count,
+            "body_sha256": full.manifest.body_sha256,
+            "cursor": full.manifest.cursor,
+        }),
+    );
+    store.insert_package(&full, delta.as_ref(), &audit).await?;
     Ok(Published {
         event_id,
         version: full.manifest.version,

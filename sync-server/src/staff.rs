@@ -21,7 +21,7 @@ use uuid::Uuid;
 use crate::auth::{bearer, hash_token};
 use crate::error::ApiError;
 use crate::state::{AppState, now};
-use crate::store::{Actor, AuditEntry, Role, Store};
+use crate::store::{Actor, AuditEntry, Role, Store, Who};
 
 /// How long a login lasts.
 pub const SESSION_HOURS: u64 = 12;
@@ -85,6 +85,16 @@ impl Staff {
         }
     }
 
+    /// This member as the author of audit entries.
+    pub fn who(&self) -> Who {
+        Who {
+            actor: Actor::User {
+                username: self.username.clone(),
+            },
+            source: self.source.clone(),
+        }
+    }
+
     /// An audit entry for an action of this member.
     pub fn audit(
         &self,
@@ -92,15 +102,7 @@ impl Staff {
         target: Option<String>,
         details: serde_json::Value,
     ) -> AuditEntry {
-        AuditEntry {
-            actor: Actor::User {
-                username: self.username.clone(),
-            },
-            action,
-            target,
-            details,
-            source: self.source.clone(),
-        }
+        self.who().entry(action, target, details)
     }
 }
 

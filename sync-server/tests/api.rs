@@ -236,7 +236,10 @@ async fn sync_needs_a_valid_unrevoked_device_token() {
     assert_eq!(error_of(wrong).await.1.code, ErrorCode::Unauthorized);
 
     assert!(pull(&app, &kiosk, Cursor::START, 10).await.items.is_empty());
-    app.store.revoke_device(kiosk.device_id).await.unwrap();
+    app.store
+        .revoke_device(kiosk.device_id, &support::test_audit("device.revoke"))
+        .await
+        .unwrap();
     let revoked = app
         .http
         .get(app.url("/api/v1/pull"))
@@ -984,7 +987,10 @@ async fn a_live_stream_ends_at_revocation_and_resyncs_after_the_listener_reconne
 
     // Revoked: its open stream ends (the kiosk's next request then says device_revoked); the
     // other kiosk's stream goes on and hears of the revocation.
-    app.store.revoke_device(kiosk.device_id).await.unwrap();
+    app.store
+        .revoke_device(kiosk.device_id, &support::test_audit("device.revoke"))
+        .await
+        .unwrap();
     let mut ended_in_time = false;
     for _ in 0..5 {
         if notices.next(Duration::from_secs(10)).await.is_none() {

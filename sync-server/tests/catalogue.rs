@@ -319,10 +319,12 @@ async fn events_ticket_types_and_gates() {
     ] {
         assert!(actions.contains(&action), "{action} in {actions:?}");
     }
+    // Besides the test's own setup (source `test`), every entry is ada's.
     assert!(
         audit
             .iter()
-            .all(|a| a.actor == "ada" || a.action == "session.login")
+            .all(|a| a.actor == "ada" || a.action == "session.login" || a.source == "test"),
+        "{audit:?}"
     );
     app.stop().await;
     db.drop_db().await;
@@ -336,7 +338,12 @@ async fn roles_and_sessions_are_checked_everywhere() {
     let user = app.store.user_by_name("ada").await.unwrap().unwrap();
     let (expired, hash) = sync_server::auth::new_token();
     app.store
-        .create_session(hash, user.id, sync_protocol::UnixMillis(1_000))
+        .create_session(
+            hash,
+            user.id,
+            sync_protocol::UnixMillis(1_000),
+            &support::test_audit("session.login"),
+        )
         .await
         .unwrap();
     let (event, day, _) = event_with_types(&app, &admin).await;
@@ -1036,6 +1043,189 @@ async fn import_of_100k_rows() {
         first.as_secs_f64(),
         again.as_secs_f64()
     );
+    app.stop().await;
+    db.drop_db().await;
+}
+
+/// A change and its audit entry commit together: when the entry cannot be written, the change is
+/// not made either (before, the change stayed and the log never heard of it), and a change that
+/// fails leaves no entry behind.
+#[tokio::test]
+async fn a_change_whose_audit_entry_cannot_be_written_is_not_made() {
+    let (db, app) = app().await;
+    let admin = app.staff("ada", Role::Admin).await;
+    let (event, _, _) = event_with_types(&app, &admin).await;
+    let csv = "first_name,last_name,email,ticket_type\nAda,L,ada@example.org,VIP\n";
+    let (status, body) = import(&app, &admin, &event, csv).await;
+    assert_eq!(status, 200, "{body}");
+    let ticket = tickets(&app, &admin, &event).await[0]["ticket_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let kiosk = app.enrol(event.parse().unwrap()).await;
+
+    // The log refuses the entries of these actions (a full disk, a lost grant, a bug).
+    let pool = support::raw_pool(&db).await;
+    sqlx::query(
+        "create function refuse_audit() returns trigger language plpgsql as $$
+         begin
+           if new.action in ('event.create', 'event.update', 'ticket.revoke', 'device.revoke',
+                             'package.publish', 'gate.create') then
+             raise exception 'the audit log refuses %', new.action;
+           end if;
+           return new;
+         end $$",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "create trigger refuse_audit before insert on audit_log
+         for each row execute function refuse_audit()",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let count = |sql: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    let feed_before = count("select count(*) from feed").await;
+
+    let (status, _) = post(
+        &app,
+        "/api/v1/admin/events",
+        &admin,
+        json!({ "name": "Unlogged", "time_zone": "Europe/Berlin",
+                "starts_at": T0.0, "ends_at": T0.0 + 86_400_000 }),
+    )
+    .await;
+    assert_eq!(status, 500);
+    let (_, events) = get(&app, "/api/v1/admin/events", &admin).await;
+    assert_eq!(events.as_array().unwrap().len(), 1, "{events}");
+
+    let (status, _) = patch(
+        &app,
+        &format!("/api/v1/admin/events/{event}"),
+        &admin,
+        json!({ "name": "Renamed" }),
+    )
+    .await;
+    assert_eq!(status, 500);
+    let (_, stored) = get(&app, &format!("/api/v1/admin/events/{event}"), &admin).await;
+    assert_eq!(stored["name"], "Harbour Days");
+
+    let (status, _) = post(
+        &app,
+        &format!("/api/v1/admin/events/{event}/gates"),
+        &admin,
+        json!({ "name": "North" }),
+    )
+    .await;
+    assert_eq!(status, 500);
+    let (_, gates) = get(&app, &format!("/api/v1/admin/events/{event}/gates"), &admin).await;
+    assert_eq!(gates, json!([]));
+
+    let (status, _) = post(
+        &app,
+        &format!("/api/v1/admin/tickets/{ticket}/revoke"),
+        &admin,
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 500);
+    assert_eq!(tickets(&app, &admin, &event).await[0]["status"], "valid");
+
+    let (status, _) = post(
+        &app,
+        &format!("/api/v1/admin/devices/{}/revoke", kiosk.device_id),
+        &admin,
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 500);
+    let (_, devices) = get(
+        &app,
+        &format!("/api/v1/admin/events/{event}/devices"),
+        &admin,
+    )
+    .await;
+    assert_eq!(devices[0]["revoked_at"], Value::Null, "{devices}");
+
+    let (status, _) = post(
+        &app,
+        &format!("/api/v1/admin/events/{event}/packages"),
+        &admin,
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 500);
+    let (_, packages) = get(
+        &app,
+        &format!("/api/v1/admin/events/{event}/packages"),
+        &admin,
+    )
+    .await;
+    assert_eq!(packages, json!([]));
+
+    assert_eq!(
+        count("select count(*) from feed").await,
+        feed_before,
+        "kiosks hear of nothing that did not happen"
+    );
+
+    // Once the log takes entries again, the same change is made, with its entry.
+    sqlx::query("drop trigger refuse_audit on audit_log")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let (status, body) = post(
+        &app,
+        &format!("/api/v1/admin/tickets/{ticket}/revoke"),
+        &admin,
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let audit = app.store.list_audit(100).await.unwrap();
+    let actions: Vec<&str> = audit.iter().map(|a| a.action.as_str()).collect();
+    assert_eq!(
+        actions.iter().filter(|a| **a == "ticket.revoke").count(),
+        1,
+        "{actions:?}"
+    );
+    for never in [
+        "event.update",
+        "device.revoke",
+        "package.publish",
+        "gate.create",
+    ] {
+        assert!(!actions.contains(&never), "{never} in {actions:?}");
+    }
+    // A change refused for its own reason writes no entry either.
+    let (status, _) = post(
+        &app,
+        &format!("/api/v1/admin/events/{event}/ticket-types"),
+        &admin,
+        json!({ "name": "VIP" }),
+    )
+    .await;
+    assert_eq!(status, 409);
+    let audit = app.store.list_audit(100).await.unwrap();
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|a| a.action == "ticket_type.create")
+            .count(),
+        2,
+        "the two types of event_with_types, not the refused third"
+    );
+    pool.close().await;
     app.stop().await;
     db.drop_db().await;
 }

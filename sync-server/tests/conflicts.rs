@@ -1111,12 +1111,16 @@ async fn a_status_set_by_an_instance_whose_clock_is_behind_still_stamps_later() 
     };
     // Instance A (clock ahead) revokes; instance B (clock a minute behind) reinstates after.
     app.store
-        .set_ticket_status(ticket, TicketStatus::Revoked, ahead)
+        .set_ticket_status(ticket, TicketStatus::Revoked, ahead, |_| {
+            support::test_audit("ticket.revoke")
+        })
         .await
         .unwrap();
     assert_eq!(stamp().await, ahead.to_i64().unwrap());
     app.store
-        .set_ticket_status(ticket, TicketStatus::Valid, behind)
+        .set_ticket_status(ticket, TicketStatus::Valid, behind, |_| {
+            support::test_audit("ticket.reinstate")
+        })
         .await
         .unwrap();
     let reinstated = Hlc::from_i64(stamp().await).unwrap();

@@ -400,7 +400,10 @@ async fn a_published_package_carries_exactly_the_database() {
     let mut seeded = seed(&app, event_id, 5).await;
     let mut kiosk = app.enrol(event_id).await;
     let revoked = app.enrol(event_id).await;
-    app.store.revoke_device(revoked.device_id).await.unwrap();
+    app.store
+        .revoke_device(revoked.device_id, &support::test_audit("device.revoke"))
+        .await
+        .unwrap();
     assert_eq!(kiosk.server_key, app.key.public_key());
 
     // Check-ins: one plain, one annulled by its kiosk, one rejected (never carried).
@@ -793,7 +796,10 @@ async fn packages_are_scoped_to_the_event_and_publishing_needs_an_admin() {
     assert_eq!(error_of(anonymous).await, (401, ErrorCode::Unauthorized));
     // A revoked kiosk gets nothing either.
     let kiosk_a = app.enrol(event_a).await;
-    app.store.revoke_device(kiosk_a.device_id).await.unwrap();
+    app.store
+        .revoke_device(kiosk_a.device_id, &support::test_audit("device.revoke"))
+        .await
+        .unwrap();
     let revoked = app
         .http
         .get(app.url("/api/v1/package/1/body"))
@@ -857,11 +863,12 @@ async fn the_cli_publishes_with_the_key_on_disk_and_exports_a_file() {
     assert_eq!(manifest.version, 1);
     let (_, served) = download(&app, &kiosk, None).await;
     assert_eq!(body, served);
-    let audited: Vec<String> =
-        sqlx::query_scalar("select action from audit_log where actor_kind = 'cli' order by id")
-            .fetch_all(app.store.pool())
-            .await
-            .unwrap();
+    let audited: Vec<String> = sqlx::query_scalar(
+        "select action from audit_log where actor_kind = 'cli' and source = 'cli' order by id",
+    )
+    .fetch_all(app.store.pool())
+    .await
+    .unwrap();
     assert_eq!(audited, ["package.publish", "package.export"]);
 
     app.stop().await;

@@ -183,7 +183,12 @@ async fn an_expired_session_says_so() {
     let user = app.store.user_by_name("ada").await.unwrap().unwrap();
     let (old_token, hash) = sync_server::auth::new_token();
     app.store
-        .create_session(hash, user.id, sync_protocol::UnixMillis(1_000))
+        .create_session(
+            hash,
+            user.id,
+            sync_protocol::UnixMillis(1_000),
+            &support::test_audit("session.login"),
+        )
         .await
         .unwrap();
     let expired = app

@@ -1,7 +1,8 @@
 //! The admin catalogue over HTTP, under `/api/v1/admin`: events, ticket types, gates, form
 //! versions, CSV imports, ticket status, enrolment tokens and the device list.
 //!
-//! Handlers are thin: they check the role, call [`crate::catalogue`], and write the audit entry.
+//! Handlers are thin: they check the role and call [`crate::catalogue`] as the staff member, whose
+//! audit entry is written in the change's own transaction.
 //! Everything is for admins, except the device list, which coordinators may read too.
 
 use axum::Router;
@@ -107,11 +108,7 @@ pub async fn create_event<S: Store>(
     Admin(staff): Admin,
     ApiJson(new): ApiJson<NewEvent>,
 ) -> Result<(StatusCode, ApiJson<Event>), ApiError> {
-    let event = catalogue::create_event(&state.store, new).await?;
-    state
-        .store
-        .audit(&staff.audit("event.create", Some(event.id.to_string()), json!(event)))
-        .await?;
+    let event = catalogue::create_event(&state.store, new, &staff.who()).await?;
     Ok((StatusCode::CREATED, ApiJson(event)))
 }
 
@@ -131,11 +128,7 @@ pub async fn update_event<S: Store>(
     ApiJson(patch): ApiJson<EventPatch>,
 ) -> Result<ApiJson<Event>, ApiError> {
     let event_id: EventId = id(&event_id, "event")?;
-    let event = catalogue::update_event(&state.store, event_id, patch.clone()).await?;
-    state
-        .store
-        .audit(&staff.audit("event.update", Some(event_id.to_string()), json!(patch)))
-        .await?;
+    let event = catalogue::update_event(&state.store, event_id, patch, &staff.who()).await?;
     Ok(ApiJson(event))
 }
 
@@ -156,15 +149,8 @@ pub async fn create_ticket_type<S: Store>(
     ApiJson(new): ApiJson<NewTicketType>,
 ) -> Result<(StatusCode, ApiJson<TicketType>), ApiError> {
     let event_id: EventId = id(&event_id, "event")?;
-    let ticket_type = catalogue::create_ticket_type(&state.store, event_id, new).await?;
-    state
-        .store
-        .audit(&staff.audit(
-            "ticket_type.create",
-            Some(ticket_type.id.to_string()),
-            json!({ "event_id": event_id, "ticket_type": ticket_type }),
-        ))
-        .await?;
+    let ticket_type =
+        catalogue::create_ticket_type(&state.store, event_id, new, &staff.who()).await?;
     Ok((StatusCode::CREATED, ApiJson(ticket_type)))
 }
 
@@ -177,15 +163,7 @@ pub async fn update_ticket_type<S: Store>(
     let event_id: EventId = id(&event_id, "event")?;
     let type_id: TicketTypeId = id(&type_id, "ticket type")?;
     let ticket_type =
-        catalogue::update_ticket_type(&state.store, event_id, type_id, patch.clone()).await?;
-    state
-        .store
-        .audit(&staff.audit(
-            "ticket_type.update",
-            Some(type_id.to_string()),
-            json!({ "event_id": event_id, "patch": patch }),
-        ))
-        .await?;
+        catalogue::update_ticket_type(&state.store, event_id, type_id, patch, &staff.who()).await?;
     Ok(ApiJson(ticket_type))
 }
 
@@ -206,15 +184,7 @@ pub async fn create_gate<S: Store>(
     ApiJson(new): ApiJson<NewGate>,
 ) -> Result<(StatusCode, ApiJson<Gate>), ApiError> {
     let event_id: EventId = id(&event_id, "event")?;
-    let gate = catalogue::create_gate(&state.store, event_id, new).await?;
-    state
-        .store
-        .audit(&staff.audit(
-            "gate.create",
-            Some(gate.id.to_string()),
-            json!({ "event_id": event_id, "gate": gate }),
-        ))
-        .await?;
+    let gate = catalogue::create_gate(&state.store, event_id, new, &staff.who()).await?;
     Ok((StatusCode::CREATED, ApiJson(gate)))
 }
 
@@ -226,15 +196,7 @@ pub async fn update_gate<S: Store>(
 ) -> Result<ApiJson<Gate>, ApiError> {
     let event_id: EventId = id(&event_id, "event")?;
     let gate_id: GateId = id(&gate_id, "gate")?;
-    let gate = catalogue::update_gate(&state.store, event_id, gate_id, patch.clone()).await?;
-    state
-        .store
-        .audit(&staff.audit(
-            "gate.update",
-            Some(gate_id.to_string()),
-            json!({ "event_id": event_id, "patch": patch }),
-        ))
-        .await?;
+    let gate = catalogue::update_gate(&state.store, event_id, gate_id, patch, &staff.who()).await?;
     Ok(ApiJson(gate))
 }
 
@@ -256,15 +218,7 @@ pub async fn upload_form<S: Store>(
     ApiJson(definition): ApiJson<serde_json::Value>,
 ) -> Result<(StatusCode, ApiJson<FormVersion>), CatalogueError> {
     let event_id: EventId = id(&event_id, "event")?;
-    let form = catalogue::upload_form(&state.store, event_id, definition).await?;
-    state
-        .store
-        .audit(&staff.audit(
-            "form.upload",
-            Some(form.id.to_string()),
-            json!({ "event_id": event_id, "version": form.version, "title": form.title }),
-        ))
-        .await?;
+    let form = catalogue::upload_form(&state.store, event_id, definition, &staff.who()).await?;
     Ok((StatusCode::CREATED, ApiJson(form)))
 }
 
@@ -309,15 +263,13 @@ pub async fn import_csv<S: Store>(
         &state.store,
         event_id,
         &body,
+        None,
         &state.signing_key,
         hlc,
         &mut |_| {},
+        &staff.who(),
     )
     .await?;
-    state
-        .store
-        .audit(&staff.audit("import.csv", Some(event_id.to_string()), json!(summary)))
-        .await?;
     Ok(ApiJson(summary))
 }
 
@@ -350,16 +302,14 @@ pub async fn ticket_status<S: Store>(
 ) -> Result<ApiJson<StatusChange>, ApiError> {
     let action = TicketAction::parse(&action).ok_or(ApiError::NotFound("action"))?;
     let ticket_id: TicketId = id(&ticket_id, "ticket")?;
-    let change =
-        catalogue::change_ticket_status(&state.store, ticket_id, action, state.tick()).await?;
-    state
-        .store
-        .audit(&staff.audit(
-            action.audit_action(),
-            Some(ticket_id.to_string()),
-            json!(change),
-        ))
-        .await?;
+    let change = catalogue::change_ticket_status(
+        &state.store,
+        ticket_id,
+        action,
+        state.tick(),
+        &staff.who(),
+    )
+    .await?;
     Ok(ApiJson(change))
 }
 
@@ -382,17 +332,14 @@ pub async fn create_enrolment_token<S: Store>(
     ApiJson(request): ApiJson<NewEnrolmentToken>,
 ) -> Result<(StatusCode, ApiJson<EnrolmentTokenCreated>), ApiError> {
     let event_id: EventId = id(&event_id, "event")?;
-    let created =
-        catalogue::create_enrolment_token(&state.store, event_id, request, request_url(&headers))
-            .await?;
-    state
-        .store
-        .audit(&staff.audit(
-            "enrolment_token.create",
-            Some(event_id.to_string()),
-            json!({ "gate_id": created.gate_id, "label": created.label, "expires_at": created.expires_at }),
-        ))
-        .await?;
+    let created = catalogue::create_enrolment_token(
+        &state.store,
+        event_id,
+        request,
+        request_url(&headers),
+        &staff.who(),
+    )
+    .await?;
     Ok((StatusCode::CREATED, ApiJson(created)))
 }
 
@@ -414,10 +361,7 @@ pub async fn revoke_device<S: Store>(
     Path(device_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let device_id: DeviceId = id(&device_id, "device")?;
-    state.store.revoke_device(device_id).await?;
-    state
-        .store
-        .audit(&staff.audit("device.revoke", Some(device_id.to_string()), json!({})))
-        .await?;
+    let audit = staff.audit("device.revoke", Some(device_id.to_string()), json!({}));
+    state.store.revoke_device(device_id, &audit).await?;
     Ok(StatusCode::NO_CONTENT)
 }

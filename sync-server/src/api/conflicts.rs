@@ -26,7 +26,9 @@ use crate::auth::Device;
 use crate::error::{ApiError, ApiJson, ApiQuery};
 use crate::staff::Staff;
 use crate::state::AppState;
-use crate::store::{ConflictFilter, ConflictRecord, ConflictStatus, Resolution, Store};
+use crate::store::{
+    AuditEntry, ConflictFilter, ConflictRecord, ConflictStatus, Resolution, Store, Who,
+};
 
 /// Adds the conflict routes to the `/api/v1` router.
 pub fn routes<S: Store>(api: Router<AppState<S>>) -> Router<AppState<S>> {
@@ -109,6 +111,26 @@ pub async fn show<S: Store>(
     Ok(ApiJson(conflict))
 }
 
+/// The audit entry of `who` resolving conflict `id`, made from the resolved record (the HTTP API
+/// and `sync-server admin conflict resolve` write the same).
+pub fn resolution_audit(
+    who: &Who,
+    id: uuid::Uuid,
+) -> impl FnOnce(&ConflictRecord) -> AuditEntry + Send + use<> {
+    let who = who.clone();
+    move |resolved| {
+        who.entry(
+            "conflict.resolve",
+            Some(id.to_string()),
+            json!({
+                "event_id": resolved.event_id,
+                "kind": resolved.kind,
+                "resolution": resolved.resolution,
+            }),
+        )
+    }
+}
+
 /// `POST /api/v1/admin/conflicts/{id}/resolve`: the resolved conflict.
 pub async fn resolve<S: Store>(
     State(state): State<AppState<S>>,
@@ -119,19 +141,13 @@ pub async fn resolve<S: Store>(
     let id = parse_conflict(&id)?;
     let resolved = state
         .store
-        .resolve_conflict(id, &resolution, &staff.username, state.tick())
-        .await?;
-    state
-        .store
-        .audit(&staff.audit(
-            "conflict.resolve",
-            Some(id.to_string()),
-            json!({
-                "event_id": resolved.event_id,
-                "kind": resolved.kind,
-                "resolution": resolved.resolution,
-            }),
-        ))
+        .resolve_conflict(
+            id,
+            &resolution,
+            &staff.username,
+            state.tick(),
+            resolution_audit(&staff.who(), id),
+        )
         .await?;
     Ok(ApiJson(resolved))
 }

@@ -15,7 +15,6 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::json;
 use sync_protocol::ids::EventId;
 
 use crate::auth::Device;
@@ -46,20 +45,14 @@ pub async fn publish<S: Store>(
 ) -> Result<(StatusCode, ApiJson<Published>), ApiError> {
     staff.require_admin()?;
     let event_id = event_id(&id)?;
-    let published = publish_package(&state.store, &state.signing_key, event_id, now()).await?;
-    state
-        .store
-        .audit(&staff.audit(
-            "package.publish",
-            Some(event_id.to_string()),
-            json!({
-                "version": published.version,
-                "ticket_count": published.ticket_count,
-                "body_sha256": published.body_sha256,
-                "cursor": published.cursor,
-            }),
-        ))
-        .await?;
+    let published = publish_package(
+        &state.store,
+        &state.signing_key,
+        event_id,
+        now(),
+        &staff.who(),
+    )
+    .await?;
     Ok((StatusCode::CREATED, ApiJson(published)))
 }
 

@@ -71,21 +71,18 @@ pub async fn login<S: Store>(
     state.store.forgive_attempt(attempt.id).await?;
     let (token, hash) = new_token();
     let expires_at = now.plus_millis(SESSION_HOURS * 3_600_000);
+    let audit = AuditEntry {
+        actor: Actor::User {
+            username: user.username.clone(),
+        },
+        action: "session.login",
+        target: None,
+        details: serde_json::json!({}),
+        source,
+    };
     state
         .store
-        .create_session(hash, user.id, expires_at)
-        .await?;
-    state
-        .store
-        .audit(&AuditEntry {
-            actor: Actor::User {
-                username: user.username.clone(),
-            },
-            action: "session.login",
-            target: None,
-            details: serde_json::json!({}),
-            source,
-        })
+        .create_session(hash, user.id, expires_at, &audit)
         .await?;
     Ok(ApiJson(LoginResponse {
         token,
@@ -105,13 +102,16 @@ pub async fn logout<S: Store>(
     staff: Staff,
     parts: Parts,
 ) -> Result<StatusCode, ApiError> {
-    if let Some(token) = bearer(&parts) {
-        state.store.revoke_session(hash_token(token)).await?;
+    let audit = staff.audit("session.logout", None, serde_json::json!({}));
+    match bearer(&parts) {
+        Some(token) => {
+            state
+                .store
+                .revoke_session(hash_token(token), &audit)
+                .await?
+        }
+        None => state.store.audit(&audit).await?,
     }
-    state
-        .store
-        .audit(&staff.audit("session.logout", None, serde_json::json!({})))
-        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -18,7 +18,7 @@ use crate::catalogue::{
 };
 use crate::error::ApiError;
 use crate::store::pg::PgStore;
-use crate::store::{CatalogueStore, SyncStore};
+use crate::store::{CatalogueStore, SyncStore, Who};
 
 #[derive(Debug, Subcommand)]
 pub enum EventCommand {
@@ -254,6 +254,7 @@ async fn write_kit(
             server_url: Some(server_url.clone()),
         },
         None,
+        &Who::cli(),
     )
     .await
     .map_err(api_fail)?;
@@ -485,16 +486,9 @@ pub async fn run_event(
                 starts_at,
                 ends_at,
             };
-            let event = catalogue::create_event(store, new)
+            let event = catalogue::create_event(store, new, &Who::cli())
                 .await
                 .map_err(api_fail)?;
-            audit(
-                store,
-                "event.create",
-                Some(event.id.to_string()),
-                json!(event),
-            )
-            .await?;
             out.print(&event, || {
                 format!("created event {} ({})", event.id, event.name)
             });
@@ -527,10 +521,9 @@ pub async fn run_event(
                 starts_at,
                 ends_at,
             };
-            let event = catalogue::update_event(store, id, patch.clone())
+            let event = catalogue::update_event(store, id, patch, &Who::cli())
                 .await
                 .map_err(api_fail)?;
-            audit(store, "event.update", Some(id.to_string()), json!(patch)).await?;
             out.print(&event, || {
                 format!("updated event {} ({})", event.id, event.name)
             });
@@ -556,16 +549,9 @@ pub async fn run_ticket_type(
                 valid_from,
                 valid_until,
             };
-            let ticket_type = catalogue::create_ticket_type(store, event, new)
+            let ticket_type = catalogue::create_ticket_type(store, event, new, &Who::cli())
                 .await
                 .map_err(api_fail)?;
-            audit(
-                store,
-                "ticket_type.create",
-                Some(ticket_type.id.to_string()),
-                json!({ "event_id": event, "ticket_type": ticket_type }),
-            )
-            .await?;
             out.print(&ticket_type, || {
                 format!(
                     "created ticket type {} ({})",
@@ -614,16 +600,9 @@ pub async fn run_ticket_type(
                     valid_until.map(Some)
                 },
             };
-            let ticket_type = catalogue::update_ticket_type(store, event, id, patch.clone())
+            let ticket_type = catalogue::update_ticket_type(store, event, id, patch, &Who::cli())
                 .await
                 .map_err(api_fail)?;
-            audit(
-                store,
-                "ticket_type.update",
-                Some(id.to_string()),
-                json!({ "event_id": event, "patch": patch }),
-            )
-            .await?;
             out.print(&ticket_type, || {
                 format!(
                     "updated ticket type {} ({})",
@@ -652,16 +631,9 @@ pub async fn run_gate(store: &PgStore, command: GateCommand, out: Output) -> Res
                 allowed_ticket_types: resolve_types(store, event, &allow).await?,
                 required_answers: require,
             };
-            let gate = catalogue::create_gate(store, event, new)
+            let gate = catalogue::create_gate(store, event, new, &Who::cli())
                 .await
                 .map_err(api_fail)?;
-            audit(
-                store,
-                "gate.create",
-                Some(gate.id.to_string()),
-                json!({ "event_id": event, "gate": gate }),
-            )
-            .await?;
             out.print(&gate, || {
                 format!("created gate {} ({})", gate.id, gate.name)
             });
@@ -723,16 +695,9 @@ pub async fn run_gate(store: &PgStore, command: GateCommand, out: Output) -> Res
                 allowed_ticket_types: allowed,
                 required_answers: required,
             };
-            let gate = catalogue::update_gate(store, event, id, patch.clone())
+            let gate = catalogue::update_gate(store, event, id, patch, &Who::cli())
                 .await
                 .map_err(api_fail)?;
-            audit(
-                store,
-                "gate.update",
-                Some(id.to_string()),
-                json!({ "event_id": event, "patch": patch }),
-            )
-            .await?;
             out.print(&gate, || {
                 format!("updated gate {} ({})", gate.id, gate.name)
             });
@@ -747,16 +712,9 @@ pub async fn run_form(store: &PgStore, command: FormCommand, out: Output) -> Res
             let text = std::fs::read(&file)?;
             let definition: serde_json::Value = serde_json::from_slice(&text)
                 .map_err(|e| CliError::Invalid(format!("{} is not JSON: {e}", file.display())))?;
-            let form = catalogue::upload_form(store, event, definition)
+            let form = catalogue::upload_form(store, event, definition, &Who::cli())
                 .await
                 .map_err(|e| fail(e, out))?;
-            audit(
-                store,
-                "form.upload",
-                Some(form.id.to_string()),
-                json!({ "event_id": event, "version": form.version, "title": form.title }),
-            )
-            .await?;
             out.print(&form, || {
                 format!(
                     "uploaded form {} ({}) as version {}",
@@ -814,16 +772,9 @@ pub async fn run_ticket(
         TicketCommand::Revoke { id } => (id, TicketAction::Revoke),
         TicketCommand::Reinstate { id } => (id, TicketAction::Reinstate),
     };
-    let change = catalogue::change_ticket_status(store, id, action, tick())
+    let change = catalogue::change_ticket_status(store, id, action, tick(), &Who::cli())
         .await
         .map_err(api_fail)?;
-    audit(
-        store,
-        action.audit_action(),
-        Some(id.to_string()),
-        json!(change),
-    )
-    .await?;
     out.print(&change, || {
         if change.changed {
             format!("ticket {id}: {:?} -> {:?}", change.previous, change.status)
@@ -862,16 +813,9 @@ pub async fn run_enrol(
         expires_in_minutes: expires_minutes,
         server_url: Some(server_url),
     };
-    let created = catalogue::create_enrolment_token(store, event, request, None)
+    let created = catalogue::create_enrolment_token(store, event, request, None, &Who::cli())
         .await
         .map_err(api_fail)?;
-    audit(
-        store,
-        "enrolment_token.create",
-        Some(event.to_string()),
-        json!({ "gate_id": created.gate_id, "label": created.label, "expires_at": created.expires_at }),
-    )
-    .await?;
     let qr = catalogue::qr_for_terminal(&created.qr_text).map_err(CliError::Invalid)?;
     out.print(&created, || {
         format!(
@@ -914,8 +858,8 @@ pub async fn run_device(
             });
         }
         DeviceCommand::Revoke { id } => {
-            store.revoke_device(id).await?;
-            audit(store, "device.revoke", Some(id.to_string()), json!({})).await?;
+            let audit = Who::cli().entry("device.revoke", Some(id.to_string()), json!({}));
+            store.revoke_device(id, &audit).await?;
             out.print(&json!({ "device_id": id, "revoked": true }), || {
                 format!("revoked device {id}")
             });

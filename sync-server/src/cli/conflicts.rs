@@ -12,7 +12,9 @@ use sync_protocol::ids::{AttendeeId, EventId};
 use super::{CliError, Output, audit};
 use crate::api::reports::{check_ins_to_csv, registrations_to_csv};
 use crate::store::pg::PgStore;
-use crate::store::{ConflictFilter, ConflictStatus, ConflictStore, PickSide, Resolution};
+use crate::store::{
+    Actor, ConflictFilter, ConflictStatus, ConflictStore, PickSide, Resolution, Who,
+};
 
 #[derive(Debug, Subcommand)]
 pub enum ConflictCommand {
@@ -150,21 +152,21 @@ pub async fn run(store: &PgStore, command: ConflictCommand, out: Output) -> Resu
                     note,
                 },
             };
-            let os_user = std::env::var("SUDO_USER")
-                .or_else(|_| std::env::var("USER"))
-                .unwrap_or_else(|_| "unknown".to_owned());
+            let who = Who::cli();
+            let resolved_by = match &who.actor {
+                Actor::Cli { os_user } => format!("cli:{os_user}"),
+                _ => "cli".to_owned(),
+            };
             let stamp = HlcClock::new(DEFAULT_MAX_DRIFT_MS).tick(crate::state::now());
             let resolved = store
-                .resolve_conflict(id, &resolution, &format!("cli:{os_user}"), stamp)
+                .resolve_conflict(
+                    id,
+                    &resolution,
+                    &resolved_by,
+                    stamp,
+                    crate::api::conflicts::resolution_audit(&who, id),
+                )
                 .await?;
-            audit(
-                store,
-                "conflict.resolve",
-                Some(id.to_string()),
-                json!({ "event_id": resolved.event_id, "kind": resolved.kind,
-                        "resolution": resolved.resolution }),
-            )
-            .await?;
             out.print(&resolved, || {
                 format!(
                     "resolved {} ({}): {}",

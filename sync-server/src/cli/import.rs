@@ -8,11 +8,10 @@ use std::time::Duration;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::json;
 use sync_protocol::ids::EventId;
 
 use super::catalogue::{fail, tick};
-use super::{CliError, Output, audit};
+use super::{CliError, Output};
 use crate::store::pg::PgStore;
 
 /// Largest file accepted.
@@ -70,17 +69,20 @@ pub async fn run(
             bar.enable_steady_tick(Duration::from_millis(120));
         }
     };
-    let result =
-        crate::catalogue::import_csv(store, args.event, &bytes, &key, tick(), &mut progress).await;
+    let file = args.file.display().to_string();
+    let result = crate::catalogue::import_csv(
+        store,
+        args.event,
+        &bytes,
+        Some(&file),
+        &key,
+        tick(),
+        &mut progress,
+        &crate::store::Who::cli(),
+    )
+    .await;
     writing.finish_and_clear();
     let summary = result.map_err(|e| fail(e, out))?;
-    audit(
-        store,
-        "import.csv",
-        Some(args.event.to_string()),
-        json!({ "file": args.file.display().to_string(), "summary": summary }),
-    )
-    .await?;
     out.print(&summary, || {
         format!(
             "imported {} rows: {} new, {} updated",

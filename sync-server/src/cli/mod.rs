@@ -13,7 +13,7 @@ use clap::Subcommand;
 use serde::Serialize;
 
 use crate::store::pg::PgStore;
-use crate::store::{Actor, AuditEntry, StaffStore};
+use crate::store::{StaffStore, Who};
 
 pub use packages::{BenchCommand, bench};
 
@@ -111,24 +111,17 @@ pub async fn run(
     }
 }
 
-/// Writes an audit entry for a command-line action.
+/// Writes an audit entry for a command-line action that changes nothing stored (an export, a
+/// kit written to a file). Commands that change something pass [`Who::cli`] to the change, which
+/// writes its entry in its own transaction.
 pub async fn audit(
     store: &PgStore,
     action: &'static str,
     target: Option<String>,
     details: serde_json::Value,
 ) -> Result<(), CliError> {
-    let os_user = std::env::var("SUDO_USER")
-        .or_else(|_| std::env::var("USER"))
-        .unwrap_or_else(|_| "unknown".to_owned());
     store
-        .audit(&AuditEntry {
-            actor: Actor::Cli { os_user },
-            action,
-            target,
-            details,
-            source: "cli".to_owned(),
-        })
+        .audit(&Who::cli().entry(action, target, details))
         .await?;
     Ok(())
 }

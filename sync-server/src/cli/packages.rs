@@ -50,18 +50,12 @@ pub async fn run(
         PackageCommand::Publish { event } => {
             let key = crate::keys::load_or_create(data_dir)
                 .map_err(|e| CliError::Invalid(e.to_string()))?;
-            let published =
-                crate::packages::publish(store, &key, event, crate::state::now()).await?;
-            audit(
+            let published = crate::packages::publish(
                 store,
-                "package.publish",
-                Some(event.to_string()),
-                json!({
-                    "version": published.version,
-                    "ticket_count": published.ticket_count,
-                    "body_sha256": published.body_sha256,
-                    "cursor": published.cursor,
-                }),
+                &key,
+                event,
+                crate::state::now(),
+                &crate::store::Who::cli(),
             )
             .await?;
             out.print(&published, || {
@@ -182,6 +176,11 @@ mod bench {
     use crate::packages::build;
     use crate::store::{NewDevice, SyncStore};
 
+    /// The audit entry of a step of the benchmark (its scratch event is deleted at the end).
+    fn bench_audit(action: &'static str, event_id: EventId) -> crate::store::AuditEntry {
+        crate::store::Who::cli().entry(action, Some(event_id.to_string()), json!({ "bench": true }))
+    }
+
     fn ms(d: Duration) -> String {
         format!("{:.0} ms", d.as_secs_f64() * 1000.0)
     }
@@ -202,7 +201,9 @@ mod bench {
             starts_at: now,
             ends_at: now.plus_millis(86_400_000),
         };
-        store.create_event(&event).await?;
+        store
+            .create_event(&event, &bench_audit("event.create", event.id))
+            .await?;
         let result = measure(store, &key, event.id, tickets, rounds).await;
         sqlx::query("delete from events where id = $1")
             .bind(event.id.as_uuid())
@@ -232,7 +233,13 @@ mod bench {
         let (full, delta) = build(rows, key, crate::state::now());
         let built = t.elapsed();
         let t = Instant::now();
-        store.insert_package(&full, delta.as_ref()).await?;
+        store
+            .insert_package(
+                &full,
+                delta.as_ref(),
+                &bench_audit("package.publish", event_id),
+            )
+            .await?;
         let stored = t.elapsed();
         report.insert("publish_1_read_ms", read.as_millis());
         report.insert("publish_1_build_sign_gzip_ms", built.as_millis());
@@ -251,7 +258,14 @@ mod bench {
         .await
         .map_err(crate::store::StoreError::from)?;
         let t = Instant::now();
-        let second = crate::packages::publish(store, key, event_id, crate::state::now()).await?;
+        let second = crate::packages::publish(
+            store,
+            key,
+            event_id,
+            crate::state::now(),
+            &crate::store::Who::cli(),
+        )
+        .await?;
         report.insert("publish_2_total_ms", t.elapsed().as_millis());
         report.insert(
             "delta_bytes",
@@ -446,7 +460,14 @@ mod bench {
         let (token, token_hash) = crate::auth::new_token();
         let (_, enrol_hash) = crate::auth::new_token();
         store
-            .create_enrolment_token(enrol_hash, event_id, None, "bench", now.plus_millis(60_000))
+            .create_enrolment_token(
+                enrol_hash,
+                event_id,
+                None,
+                "bench",
+                now.plus_millis(60_000),
+                &bench_audit("enrolment_token.create", event_id),
+            )
             .await?;
         let device_key = SecretKey::generate(rng);
         let device_id = sync_protocol::ids::DeviceId::new(now, rng);

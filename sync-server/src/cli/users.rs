@@ -3,10 +3,10 @@
 use clap::Subcommand;
 use serde_json::json;
 
-use super::{CliError, Output, audit, read_secret};
+use super::{CliError, Output, read_secret};
 use crate::staff::hash_password;
 use crate::store::pg::PgStore;
-use crate::store::{Role, StaffStore, UserRecord};
+use crate::store::{Role, StaffStore, UserRecord, Who};
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
@@ -46,14 +46,12 @@ pub async fn run(store: &PgStore, command: UserCommand, out: Output) -> Result<(
                 role,
                 disabled: false,
             };
-            store.create_user(&user).await?;
-            audit(
-                store,
+            let audit = Who::cli().entry(
                 "user.create",
                 Some(username.clone()),
                 json!({ "role": role }),
-            )
-            .await?;
+            );
+            store.create_user(&user, &audit).await?;
             out.print(
                 &json!({ "id": user.id, "username": username, "role": role }),
                 || format!("created {} {username}", role.as_str()),
@@ -63,14 +61,10 @@ pub async fn run(store: &PgStore, command: UserCommand, out: Output) -> Result<(
             let password = read_secret("SYNC_PASSWORD", "new password")?;
             let password_hash =
                 hash_password(&password).map_err(|e| CliError::Invalid(e.to_string()))?;
-            store.set_password(&username, &password_hash).await?;
-            audit(
-                store,
-                "user.set_password",
-                Some(username.clone()),
-                json!({}),
-            )
-            .await?;
+            let audit = Who::cli().entry("user.set_password", Some(username.clone()), json!({}));
+            store
+                .set_password(&username, &password_hash, &audit)
+                .await?;
             out.print(&json!({ "username": username }), || {
                 format!("password of {username} changed; its sessions ended")
             });

@@ -3,6 +3,11 @@
 //! [`Store`] is the sum of one small trait per concern ([`SyncStore`] for kiosks,
 //! [`StaffStore`] for staff accounts and the audit log, ...), all implemented by [`pg::PgStore`]
 //! on Postgres. Methods take and return protocol or plain types; each is one transaction.
+//!
+//! A method that changes something on a person's behalf takes its [`AuditEntry`] (or a closure
+//! that makes it from the result) and writes it in that same transaction: the change and its
+//! entry commit together or not at all, so the audit log never misses a change nor lists one that
+//! did not happen.
 
 pub mod pg;
 
@@ -140,7 +145,11 @@ pub trait SyncStore: Clone + Send + Sync + 'static {
     fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Creates an event (admin).
-    fn create_event(&self, event: &Event) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn create_event(
+        &self,
+        event: &Event,
+        audit: &AuditEntry,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Records a one-time enrolment token (only its hash).
     fn create_enrolment_token(
@@ -150,6 +159,7 @@ pub trait SyncStore: Clone + Send + Sync + 'static {
         gate_id: Option<GateId>,
         label: &str,
         expires_at: UnixMillis,
+        audit: &AuditEntry,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// The event and gate of a token that is unused and unexpired at `now`.
@@ -178,6 +188,7 @@ pub trait SyncStore: Clone + Send + Sync + 'static {
     fn revoke_device(
         &self,
         device_id: DeviceId,
+        audit: &AuditEntry,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Stores a batch of one device's changes, exactly once per (device, seq).
@@ -272,6 +283,44 @@ pub struct AuditEntry {
     pub source: String,
 }
 
+/// Who does something and from where: what every audit entry of their actions starts from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Who {
+    pub actor: Actor,
+    /// Client address, or `cli`.
+    pub source: String,
+}
+
+impl Who {
+    /// Someone on the server host through `sync-server admin` (the operating-system user, the one
+    /// behind `sudo` when there is one).
+    pub fn cli() -> Self {
+        let os_user = std::env::var("SUDO_USER")
+            .or_else(|_| std::env::var("USER"))
+            .unwrap_or_else(|_| "unknown".to_owned());
+        Self {
+            actor: Actor::Cli { os_user },
+            source: "cli".to_owned(),
+        }
+    }
+
+    /// The audit entry of one action of theirs.
+    pub fn entry(
+        &self,
+        action: &'static str,
+        target: Option<String>,
+        details: serde_json::Value,
+    ) -> AuditEntry {
+        AuditEntry {
+            actor: self.actor.clone(),
+            action,
+            target,
+            details,
+            source: self.source.clone(),
+        }
+    }
+}
+
 /// A stored audit log entry.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct AuditRecord {
@@ -288,14 +337,18 @@ pub struct AuditRecord {
 /// Staff accounts, sessions, login rate limiting and the audit log.
 pub trait StaffStore: Clone + Send + Sync + 'static {
     /// Creates an account; `Conflict` if the username is taken.
-    fn create_user(&self, user: &UserRecord)
-    -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn create_user(
+        &self,
+        user: &UserRecord,
+        audit: &AuditEntry,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Sets a new password hash.
+    /// Sets a new password hash and ends the user's sessions.
     fn set_password(
         &self,
         username: &str,
         password_hash: &str,
+        audit: &AuditEntry,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     fn user_by_name(
@@ -311,6 +364,7 @@ pub trait StaffStore: Clone + Send + Sync + 'static {
         token_hash: [u8; 32],
         user_id: uuid::Uuid,
         expires_at: UnixMillis,
+        audit: &AuditEntry,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// The user of a live (unrevoked, enabled) session token.
@@ -323,6 +377,7 @@ pub trait StaffStore: Clone + Send + Sync + 'static {
     fn revoke_session(
         &self,
         token_hash: [u8; 32],
+        audit: &AuditEntry,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Counts a login (or enrolment) attempt as a failure before it is checked, then answers the
@@ -339,6 +394,8 @@ pub trait StaffStore: Clone + Send + Sync + 'static {
     /// The attempt succeeded: it no longer counts as a failure.
     fn forgive_attempt(&self, id: i64) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// Writes an entry for an action that changes nothing stored (an export, a kit written to a
+    /// file). An action that changes something takes its entry into its own transaction instead.
     fn audit(&self, entry: &AuditEntry) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// The newest audit entries first, at most `limit`.
@@ -436,6 +493,7 @@ pub trait PackageStore: Clone + Send + Sync + 'static {
         &self,
         full: &NewPackage,
         delta: Option<&NewPackage>,
+        audit: &AuditEntry,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Every stored body of the event, newest version first. `NotFound("event")` when there is
@@ -686,6 +744,7 @@ pub trait ConflictStore: Clone + Send + Sync + 'static {
         resolution: &Resolution,
         resolved_by: &str,
         stamp: sync_protocol::Hlc,
+        audit: impl FnOnce(&ConflictRecord) -> AuditEntry + Send,
     ) -> impl Future<Output = Result<ConflictRecord, StoreError>> + Send;
 
     /// Every check-in and failed scan of the event, in HLC order.
@@ -802,7 +861,11 @@ pub trait CatalogueStore: Clone + Send + Sync + 'static {
     fn event(&self, id: EventId) -> impl Future<Output = Result<Option<Event>, StoreError>> + Send;
 
     /// Replaces an event's fields; `NotFound` if it does not exist.
-    fn update_event(&self, event: &Event) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn update_event(
+        &self,
+        event: &Event,
+        audit: &AuditEntry,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     fn ticket_types(
         &self,
@@ -814,12 +877,14 @@ pub trait CatalogueStore: Clone + Send + Sync + 'static {
         &self,
         event_id: EventId,
         ticket_type: &sync_protocol::model::TicketType,
+        audit: &AuditEntry,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     fn update_ticket_type(
         &self,
         event_id: EventId,
         ticket_type: &sync_protocol::model::TicketType,
+        audit: &AuditEntry,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     fn gates(
@@ -832,12 +897,14 @@ pub trait CatalogueStore: Clone + Send + Sync + 'static {
         &self,
         event_id: EventId,
         gate: &sync_protocol::model::Gate,
+        audit: &AuditEntry,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     fn update_gate(
         &self,
         event_id: EventId,
         gate: &sync_protocol::model::Gate,
+        audit: &AuditEntry,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Stores `form` as the next version of its id (1 for a new form) and returns that version.
@@ -846,6 +913,7 @@ pub trait CatalogueStore: Clone + Send + Sync + 'static {
         &self,
         event_id: EventId,
         form: &sync_protocol::forms::Form,
+        audit: impl FnOnce(u32) -> AuditEntry + Send,
     ) -> impl Future<Output = Result<u32, StoreError>> + Send;
 
     /// Every version of every form of the event.
@@ -863,6 +931,7 @@ pub trait CatalogueStore: Clone + Send + Sync + 'static {
         rows: &[crate::import::ImportRow],
         hlc: sync_protocol::hlc::Hlc,
         issue: IssueCode<'_>,
+        audit: impl FnOnce(&ImportSummary) -> AuditEntry + Send,
     ) -> impl Future<Output = Result<ImportOutcome, StoreError>> + Send;
 
     /// Tickets of the event in id order, after `after`.
@@ -880,6 +949,7 @@ pub trait CatalogueStore: Clone + Send + Sync + 'static {
         ticket_id: sync_protocol::ids::TicketId,
         status: sync_protocol::model::TicketStatus,
         hlc: sync_protocol::hlc::Hlc,
+        audit: impl FnOnce(&StatusChange) -> AuditEntry + Send,
     ) -> impl Future<Output = Result<StatusChange, StoreError>> + Send;
 
     /// The event's kiosks, enrolled first first.

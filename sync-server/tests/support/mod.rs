@@ -27,6 +27,19 @@ pub const T0: UnixMillis = UnixMillis(1_790_000_000_000);
 
 pub use system_tests::db::TestDb;
 
+/// The audit entry of a change a test makes through the store directly.
+pub fn test_audit(action: &'static str) -> sync_server::store::AuditEntry {
+    sync_server::store::AuditEntry {
+        actor: sync_server::store::Actor::Cli {
+            os_user: "test".into(),
+        },
+        action,
+        target: None,
+        details: serde_json::json!({}),
+        source: "test".into(),
+    }
+}
+
 /// Server logs in test output when `TEST_LOG` is set (e.g. `TEST_LOG=debug`).
 pub fn init_logs() {
     if let Ok(filter) = std::env::var("TEST_LOG") {
@@ -98,7 +111,10 @@ impl TestApp {
             starts_at: T0,
             ends_at: T0.plus_millis(86_400_000),
         };
-        self.store.create_event(&event).await.unwrap();
+        self.store
+            .create_event(&event, &test_audit("event.create"))
+            .await
+            .unwrap();
         event.id
     }
 
@@ -107,7 +123,14 @@ impl TestApp {
         let (token, hash) = new_token();
         let expires = sync_server::state::now().plus_millis(3_600_000);
         self.store
-            .create_enrolment_token(hash, event, None, "test", expires)
+            .create_enrolment_token(
+                hash,
+                event,
+                None,
+                "test",
+                expires,
+                &test_audit("enrolment_token.create"),
+            )
             .await
             .unwrap();
         token
@@ -148,13 +171,16 @@ impl TestApp {
         use sync_server::store::StaffStore;
         let password = format!("{username}-password-123");
         self.store
-            .create_user(&sync_server::store::UserRecord {
-                id: uuid::Uuid::now_v7(),
-                username: username.to_owned(),
-                password_hash: sync_server::staff::hash_password(&password).unwrap(),
-                role,
-                disabled: false,
-            })
+            .create_user(
+                &sync_server::store::UserRecord {
+                    id: uuid::Uuid::now_v7(),
+                    username: username.to_owned(),
+                    password_hash: sync_server::staff::hash_password(&password).unwrap(),
+                    role,
+                    disabled: false,
+                },
+                &test_audit("user.create"),
+            )
             .await
             .unwrap();
         let response = self

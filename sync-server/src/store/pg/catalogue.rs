@@ -19,10 +19,11 @@ use sync_protocol::ticket_code::SIGNED_PREFIX;
 use sync_protocol::wire::{Cursor, PullItem};
 use uuid::Uuid;
 
+use super::staff::write_audit;
 use super::{FEED_CHANNEL, PgStore, to_i64};
 use crate::import::{ImportRow, LineError};
 use crate::store::{
-    CatalogueStore, DeviceRecord, FormVersion, ImportOutcome, ImportSummary, IssueCode,
+    AuditEntry, CatalogueStore, DeviceRecord, FormVersion, ImportOutcome, ImportSummary, IssueCode,
     StatusChange, StoreError, TicketRecord,
 };
 
@@ -252,7 +253,8 @@ impl CatalogueStore for PgStore {
         row.as_ref().map(event_of).transpose()
     }
 
-    async fn update_event(&self, event: &Event) -> Result<(), StoreError> {
+    async fn update_event(&self, event: &Event, audit: &AuditEntry) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
         let result = sqlx::query(
             "update events set name = $2, time_zone = $3, starts_at = $4, ends_at = $5 where id = $1",
         )
@@ -261,11 +263,13 @@ impl CatalogueStore for PgStore {
         .bind(&event.time_zone)
         .bind(to_i64(event.starts_at.as_u64(), "starts_at")?)
         .bind(to_i64(event.ends_at.as_u64(), "ends_at")?)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
         if result.rows_affected() == 0 {
             return Err(StoreError::NotFound("event"));
         }
+        write_audit(&mut *tx, audit).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -293,7 +297,9 @@ impl CatalogueStore for PgStore {
         &self,
         event_id: EventId,
         ticket_type: &TicketType,
+        audit: &AuditEntry,
     ) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
         sqlx::query(
             "insert into ticket_types (id, event_id, name, valid_from, valid_until)
              values ($1, $2, $3, $4, $5)",
@@ -303,7 +309,7 @@ impl CatalogueStore for PgStore {
         .bind(&ticket_type.name)
         .bind(opt_ms(ticket_type.valid_from, "valid_from")?)
         .bind(opt_ms(ticket_type.valid_until, "valid_until")?)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await
         .map_err(|e| {
             on_unique(e, || {
@@ -313,6 +319,8 @@ impl CatalogueStore for PgStore {
                 )
             })
         })?;
+        write_audit(&mut *tx, audit).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -320,7 +328,9 @@ impl CatalogueStore for PgStore {
         &self,
         event_id: EventId,
         ticket_type: &TicketType,
+        audit: &AuditEntry,
     ) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
         let result = sqlx::query(
             "update ticket_types set name = $3, valid_from = $4, valid_until = $5
              where id = $1 and event_id = $2",
@@ -330,7 +340,7 @@ impl CatalogueStore for PgStore {
         .bind(&ticket_type.name)
         .bind(opt_ms(ticket_type.valid_from, "valid_from")?)
         .bind(opt_ms(ticket_type.valid_until, "valid_until")?)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await
         .map_err(|e| {
             on_unique(e, || {
@@ -343,6 +353,8 @@ impl CatalogueStore for PgStore {
         if result.rows_affected() == 0 {
             return Err(StoreError::NotFound("ticket type"));
         }
+        write_audit(&mut *tx, audit).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -357,7 +369,13 @@ impl CatalogueStore for PgStore {
         rows.iter().map(gate_of).collect()
     }
 
-    async fn create_gate(&self, event_id: EventId, gate: &Gate) -> Result<(), StoreError> {
+    async fn create_gate(
+        &self,
+        event_id: EventId,
+        gate: &Gate,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
         let allowed: Vec<Uuid> = gate
             .allowed_ticket_types
             .iter()
@@ -374,13 +392,21 @@ impl CatalogueStore for PgStore {
         .bind(text_of(&gate.reentry))
         .bind(&allowed)
         .bind(&gate.required_answers)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await
         .map_err(|e| on_unique(e, || format!("a gate named {:?} exists in this event", gate.name)))?;
+        write_audit(&mut *tx, audit).await?;
+        tx.commit().await?;
         Ok(())
     }
 
-    async fn update_gate(&self, event_id: EventId, gate: &Gate) -> Result<(), StoreError> {
+    async fn update_gate(
+        &self,
+        event_id: EventId,
+        gate: &Gate,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
         let allowed: Vec<Uuid> = gate
             .allowed_ticket_types
             .iter()
@@ -398,7 +424,7 @@ impl CatalogueStore for PgStore {
         .bind(text_of(&gate.reentry))
         .bind(&allowed)
         .bind(&gate.required_answers)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await
         .map_err(|e| {
             on_unique(e, || {
@@ -408,10 +434,17 @@ impl CatalogueStore for PgStore {
         if result.rows_affected() == 0 {
             return Err(StoreError::NotFound("gate"));
         }
+        write_audit(&mut *tx, audit).await?;
+        tx.commit().await?;
         Ok(())
     }
 
-    async fn add_form_version(&self, event_id: EventId, form: &Form) -> Result<u32, StoreError> {
+    async fn add_form_version(
+        &self,
+        event_id: EventId,
+        form: &Form,
+        audit: impl FnOnce(u32) -> AuditEntry + Send,
+    ) -> Result<u32, StoreError> {
         let mut tx = self.pool().begin().await?;
         sqlx::query("select pg_advisory_xact_lock(hashtextextended('form:' || $1::text, 0))")
             .bind(form.id.as_uuid())
@@ -450,6 +483,7 @@ impl CatalogueStore for PgStore {
         .bind(definition)
         .execute(&mut *tx)
         .await?;
+        write_audit(&mut *tx, &audit(version)).await?;
         tx.commit().await?;
         Ok(version)
     }
@@ -482,6 +516,7 @@ impl CatalogueStore for PgStore {
         rows: &[ImportRow],
         hlc: Hlc,
         issue: IssueCode<'_>,
+        audit: impl FnOnce(&ImportSummary) -> AuditEntry + Send,
     ) -> Result<ImportOutcome, StoreError> {
         let event = event_id.as_uuid();
         let mut tx = self.pool().begin().await?;
@@ -661,12 +696,14 @@ impl CatalogueStore for PgStore {
                 .execute(&mut *tx)
                 .await?;
         }
-        tx.commit().await?;
-        Ok(ImportOutcome::Imported(ImportSummary {
+        let summary = ImportSummary {
             rows: rows.len() as u64,
             created: plan.created,
             updated: plan.updated,
-        }))
+        };
+        write_audit(&mut *tx, &audit(&summary)).await?;
+        tx.commit().await?;
+        Ok(ImportOutcome::Imported(summary))
     }
 
     async fn tickets(
@@ -711,6 +748,7 @@ impl CatalogueStore for PgStore {
         ticket_id: TicketId,
         status: TicketStatus,
         hlc: Hlc,
+        audit: impl FnOnce(&StatusChange) -> AuditEntry + Send,
     ) -> Result<StatusChange, StoreError> {
         let mut tx = self.pool().begin().await?;
         let row = sqlx::query(
@@ -737,7 +775,10 @@ impl CatalogueStore for PgStore {
             status,
             changed: previous != status,
         };
+        // Setting the status it has already changes nothing but is still an admin's act.
+        write_audit(&mut *tx, &audit(&change)).await?;
         if !change.changed {
+            tx.commit().await?;
             return Ok(change);
         }
         sqlx::query("update tickets set status = $2, status_hlc = $3 where id = $1")

@@ -23,8 +23,9 @@ use super::ingest::{
 };
 use crate::ingest::{PARKED_TICKET, UNFILED_CHANGE, lock_keys, server_device};
 use crate::store::{
-    CheckInCounts, CheckInExport, ConflictFilter, ConflictRecord, ConflictStatus, ConflictStore,
-    EventStats, GateStats, HourStats, PickSide, RegistrationExport, Resolution, StoreError,
+    AuditEntry, CheckInCounts, CheckInExport, ConflictFilter, ConflictRecord, ConflictStatus,
+    ConflictStore, EventStats, GateStats, HourStats, PickSide, RegistrationExport, Resolution,
+    StoreError,
 };
 
 const MAX_LIST: u32 = 1000;
@@ -139,6 +140,7 @@ impl ConflictStore for PgStore {
         resolution: &Resolution,
         resolved_by: &str,
         stamp: Hlc,
+        audit: impl FnOnce(&ConflictRecord) -> AuditEntry + Send,
     ) -> Result<ConflictRecord, StoreError> {
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(&format!(
@@ -244,6 +246,7 @@ impl ConflictStore for PgStore {
         .fetch_one(&mut *tx)
         .await?;
         let record = conflict_of(&row)?;
+        super::staff::write_audit(&mut *tx, &audit(&record)).await?;
         tx.commit().await?;
         Ok(record)
     }

@@ -24,8 +24,8 @@ use uuid::Uuid;
 
 use super::{FEED_CHANNEL, PgStore, parse_cursor, to_i64};
 use crate::store::{
-    CheckInRow, NewPackage, PackageBodyInfo, PackageRows, PackageStore, PackageSummary, StoreError,
-    StoredManifest,
+    AuditEntry, CheckInRow, NewPackage, PackageBodyInfo, PackageRows, PackageStore, PackageSummary,
+    StoreError, StoredManifest,
 };
 
 fn corrupt_id(e: IdError) -> StoreError {
@@ -289,6 +289,7 @@ impl PackageStore for PgStore {
         &self,
         full: &NewPackage,
         delta: Option<&NewPackage>,
+        audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         let event_id = full.manifest.event_id;
         let mut tx = self.pool.begin().await?;
@@ -330,6 +331,7 @@ impl PackageStore for PgStore {
             .bind(event_id.to_string())
             .execute(&mut *tx)
             .await?;
+        super::staff::write_audit(&mut *tx, audit).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -13,8 +13,35 @@ fn role_of(text: &str) -> Result<Role, StoreError> {
     Role::parse(text).ok_or_else(|| StoreError::Corrupt(format!("role {text:?}")))
 }
 
+/// Writes an audit entry through `db`: the pool for an action that changes nothing, or the
+/// transaction of the change it records.
+pub(crate) async fn write_audit<'e>(
+    db: impl sqlx::PgExecutor<'e>,
+    entry: &AuditEntry,
+) -> Result<(), StoreError> {
+    let (kind, actor) = match &entry.actor {
+        Actor::User { username } => ("user", username.clone()),
+        Actor::Cli { os_user } => ("cli", os_user.clone()),
+        Actor::Device { device_id } => ("device", device_id.to_string()),
+    };
+    sqlx::query(
+        "insert into audit_log (actor_kind, actor, action, target, details, source)
+         values ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(kind)
+    .bind(actor)
+    .bind(entry.action)
+    .bind(&entry.target)
+    .bind(&entry.details)
+    .bind(&entry.source)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 impl StaffStore for PgStore {
-    async fn create_user(&self, user: &UserRecord) -> Result<(), StoreError> {
+    async fn create_user(&self, user: &UserRecord, audit: &AuditEntry) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
         let result = sqlx::query(
             "insert into users (id, username, password_hash, role) values ($1, $2, $3, $4)
              on conflict (username) do nothing",
@@ -23,7 +50,7 @@ impl StaffStore for PgStore {
         .bind(&user.username)
         .bind(&user.password_hash)
         .bind(user.role.as_str())
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
         if result.rows_affected() == 0 {
             return Err(StoreError::Conflict(format!(
@@ -31,10 +58,17 @@ impl StaffStore for PgStore {
                 user.username
             )));
         }
+        write_audit(&mut *tx, audit).await?;
+        tx.commit().await?;
         Ok(())
     }
 
-    async fn set_password(&self, username: &str, password_hash: &str) -> Result<(), StoreError> {
+    async fn set_password(
+        &self,
+        username: &str,
+        password_hash: &str,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool().begin().await?;
         let id: Option<Uuid> = sqlx::query_scalar(
             "update users set password_hash = $2 where username = $1 returning id",
@@ -51,6 +85,7 @@ impl StaffStore for PgStore {
         .bind(id)
         .execute(&mut *tx)
         .await?;
+        write_audit(&mut *tx, audit).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -87,15 +122,19 @@ impl StaffStore for PgStore {
         token_hash: [u8; 32],
         user_id: Uuid,
         expires_at: UnixMillis,
+        audit: &AuditEntry,
     ) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
         sqlx::query(
             "insert into sessions (token_hash, user_id, expires_at) values ($1, $2, to_timestamp($3))",
         )
         .bind(&token_hash[..])
         .bind(user_id)
         .bind(ms_to_secs(expires_at))
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
+        write_audit(&mut *tx, audit).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -124,11 +163,18 @@ impl StaffStore for PgStore {
         .transpose()
     }
 
-    async fn revoke_session(&self, token_hash: [u8; 32]) -> Result<(), StoreError> {
+    async fn revoke_session(
+        &self,
+        token_hash: [u8; 32],
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
         sqlx::query("update sessions set revoked_at = now() where token_hash = $1")
             .bind(&token_hash[..])
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await?;
+        write_audit(&mut *tx, audit).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -178,24 +224,7 @@ impl StaffStore for PgStore {
     }
 
     async fn audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
-        let (kind, actor) = match &entry.actor {
-            Actor::User { username } => ("user", username.clone()),
-            Actor::Cli { os_user } => ("cli", os_user.clone()),
-            Actor::Device { device_id } => ("device", device_id.to_string()),
-        };
-        sqlx::query(
-            "insert into audit_log (actor_kind, actor, action, target, details, source)
-             values ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(kind)
-        .bind(actor)
-        .bind(entry.action)
-        .bind(&entry.target)
-        .bind(&entry.details)
-        .bind(&entry.source)
-        .execute(self.pool())
-        .await?;
-        Ok(())
+        write_audit(self.pool(), entry).await
     }
 
     async fn list_audit(&self, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {

@@ -15,10 +15,11 @@ use sync_protocol::model::Event;
 use sync_protocol::wire::{Cursor, PullItem};
 use uuid::Uuid;
 
+use super::staff::write_audit;
 use super::{FEED_CHANNEL, PgStore, ms_to_secs, parse_cursor, to_i64};
 use crate::store::{
-    DeviceAuth, EnrolmentTicket, FeedPage, NewDevice, PreparedChange, PushOutcome, StoreError,
-    Stored, SyncStore,
+    AuditEntry, DeviceAuth, EnrolmentTicket, FeedPage, NewDevice, PreparedChange, PushOutcome,
+    StoreError, Stored, SyncStore,
 };
 
 impl SyncStore for PgStore {
@@ -27,7 +28,8 @@ impl SyncStore for PgStore {
         Ok(())
     }
 
-    async fn create_event(&self, event: &Event) -> Result<(), StoreError> {
+    async fn create_event(&self, event: &Event, audit: &AuditEntry) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "insert into events (id, name, time_zone, starts_at, ends_at) values ($1, $2, $3, $4, $5)",
         )
@@ -36,8 +38,10 @@ impl SyncStore for PgStore {
         .bind(&event.time_zone)
         .bind(to_i64(event.starts_at.as_u64(), "starts_at")?)
         .bind(to_i64(event.ends_at.as_u64(), "ends_at")?)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        write_audit(&mut *tx, audit).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -48,7 +52,9 @@ impl SyncStore for PgStore {
         gate_id: Option<GateId>,
         label: &str,
         expires_at: UnixMillis,
+        audit: &AuditEntry,
     ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
         let result = sqlx::query(
             "insert into enrolment_tokens (token_hash, event_id, gate_id, label, expires_at)
              select $1, $2, $3, $4, to_timestamp($5) where exists (select 1 from events where id = $2)",
@@ -58,11 +64,13 @@ impl SyncStore for PgStore {
         .bind(gate_id.map(|g| g.as_uuid()))
         .bind(label)
         .bind(ms_to_secs(expires_at))
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
         if result.rows_affected() == 0 {
             return Err(StoreError::NotFound("event"));
         }
+        write_audit(&mut *tx, audit).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -163,7 +171,11 @@ impl SyncStore for PgStore {
         .transpose()
     }
 
-    async fn revoke_device(&self, device_id: DeviceId) -> Result<(), StoreError> {
+    async fn revoke_device(
+        &self,
+        device_id: DeviceId,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(
             "update devices set revoked_at = coalesce(revoked_at, now()) where id = $1 returning event_id",
@@ -188,6 +200,7 @@ impl SyncStore for PgStore {
             .bind(event_id.to_string())
             .execute(&mut *tx)
             .await?;
+        write_audit(&mut *tx, audit).await?;
         tx.commit().await?;
         Ok(())
     }
