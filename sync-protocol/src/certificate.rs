@@ -15,6 +15,7 @@ use crate::ids::{DeviceId, EventId, GateId};
 use crate::time::UnixMillis;
 
 /// The server's statement that `public_key` is the badge-signing key of `device_id` for one event.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceCertificate {
     pub device_id: DeviceId,

@@ -23,6 +23,7 @@ use crate::time::UnixMillis;
 pub const MAX_WALL_MS: u64 = (1 << 48) - 1;
 
 /// A hybrid logical timestamp: wall milliseconds plus a logical counter.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
 pub struct Hlc {
     /// Physical part: the largest wall time this node has seen, in Unix milliseconds.

@@ -15,6 +15,8 @@ pub mod ids;
 pub mod kit;
 pub mod merge;
 pub mod model;
+#[cfg(feature = "openapi")]
+mod openapi;
 pub mod package;
 pub mod ticket_code;
 pub mod time;

@@ -12,6 +12,7 @@ use crate::ids::{AttendeeId, EventId, FormId, GateId, TicketId, TicketTypeId};
 use crate::time::UnixMillis;
 
 /// An event: a conference, a festival day.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {
     pub id: EventId,
@@ -24,6 +25,7 @@ pub struct Event {
 
 /// A kind of ticket with the window in which it admits.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TicketType {
     pub id: TicketTypeId,
@@ -36,6 +38,7 @@ pub struct TicketType {
 
 /// Which directions a gate scans.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GateMode {
@@ -57,6 +60,7 @@ impl GateMode {
 
 /// Whether a ticket that has already been admitted may enter again.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Reentry {
@@ -70,6 +74,7 @@ pub enum Reentry {
 
 /// A gate: one check-in list with its rules.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Gate {
     pub id: GateId,
@@ -92,6 +97,7 @@ impl Gate {
 
 /// Direction of a check-in.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
@@ -101,6 +107,7 @@ pub enum Direction {
 
 /// Status of a ticket as the server last said.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TicketStatus {
@@ -159,6 +166,7 @@ pub fn check_answers_size(answers: &Answers) -> Result<(), String> {
 }
 
 /// A person attending the event.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attendee {
     pub id: AttendeeId,
@@ -168,6 +176,7 @@ pub struct Attendee {
     pub phone: Option<String>,
     /// Answers to the registration form, keyed by field id.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub answers: Answers,
     /// The form (and its version) the answers were given against, if any.
     pub form: Option<FormRef>,
@@ -189,6 +198,7 @@ impl Attendee {
 }
 
 /// A form definition at one version.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct FormRef {
     pub id: FormId,
@@ -196,6 +206,7 @@ pub struct FormRef {
 }
 
 /// A ticket and the code on its badge.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ticket {
     pub id: TicketId,

@@ -62,6 +62,7 @@ impl EnrolmentInvite {
 }
 
 /// `POST /api/v1/enrol`: a kiosk exchanges a one-time token for its device identity.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnrolmentRequest {
     /// The one-time enrolment token.
@@ -75,6 +76,7 @@ pub struct EnrolmentRequest {
 }
 
 /// The answer to an enrolment.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnrolmentResponse {
     pub device_id: DeviceId,
@@ -84,6 +86,7 @@ pub struct EnrolmentResponse {
     /// The key that signs packages and certificates: the kiosk pins it.
     pub server_public_key: PublicKey,
     /// The server's certificate for the kiosk's key.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::SignedValue))]
     pub certificate: Signed<DeviceCertificate>,
     /// The same statement in the compact form every walk-in badge of this kiosk carries, so any
     /// kiosk of the event verifies those badges with the server key alone. Absent from servers
@@ -99,12 +102,14 @@ pub struct EnrolmentResponse {
 }
 
 /// `POST /api/v1/push`: a batch of outbox rows, in seq order.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PushRequest {
     pub changes: Vec<Change>,
 }
 
 /// The server's answer to one pushed change.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChangeResult {
     pub seq: u64,
@@ -117,6 +122,7 @@ pub struct ChangeResult {
 }
 
 /// What the server did with one pushed change.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum ChangeStatus {
@@ -130,6 +136,7 @@ pub enum ChangeStatus {
 }
 
 /// Why a change was parked.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RejectCode {
@@ -160,6 +167,7 @@ impl RejectCode {
 }
 
 /// The answer to a push: one result per change, in the order sent.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PushResponse {
     pub results: Vec<ChangeResult>,
@@ -218,6 +226,8 @@ impl<'de> Deserialize<'de> for Cursor {
 }
 
 /// `GET /api/v1/pull?after=<cursor>&limit=<n>`: query of a pull.
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PullQuery {
     /// Start after this cursor (absent: from the beginning).
@@ -228,6 +238,7 @@ pub struct PullQuery {
 }
 
 /// One page of the change feed.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PullPage {
     pub items: Vec<PullItem>,
@@ -253,6 +264,7 @@ pub struct PullPage {
 }
 
 /// One entry of the change feed.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum PullItem {
@@ -293,11 +305,13 @@ impl PullItem {
 
 /// `GET /api/v1/package?held=N`: the package a kiosk should fetch next and where its body is.
 /// The body is a delta when the kiosk holds the version before, else a full snapshot.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PackageOffer {
     pub version: u64,
     /// Set when the body is a delta from this version (the kiosk said it holds it).
     pub base_version: Option<u64>,
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::SignedValue))]
     pub manifest: Signed<crate::package::PackageManifest>,
     /// Path of the body, relative to the server; supports Range requests and gzip.
     pub body_url: String,
@@ -305,6 +319,7 @@ pub struct PackageOffer {
 
 /// `GET /api/v1/live` (Server-Sent Events, event name `changes`): sent when the feed of the
 /// kiosk's event grows, so an online kiosk pulls at once instead of waiting for its next poll.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LiveNotice {
     pub event_id: EventId,
@@ -319,6 +334,7 @@ pub const MAX_CONFLICT_NOTICES: u32 = 100;
 
 /// `GET /api/v1/conflicts`: the open conflicts of the kiosk's event, oldest first, for its
 /// coordinator screen. Coordinators resolve them on the server; the kiosk only shows them.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OpenConflicts {
     /// At most [`MAX_CONFLICT_NOTICES`].
@@ -329,6 +345,7 @@ pub struct OpenConflicts {
 
 /// One open conflict as a kiosk sees it: its kind and the records it names, which the kiosk
 /// looks up in its own package (no names travel in this list).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConflictNotice {
     pub id: uuid::Uuid,
@@ -343,6 +360,7 @@ pub struct ConflictNotice {
 }
 
 /// Stable error codes of the `{code, message}` body every failed request gets.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
@@ -414,6 +432,7 @@ impl ErrorCode {
 }
 
 /// The body of every error answer.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
     pub code: ErrorCode,

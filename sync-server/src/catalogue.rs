@@ -54,7 +54,7 @@ impl From<StoreError> for CatalogueError {
 }
 
 /// One problem of a list: where (a line of a file, or a path in a definition) and what.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Problem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<u64>,
@@ -74,7 +74,7 @@ impl std::fmt::Display for Problem {
 }
 
 /// The 422 body of a list of problems: `{code, message, problems}`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ProblemsBody {
     #[serde(flatten)]
     pub error: ErrorBody,
@@ -174,7 +174,7 @@ fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Optio
 // ---------------------------------------------------------------------------------------------
 
 /// A new event.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewEvent {
     pub name: String,
@@ -185,7 +185,7 @@ pub struct NewEvent {
 }
 
 /// Changes to an event; absent fields stay.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventPatch {
     pub name: Option<String>,
@@ -258,7 +258,7 @@ pub async fn update_event<S: Store>(
 // ---------------------------------------------------------------------------------------------
 
 /// A new ticket type; an absent bound means no bound.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewTicketType {
     pub name: String,
@@ -269,7 +269,7 @@ pub struct NewTicketType {
 }
 
 /// Changes to a ticket type: an absent field stays, `null` clears a bound.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TicketTypePatch {
     pub name: Option<String>,
@@ -367,7 +367,7 @@ fn never() -> Reentry {
 }
 
 /// A new gate. Defaults: entry only, no re-entry, every ticket type, no required answers.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewGate {
     pub name: String,
@@ -384,7 +384,7 @@ pub struct NewGate {
 }
 
 /// Changes to a gate; absent fields stay.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GatePatch {
     pub name: Option<String>,
@@ -654,7 +654,7 @@ fn csv_problems(errors: Vec<crate::import::LineError>) -> CatalogueError {
 // ---------------------------------------------------------------------------------------------
 
 /// What an admin does to a ticket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TicketAction {
     /// The booking was canceled (refund, no-show policy).
@@ -718,7 +718,7 @@ pub async fn change_ticket_status<S: Store>(
 // ---------------------------------------------------------------------------------------------
 
 /// A request for an enrolment token.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewEnrolmentToken {
     /// Bind the kiosk to this gate.
@@ -736,7 +736,7 @@ pub struct NewEnrolmentToken {
 }
 
 /// A created enrolment token: shown once, only its hash is stored.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EnrolmentTokenCreated {
     pub token: String,
     pub event_id: EventId,

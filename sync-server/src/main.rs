@@ -37,6 +37,8 @@ enum Command {
         #[command(subcommand)]
         command: sync_server::cli::AdminCommand,
     },
+    /// Print the API's OpenAPI description (what `GET /openapi.json` answers) and exit.
+    Openapi,
     /// Measure the server on a scratch event in the configured database (removed afterwards).
     Bench {
         #[command(subcommand)]
@@ -69,6 +71,10 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Openapi = cli.command {
+        println!("{}", sync_server::api::openapi::json());
+        return Ok(());
+    }
     let mut config = Config::load(cli.config.as_deref())?;
     match cli.command {
         Command::Migrate => {
@@ -92,6 +98,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             store.migrate().await?;
             sync_server::cli::bench(&store, command).await?;
         }
+        Command::Openapi => unreachable!("answered before the configuration is read"),
         Command::Serve { listen } => {
             if let Some(listen) = listen {
                 config.listen = listen.parse()?;

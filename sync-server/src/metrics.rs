@@ -58,6 +58,16 @@ pub fn record_push(accepted: u64, duplicates: u64, rejected: u64) {
 }
 
 /// `GET /metrics`: the Prometheus text format, for staff or the configured scraper token.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "health",
+    summary = "Prometheus metrics, for staff or the configured scraper token.",
+    responses(
+        (status = 200, description = "The Prometheus text format.", body = String, content_type = "text/plain; version=0.0.4")
+    ),
+    security(("staff_session" = []), ("metrics_token" = []))
+)]
 pub async fn serve<S: Store>(
     State(state): State<AppState<S>>,
     parts: axum::http::request::Parts,

@@ -25,7 +25,7 @@ use crate::store::{CheckInRow, NewPackage, PackageRows, PackageStore, StoreError
 const GZIP_LEVEL: u32 = 6;
 
 /// What a publish stored.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Published {
     pub event_id: sync_protocol::ids::EventId,
     pub version: u64,
@@ -44,7 +44,7 @@ pub struct Published {
 pub use sync_protocol::wire::PackageOffer;
 
 /// The delta stored with a new version.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct PublishedDelta {
     pub base_version: u64,
     pub body_len: u64,

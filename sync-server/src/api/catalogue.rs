@@ -5,7 +5,6 @@
 //! audit entry is written in the change's own transaction.
 //! Everything is for admins, except the device list, which coordinators may read too.
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequestParts, Path, State};
@@ -18,61 +17,12 @@ use sync_protocol::model::{Event, Gate, TicketType};
 
 use crate::catalogue::{
     self, CatalogueError, EnrolmentTokenCreated, EventPatch, GatePatch, NewEnrolmentToken,
-    NewEvent, NewGate, NewTicketType, TicketAction, TicketTypePatch,
+    NewEvent, NewGate, NewTicketType, ProblemsBody, TicketAction, TicketTypePatch,
 };
 use crate::error::{ApiError, ApiJson, ApiQuery};
 use crate::staff::Staff;
 use crate::state::AppState;
 use crate::store::{DeviceRecord, FormVersion, ImportSummary, StatusChange, Store, TicketRecord};
-
-/// The catalogue's routes, added to the `/api/v1` router. Event ids are `{id}` in every
-/// `/admin/events/{id}/...` path (axum refuses two names for one segment).
-pub fn routes<S: Store>(api: Router<AppState<S>>) -> Router<AppState<S>> {
-    use axum::routing::{get, patch, post};
-    api.route(
-        "/admin/events",
-        get(list_events::<S>).post(create_event::<S>),
-    )
-    .route(
-        "/admin/events/{id}",
-        get(get_event::<S>).patch(update_event::<S>),
-    )
-    .route(
-        "/admin/events/{id}/ticket-types",
-        get(list_ticket_types::<S>).post(create_ticket_type::<S>),
-    )
-    .route(
-        "/admin/events/{id}/ticket-types/{type_id}",
-        patch(update_ticket_type::<S>),
-    )
-    .route(
-        "/admin/events/{id}/gates",
-        get(list_gates::<S>).post(create_gate::<S>),
-    )
-    .route(
-        "/admin/events/{id}/gates/{gate_id}",
-        patch(update_gate::<S>),
-    )
-    .route(
-        "/admin/events/{id}/forms",
-        get(list_forms::<S>).post(upload_form::<S>),
-    )
-    .route("/admin/events/{id}/import", post(import_csv::<S>))
-    .route("/admin/events/{id}/tickets", get(list_tickets::<S>))
-    .route(
-        "/admin/events/{id}/enrolment-tokens",
-        post(create_enrolment_token::<S>),
-    )
-    .route("/admin/events/{id}/devices", get(list_devices::<S>))
-    .route(
-        "/admin/tickets/{ticket_id}/{action}",
-        post(ticket_status::<S>),
-    )
-    .route(
-        "/admin/devices/{device_id}/revoke",
-        post(revoke_device::<S>),
-    )
-}
 
 /// A staff member with the admin role. Checked before the body is read, so a coordinator gets
 /// `403` whatever the body holds.
@@ -96,6 +46,16 @@ fn id<T: std::str::FromStr>(text: &str, what: &'static str) -> Result<T, ApiErro
     text.parse().map_err(|_| ApiError::NotFound(what))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/events",
+    tag = "catalogue",
+    summary = "Every event, newest start first (admin).",
+    responses(
+        (status = 200, description = "The events.", body = Vec<Event>)
+    ),
+    security(("staff_session" = []))
+)]
 pub async fn list_events<S: Store>(
     State(state): State<AppState<S>>,
     _admin: Admin,
@@ -103,6 +63,17 @@ pub async fn list_events<S: Store>(
     Ok(ApiJson(state.store.list_events().await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/events",
+    tag = "catalogue",
+    summary = "Creates an event (admin).",
+    request_body = NewEvent,
+    responses(
+        (status = 201, description = "The event.", body = Event)
+    ),
+    security(("staff_session" = []))
+)]
 pub async fn create_event<S: Store>(
     State(state): State<AppState<S>>,
     Admin(staff): Admin,
@@ -112,6 +83,17 @@ pub async fn create_event<S: Store>(
     Ok((StatusCode::CREATED, ApiJson(event)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/events/{id}",
+    tag = "catalogue",
+    summary = "One event (admin).",
+    params(("id" = EventId, Path, description = "The event.")),
+    responses(
+        (status = 200, description = "The event.", body = Event)
+    ),
+    security(("staff_session" = []))
+)]
 pub async fn get_event<S: Store>(
     State(state): State<AppState<S>>,
     _admin: Admin,
@@ -121,6 +103,18 @@ pub async fn get_event<S: Store>(
     Ok(ApiJson(catalogue::event(&state.store, event_id).await?))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/admin/events/{id}",
+    tag = "catalogue",
+    summary = "Changes an event; absent fields stay (admin).",
+    params(("id" = EventId, Path, description = "The event.")),
+    request_body = EventPatch,
+    responses(
+        (status = 200, description = "The event as changed.", body = Event)
+    ),
+    security(("staff_session" = []))
+)]
 pub async fn update_event<S: Store>(
     State(state): State<AppState<S>>,
     Admin(staff): Admin,
@@ -132,6 +126,17 @@ pub async fn update_event<S: Store>(
     Ok(ApiJson(event))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/events/{id}/ticket-types",
+    tag = "catalogue",
+    summary = "The event's ticket types (admin).",
+    params(("id" = EventId, Path, description = "The event.")),
+    responses(
+        (status = 200, description = "The ticket types.", body = Vec<TicketType>)
+    ),
+    security(("staff_session" = []))
+)]
 pub async fn list_ticket_types<S: Store>(
     State(state): State<AppState<S>>,
     _admin: Admin,
@@ -142,6 +147,18 @@ pub async fn list_ticket_types<S: Store>(
     Ok(ApiJson(state.store.ticket_types(event_id).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/events/{id}/ticket-types",
+    tag = "catalogue",
+    summary = "Creates a ticket type (admin).",
+    params(("id" = EventId, Path, description = "The event.")),
+    request_body = NewTicketType,
+    responses(
+        (status = 201, description = "The ticket type.", body = TicketType)
+    ),
+    security(("staff_session" = []))
+)]
 pub async fn create_ticket_type<S: Store>(
     State(state): State<AppState<S>>,
     Admin(staff): Admin,
@@ -154,6 +171,18 @@ pub async fn create_ticket_type<S: Store>(
     Ok((StatusCode::CREATED, ApiJson(ticket_type)))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/admin/events/{id}/ticket-types/{type_id}",
+    tag = "catalogue",
+    summary = "Changes a ticket type: an absent field stays, null clears a bound (admin).",
+    params(("id" = EventId, Path, description = "The event."), ("type_id" = TicketTypeId, Path, description = "The ticket type.")),
+    request_body = TicketTypePatch,
+    responses(
+        (status = 200, description = "The ticket type as changed.", body = TicketType)
+    ),
+    security(("staff_session" = []))
+)]
 pub async fn update_ticket_type<S: Store>(
     State(state): State<AppState<S>>,
     Admin(staff): Admin,
@@ -167,6 +196,17 @@ pub async fn update_ticket_type<S: Store>(
     Ok(ApiJson(ticket_type))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/events/{id}/gates",
+    tag = "catalogue",
+    summary = "The event's gates (admin).",
+    params(("id" = EventId, Path, description = "The event.")),
+    responses(
+        (status = 200, description = "The gates.", body = Vec<Gate>)
+    ),
+    security(("staff_session" = []))
+)]
 pub async fn list_gates<S: Store>(
     State(state): State<AppState<S>>,
     _admin: Admin,
@@ -177,6 +217,18 @@ pub async fn list_gates<S: Store>(
     Ok(ApiJson(state.store.gates(event_id).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/events/{id}/gates",
+    tag = "catalogue",
+    summary = "Creates a gate (admin).",
+    params(("id" = EventId, Path, description = "The event.")),
+    request_body = NewGate,
+    responses(
+        (status = 201, description = "The gate.", body = Gate)
+    ),
+    security(("staff_session" = []))
+)]
 pub async fn create_gate<S: Store>(
     State(state): State<AppState<S>>,
     Admin(staff): Admin,
@@ -188,6 +240,18 @@ pub async fn create_gate<S: Store>(
     Ok((StatusCode::CREATED, ApiJson(gate)))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/admin/events/{id}/gates/{gate_id}",
+    tag = "catalogue",
+    summary = "Changes a gate; absent fields stay (admin).",
+    params(("id" = EventId, Path, description = "The event."), ("gate_id" = GateId, Path, description = "The gate.")),
+    request_body = GatePatch,
+    responses(
+        (status = 200, description = "The gate as changed.", body = Gate)
+    ),
+    security(("staff_session" = []))
+)]
 pub async fn update_gate<S: Store>(
     State(state): State<AppState<S>>,
     Admin(staff): Admin,
@@ -200,6 +264,17 @@ pub async fn update_gate<S: Store>(
     Ok(ApiJson(gate))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/events/{id}/forms",
+    tag = "catalogue",
+    summary = "Every version of every form of the event (admin).",
+    params(("id" = EventId, Path, description = "The event.")),
+    responses(
+        (status = 200, description = "The form versions.", body = Vec<FormVersion>)
+    ),
+    security(("staff_session" = []))
+)]
 pub async fn list_forms<S: Store>(
     State(state): State<AppState<S>>,
     _admin: Admin,
@@ -211,6 +286,19 @@ pub async fn list_forms<S: Store>(
 }
 
 /// `POST .../forms`: the body is a form definition; each upload is a new version.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/events/{id}/forms",
+    tag = "catalogue",
+    summary = "Stores a form definition as the next version of its form (admin); see docs/protocol.md for the definition.",
+    params(("id" = EventId, Path, description = "The event.")),
+    request_body = Object,
+    responses(
+        (status = 201, description = "The stored version.", body = FormVersion),
+        (status = 422, description = "Every problem of the definition.", body = ProblemsBody)
+    ),
+    security(("staff_session" = []))
+)]
 pub async fn upload_form<S: Store>(
     State(state): State<AppState<S>>,
     Admin(staff): Admin,
@@ -223,6 +311,19 @@ pub async fn upload_form<S: Store>(
 }
 
 /// `POST .../import` with a `text/csv` body: all rows or none.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/events/{id}/import",
+    tag = "catalogue",
+    summary = "Imports a CSV file of attendees and tickets, whole or not at all (admin); see docs/operations.md for the columns.",
+    params(("id" = EventId, Path, description = "The event.")),
+    request_body(content = String, content_type = "text/csv", description = "UTF-8 CSV with a header row."),
+    responses(
+        (status = 200, description = "Rows created and updated.", body = ImportSummary),
+        (status = 422, description = "Every problem of the file, by line; nothing was imported.", body = ProblemsBody)
+    ),
+    security(("staff_session" = []))
+)]
 pub async fn import_csv<S: Store>(
     State(state): State<AppState<S>>,
     Admin(staff): Admin,
@@ -273,13 +374,25 @@ pub async fn import_csv<S: Store>(
     Ok(ApiJson(summary))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TicketsQuery {
     pub after: Option<TicketId>,
     pub limit: Option<u32>,
 }
 
 /// `GET .../tickets?after=ID&limit=N`: tickets with their attendees, in id order.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/events/{id}/tickets",
+    tag = "catalogue",
+    summary = "Tickets with their attendees, in id order (admin).",
+    params(("id" = EventId, Path, description = "The event."), TicketsQuery),
+    responses(
+        (status = 200, description = "A page of tickets.", body = Vec<TicketRecord>)
+    ),
+    security(("staff_session" = []))
+)]
 pub async fn list_tickets<S: Store>(
     State(state): State<AppState<S>>,
     _admin: Admin,
@@ -295,6 +408,17 @@ pub async fn list_tickets<S: Store>(
 }
 
 /// `POST /admin/tickets/{id}/{cancel|revoke|reinstate}`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/tickets/{ticket_id}/{action}",
+    tag = "catalogue",
+    summary = "Cancels, revokes or reinstates a ticket; kiosks hear of it through the feed (admin).",
+    params(("ticket_id" = TicketId, Path, description = "The ticket."), ("action" = TicketAction, Path, description = "What to do.")),
+    responses(
+        (status = 200, description = "What changed.", body = StatusChange)
+    ),
+    security(("staff_session" = []))
+)]
 pub async fn ticket_status<S: Store>(
     State(state): State<AppState<S>>,
     Admin(staff): Admin,
@@ -324,6 +448,18 @@ fn request_url(headers: &HeaderMap) -> Option<String> {
     Some(format!("{scheme}://{host}"))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/events/{id}/enrolment-tokens",
+    tag = "catalogue",
+    summary = "A one-time enrolment token and its QR text (admin); shown once.",
+    params(("id" = EventId, Path, description = "The event.")),
+    request_body = NewEnrolmentToken,
+    responses(
+        (status = 201, description = "The token.", body = EnrolmentTokenCreated)
+    ),
+    security(("staff_session" = []))
+)]
 pub async fn create_enrolment_token<S: Store>(
     State(state): State<AppState<S>>,
     Admin(staff): Admin,
@@ -344,6 +480,17 @@ pub async fn create_enrolment_token<S: Store>(
 }
 
 /// `GET .../devices` (admins and coordinators).
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/events/{id}/devices",
+    tag = "catalogue",
+    summary = "The event's kiosks (admins and coordinators).",
+    params(("id" = EventId, Path, description = "The event.")),
+    responses(
+        (status = 200, description = "The kiosks.", body = Vec<DeviceRecord>)
+    ),
+    security(("staff_session" = []))
+)]
 pub async fn list_devices<S: Store>(
     State(state): State<AppState<S>>,
     _staff: Staff,
@@ -355,6 +502,17 @@ pub async fn list_devices<S: Store>(
 }
 
 /// `POST /admin/devices/{id}/revoke`: its token stops working at once; kiosks hear of it.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/devices/{device_id}/revoke",
+    tag = "catalogue",
+    summary = "Revokes a kiosk: its token stops working at once and kiosks hear of it (admin).",
+    params(("device_id" = DeviceId, Path, description = "The kiosk.")),
+    responses(
+        (status = 204, description = "Revoked.")
+    ),
+    security(("staff_session" = []))
+)]
 pub async fn revoke_device<S: Store>(
     State(state): State<AppState<S>>,
     Admin(staff): Admin,

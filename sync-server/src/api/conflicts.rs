@@ -12,12 +12,10 @@
 //! | `possible_duplicate` | `{"action":"merge","keep":"<attendee id>"}`, `{"action":"not_duplicate"}` |
 //! | `field_conflict` | `{"action":"pick","side":"overwritten"\|"overwriting"}` or `{"action":"pick","value":...}` |
 
-use axum::Router;
 use axum::extract::{Path, State};
-use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sync_protocol::ids::EventId;
+use sync_protocol::ids::{ConflictId, EventId};
 use uuid::Uuid;
 
 use sync_protocol::wire::{ConflictNotice, MAX_CONFLICT_NOTICES, OpenConflicts};
@@ -30,16 +28,8 @@ use crate::store::{
     AuditEntry, ConflictFilter, ConflictRecord, ConflictStatus, Resolution, Store, Who,
 };
 
-/// Adds the conflict routes to the `/api/v1` router.
-pub fn routes<S: Store>(api: Router<AppState<S>>) -> Router<AppState<S>> {
-    api.route("/conflicts", get(open_for_device::<S>))
-        .route("/admin/events/{id}/conflicts", get(list::<S>))
-        .route("/admin/conflicts/{id}", get(show::<S>))
-        .route("/admin/conflicts/{id}/resolve", post(resolve::<S>))
-}
-
 /// A list of conflicts.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ConflictList {
     pub conflicts: Vec<ConflictRecord>,
 }
@@ -55,6 +45,17 @@ fn parse_conflict(id: &str) -> Result<Uuid, ApiError> {
 }
 
 /// `GET /api/v1/admin/events/{id}/conflicts?status=open&kind=double_admission&limit=100`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/events/{id}/conflicts",
+    tag = "conflicts",
+    summary = "The event's conflicts, oldest first (staff).",
+    params(("id" = EventId, Path, description = "The event."), ConflictFilter),
+    responses(
+        (status = 200, description = "The conflicts.", body = ConflictList)
+    ),
+    security(("staff_session" = []))
+)]
 pub async fn list<S: Store>(
     State(state): State<AppState<S>>,
     _staff: Staff,
@@ -67,6 +68,16 @@ pub async fn list<S: Store>(
 }
 
 /// `GET /api/v1/conflicts`: the open conflicts of the calling kiosk's event, oldest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/conflicts",
+    tag = "kiosk",
+    summary = "The open conflicts of the kiosk's event, oldest first, for its coordinator screen.",
+    responses(
+        (status = 200, description = "At most 100, and how many are open in all.", body = OpenConflicts)
+    ),
+    security(("device_token" = []))
+)]
 pub async fn open_for_device<S: Store>(
     State(state): State<AppState<S>>,
     Device(device): Device,
@@ -97,6 +108,17 @@ pub async fn open_for_device<S: Store>(
 }
 
 /// `GET /api/v1/admin/conflicts/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/conflicts/{id}",
+    tag = "conflicts",
+    summary = "One conflict (staff).",
+    params(("id" = ConflictId, Path, description = "The conflict.")),
+    responses(
+        (status = 200, description = "The conflict.", body = ConflictRecord)
+    ),
+    security(("staff_session" = []))
+)]
 pub async fn show<S: Store>(
     State(state): State<AppState<S>>,
     _staff: Staff,
@@ -132,6 +154,18 @@ pub fn resolution_audit(
 }
 
 /// `POST /api/v1/admin/conflicts/{id}/resolve`: the resolved conflict.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/conflicts/{id}/resolve",
+    tag = "conflicts",
+    summary = "Resolves an open conflict, with its effects (staff).",
+    params(("id" = ConflictId, Path, description = "The conflict.")),
+    request_body = Resolution,
+    responses(
+        (status = 200, description = "The resolved conflict.", body = ConflictRecord)
+    ),
+    security(("staff_session" = []))
+)]
 pub async fn resolve<S: Store>(
     State(state): State<AppState<S>>,
     staff: Staff,

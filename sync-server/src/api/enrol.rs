@@ -21,6 +21,16 @@ fn failure_name(source: &str) -> String {
 /// Failed enrolments allowed per address in the failure window.
 const MAX_ENROLMENT_FAILURES: u64 = 20;
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/enrol",
+    tag = "kiosk",
+    summary = "A kiosk trades a one-time enrolment token for its identity and certificates.",
+    request_body = EnrolmentRequest,
+    responses(
+        (status = 200, description = "The kiosk is enrolled.", body = EnrolmentResponse)
+    )
+)]
 pub async fn enrol<S: Store>(
     State(state): State<AppState<S>>,
     parts: axum::http::request::Parts,

@@ -20,6 +20,16 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::Store;
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/live",
+    tag = "kiosk",
+    summary = "Server-Sent Events: a `changes` event with the feed head each time the event's feed grows.",
+    responses(
+        (status = 200, description = "An event stream whose `changes` events carry a LiveNotice.", body = LiveNotice, content_type = "text/event-stream")
+    ),
+    security(("device_token" = []))
+)]
 pub async fn live<S: Store>(
     State(state): State<AppState<S>>,
     Device(device): Device,

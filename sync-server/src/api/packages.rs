@@ -38,6 +38,17 @@ fn event_id(raw: &str) -> Result<EventId, ApiError> {
 }
 
 /// `POST /api/v1/admin/events/{id}/packages`
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/events/{id}/packages",
+    tag = "packages",
+    summary = "Builds, signs and stores the next package version of the event (admin).",
+    params(("id" = EventId, Path, description = "The event.")),
+    responses(
+        (status = 201, description = "The published version.", body = Published)
+    ),
+    security(("staff_session" = []))
+)]
 pub async fn publish<S: Store>(
     State(state): State<AppState<S>>,
     staff: Staff,
@@ -57,6 +68,17 @@ pub async fn publish<S: Store>(
 }
 
 /// `GET /api/v1/admin/events/{id}/packages`
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/events/{id}/packages",
+    tag = "packages",
+    summary = "Every stored package body of the event, newest first (admin).",
+    params(("id" = EventId, Path, description = "The event.")),
+    responses(
+        (status = 200, description = "The stored bodies.", body = Vec<PackageSummary>)
+    ),
+    security(("staff_session" = []))
+)]
 pub async fn list<S: Store>(
     State(state): State<AppState<S>>,
     staff: Staff,
@@ -67,13 +89,25 @@ pub async fn list<S: Store>(
     Ok(ApiJson(state.store.list_packages(event_id).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ManifestQuery {
     /// The version the kiosk holds, if any.
     held: Option<u64>,
 }
 
 /// `GET /api/v1/package?held=N`
+#[utoipa::path(
+    get,
+    path = "/api/v1/package",
+    tag = "kiosk",
+    summary = "The package a kiosk should fetch next and where its body is.",
+    params(ManifestQuery),
+    responses(
+        (status = 200, description = "The offer: a delta when the kiosk holds the version before.", body = PackageOffer)
+    ),
+    security(("device_token" = []))
+)]
 pub async fn manifest<S: Store>(
     State(state): State<AppState<S>>,
     Device(device): Device,
@@ -96,13 +130,27 @@ pub async fn manifest<S: Store>(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct BodyQuery {
     /// The version the kiosk holds: the delta from it is served when one is stored.
     base: Option<u64>,
 }
 
 /// `GET /api/v1/package/{version}/body?base=N`
+#[utoipa::path(
+    get,
+    path = "/api/v1/package/{version}/body",
+    tag = "kiosk",
+    summary = "A package body; supports Range, If-Range and gzip.",
+    params(("version" = u64, Path, description = "The package version."), BodyQuery),
+    responses(
+        (status = 200, description = "The whole body.", body = Vec<u8>, content_type = "application/octet-stream"),
+        (status = 206, description = "The range asked for.", body = Vec<u8>, content_type = "application/octet-stream"),
+        (status = 416, description = "The range lies beyond the body.")
+    ),
+    security(("device_token" = []))
+)]
 pub async fn body<S: Store>(
     State(state): State<AppState<S>>,
     Device(device): Device,

@@ -11,31 +11,17 @@
 //! is the packed stamp that orders the check-ins. The CSV writer is here, shared with the
 //! `sync-server admin export` command.
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use sync_protocol::UnixMillis;
+use sync_protocol::ids::EventId;
 
 use super::conflicts::parse_event;
 use crate::error::{ApiError, ApiJson};
 use crate::staff::Staff;
 use crate::state::AppState;
 use crate::store::{CheckInExport, EventStats, RegistrationExport, Store};
-
-/// Adds the report routes to the `/api/v1` router.
-pub fn routes<S: Store>(api: Router<AppState<S>>) -> Router<AppState<S>> {
-    api.route(
-        "/admin/events/{id}/export/check-ins.csv",
-        get(check_ins_csv::<S>),
-    )
-    .route(
-        "/admin/events/{id}/export/registrations.csv",
-        get(registrations_csv::<S>),
-    )
-    .route("/admin/events/{id}/stats", get(stats::<S>))
-}
 
 fn csv_response(name: &str, body: String) -> Response {
     (
@@ -51,6 +37,17 @@ fn csv_response(name: &str, body: String) -> Response {
         .into_response()
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/events/{id}/export/check-ins.csv",
+    tag = "reports",
+    summary = "Every check-in and failed scan of the event as CSV (staff).",
+    params(("id" = EventId, Path, description = "The event.")),
+    responses(
+        (status = 200, description = "The CSV file.", body = String, content_type = "text/csv")
+    ),
+    security(("staff_session" = []))
+)]
 pub async fn check_ins_csv<S: Store>(
     State(state): State<AppState<S>>,
     _staff: Staff,
@@ -61,6 +58,17 @@ pub async fn check_ins_csv<S: Store>(
     Ok(csv_response("check-ins.csv", check_ins_to_csv(&rows)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/events/{id}/export/registrations.csv",
+    tag = "reports",
+    summary = "Every attendee and walk-in of the event as CSV (staff).",
+    params(("id" = EventId, Path, description = "The event.")),
+    responses(
+        (status = 200, description = "The CSV file.", body = String, content_type = "text/csv")
+    ),
+    security(("staff_session" = []))
+)]
 pub async fn registrations_csv<S: Store>(
     State(state): State<AppState<S>>,
     _staff: Staff,
@@ -74,6 +82,17 @@ pub async fn registrations_csv<S: Store>(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/events/{id}/stats",
+    tag = "reports",
+    summary = "Check-in counts of the event by gate and hour (staff).",
+    params(("id" = EventId, Path, description = "The event.")),
+    responses(
+        (status = 200, description = "The counts.", body = EventStats)
+    ),
+    security(("staff_session" = []))
+)]
 pub async fn stats<S: Store>(
     State(state): State<AppState<S>>,
     _staff: Staff,

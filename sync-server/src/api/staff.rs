@@ -15,13 +15,13 @@ use crate::staff::{
 use crate::state::{AppState, now};
 use crate::store::{Actor, AuditEntry, AuditRecord, Role, Store};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct LoginRequest {
     pub username: String,
     pub password: String,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LoginResponse {
     /// Bearer token for later requests.
     pub token: String,
@@ -30,6 +30,16 @@ pub struct LoginResponse {
 }
 
 /// `POST /api/v1/admin/login`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/login",
+    tag = "staff",
+    summary = "Logs a staff member in; limited per client against guessing.",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "A session token.", body = LoginResponse)
+    )
+)]
 pub async fn login<S: Store>(
     State(state): State<AppState<S>>,
     parts: Parts,
@@ -97,6 +107,16 @@ static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
 });
 
 /// `POST /api/v1/admin/logout`: ends this session.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/logout",
+    tag = "staff",
+    summary = "Ends this session.",
+    responses(
+        (status = 204, description = "The session ended.")
+    ),
+    security(("staff_session" = []))
+)]
 pub async fn logout<S: Store>(
     State(state): State<AppState<S>>,
     staff: Staff,
@@ -115,13 +135,23 @@ pub async fn logout<S: Store>(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Me {
     pub username: String,
     pub role: Role,
 }
 
 /// `GET /api/v1/admin/me`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/me",
+    tag = "staff",
+    summary = "The staff member of this session.",
+    responses(
+        (status = 200, description = "Name and role.", body = Me)
+    ),
+    security(("staff_session" = []))
+)]
 pub async fn me(staff: Staff) -> ApiJson<Me> {
     ApiJson(Me {
         username: staff.username,
@@ -129,12 +159,24 @@ pub async fn me(staff: Staff) -> ApiJson<Me> {
     })
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     pub limit: Option<u32>,
 }
 
 /// `GET /api/v1/admin/audit?limit=N` (admin): the newest entries first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/audit",
+    tag = "staff",
+    summary = "The newest audit log entries first (admin).",
+    params(AuditQuery),
+    responses(
+        (status = 200, description = "The entries.", body = Vec<AuditRecord>)
+    ),
+    security(("staff_session" = []))
+)]
 pub async fn audit<S: Store>(
     State(state): State<AppState<S>>,
     staff: Staff,

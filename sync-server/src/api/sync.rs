@@ -9,7 +9,7 @@ use axum::extract::State;
 use sha2::{Digest, Sha256};
 use sync_protocol::changes::{Change, ChangeError};
 use sync_protocol::wire::{
-    ChangeResult, ChangeStatus, MAX_PULL_PAGE, MAX_PUSH_BATCH, PullQuery, PushRequest,
+    ChangeResult, ChangeStatus, MAX_PULL_PAGE, MAX_PUSH_BATCH, PullPage, PullQuery, PushRequest,
     PushResponse, RejectCode,
 };
 
@@ -21,6 +21,17 @@ use crate::store::{DeviceAuth, PreparedChange, Store, Stored};
 /// Default page size of a pull.
 const DEFAULT_PULL_PAGE: u32 = 500;
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/push",
+    tag = "kiosk",
+    summary = "Pushes a batch of outbox changes; each is stored exactly once per (device, seq).",
+    request_body = PushRequest,
+    responses(
+        (status = 200, description = "What the server did with each change.", body = PushResponse)
+    ),
+    security(("device_token" = []))
+)]
 pub async fn push<S: Store>(
     State(state): State<AppState<S>>,
     Device(device): Device,
@@ -142,6 +153,17 @@ fn prepare<S>(state: &AppState<S>, device: DeviceAuth, mut change: Change) -> Pr
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/pull",
+    tag = "kiosk",
+    summary = "A page of the event's change feed after a cursor.",
+    params(PullQuery),
+    responses(
+        (status = 200, description = "A page of the feed.", body = PullPage)
+    ),
+    security(("device_token" = []))
+)]
 pub async fn pull<S: Store>(
     State(state): State<AppState<S>>,
     Device(device): Device,

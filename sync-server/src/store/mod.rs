@@ -215,7 +215,9 @@ pub trait SyncStore: Clone + Send + Sync + 'static {
 
 /// A staff role. Admins do everything; coordinators see devices and conflicts and resolve
 /// conflicts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Admin,
@@ -322,7 +324,7 @@ impl Who {
 }
 
 /// A stored audit log entry.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct AuditRecord {
     pub id: i64,
     pub at: UnixMillis,
@@ -448,7 +450,7 @@ pub struct NewPackage {
 }
 
 /// A stored package body, as listed for admins.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct PackageSummary {
     pub version: u64,
     /// `None` for the full snapshot; the version a delta applies to otherwise.
@@ -541,7 +543,9 @@ pub trait PackageStore: Clone + Send + Sync + 'static {
 // Conflicts and reports (see crate::ingest for how conflicts are found at push time).
 
 /// Whether a conflict still needs a coordinator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ConflictStatus {
     Open,
@@ -559,7 +563,10 @@ impl ConflictStatus {
 
 /// Which conflicts to list. `kind` is a [`sync_protocol::merge::ConflictKind`] name, or
 /// `parked_ticket` (a walk-in ticket the server could not file, see [`crate::ingest`]).
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::IntoParams,
+)]
+#[into_params(parameter_in = Query)]
 pub struct ConflictFilter {
     pub status: Option<ConflictStatus>,
     pub kind: Option<String>,
@@ -568,7 +575,7 @@ pub struct ConflictFilter {
 }
 
 /// A stored conflict.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct ConflictRecord {
     /// The deterministic id ([`sync_protocol::merge::Conflict::id`]).
     pub id: uuid::Uuid,
@@ -589,7 +596,9 @@ pub struct ConflictRecord {
 }
 
 /// Which side of a field conflict to keep.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum PickSide {
     /// The value that was overwritten (the older write).
@@ -599,7 +608,7 @@ pub enum PickSide {
 }
 
 /// How a coordinator resolves a conflict; which actions fit which kind is checked by the store.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Resolution {
     /// Double admission, admitted while canceled/revoked, parked ticket: seen and dealt with.
@@ -673,7 +682,9 @@ pub struct RegistrationExport {
 }
 
 /// Check-in counts of one gate, or of one hour.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 pub struct CheckInCounts {
     /// Admitted entries (annulled ones excluded).
     pub admitted: u64,
@@ -685,7 +696,7 @@ pub struct CheckInCounts {
 }
 
 /// Counts of one gate.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct GateStats {
     pub gate_id: uuid::Uuid,
     pub name: Option<String>,
@@ -694,7 +705,7 @@ pub struct GateStats {
 }
 
 /// Counts of one hour.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct HourStats {
     /// Start of the hour (UTC), Unix milliseconds, by the check-in's HLC wall time.
     pub hour: UnixMillis,
@@ -703,7 +714,7 @@ pub struct HourStats {
 }
 
 /// Counts of an event: overall, per gate and per hour.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct EventStats {
     pub event_id: EventId,
     #[serde(flatten)]
@@ -777,7 +788,7 @@ pub struct Attempt {
 }
 
 /// A form version as listed.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct FormVersion {
     pub id: sync_protocol::ids::FormId,
     pub version: u32,
@@ -786,7 +797,17 @@ pub struct FormVersion {
 }
 
 /// What a CSV import did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+)]
 pub struct ImportSummary {
     pub rows: u64,
     /// New attendees with their tickets.
@@ -812,7 +833,7 @@ pub type IssueCode<'a> = &'a (
     );
 
 /// A ticket with its attendee, as listed for admins.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct TicketRecord {
     pub ticket_id: sync_protocol::ids::TicketId,
     pub attendee_id: sync_protocol::ids::AttendeeId,
@@ -826,7 +847,9 @@ pub struct TicketRecord {
 }
 
 /// What a ticket status change did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 pub struct StatusChange {
     pub ticket_id: sync_protocol::ids::TicketId,
     pub event_id: EventId,
@@ -837,7 +860,7 @@ pub struct StatusChange {
 }
 
 /// A kiosk as the device list shows it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct DeviceRecord {
     pub id: DeviceId,
     pub event_id: EventId,
