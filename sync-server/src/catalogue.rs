@@ -73,11 +73,13 @@ impl std::fmt::Display for Problem {
     }
 }
 
-/// The 422 body of a list of problems: `{code, message, problems}`.
+/// The 422 body: `{code, message}`, with every problem in `problems` when there is a list of
+/// them (a form definition, a CSV file).
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ProblemsBody {
     #[serde(flatten)]
     pub error: ErrorBody,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub problems: Vec<Problem>,
 }
 

@@ -145,8 +145,8 @@ pub struct BodyQuery {
     summary = "A package body; supports Range, If-Range and gzip.",
     params(("version" = u64, Path, description = "The package version."), BodyQuery),
     responses(
-        (status = 200, description = "The whole body.", body = Vec<u8>, content_type = "application/octet-stream"),
-        (status = 206, description = "The range asked for.", body = Vec<u8>, content_type = "application/octet-stream"),
+        (status = 200, description = "The whole body: the bytes whose SHA-256 the signed manifest names, a JSON document (docs/protocol.md).", body = Object, content_type = "application/json"),
+        (status = 206, description = "The bytes of the range asked for (`Range: bytes=N-`), to resume a download.", body = String, content_type = "application/json"),
         (status = 416, description = "The range lies beyond the body.")
     ),
     security(("device_token" = []))
