@@ -111,6 +111,17 @@ fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::Validation(message.into())
 }
 
+/// Refuses a staff member's JSON input holding a NUL character anywhere: Postgres stores none,
+/// in text or in jsonb. (What kiosks push is kept instead: the push replaces NULs, see
+/// `api::sync`.)
+pub fn refuse_nul(what: &str, value: &impl Serialize) -> Result<(), ApiError> {
+    let text = serde_json::to_string(value).unwrap_or_default();
+    if text.contains("\\u0000") {
+        return Err(invalid(format!("{what} must not contain NUL characters")));
+    }
+    Ok(())
+}
+
 /// A trimmed name of 1 to [`MAX_NAME_CHARS`] characters without control characters.
 pub fn check_name(what: &str, name: &str) -> Result<String, ApiError> {
     let name = name.trim();
@@ -513,6 +524,7 @@ pub async fn upload_form<S: Store>(
     who: &Who,
 ) -> Result<FormVersion, CatalogueError> {
     event(store, event_id).await?;
+    refuse_nul("a form definition", &definition)?;
     let Some(object) = definition.as_object_mut() else {
         return Err(invalid("a form definition is a JSON object").into());
     };

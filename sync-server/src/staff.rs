@@ -106,6 +106,21 @@ impl Staff {
     }
 }
 
+/// Longest username.
+pub const MAX_USERNAME_CHARS: usize = 64;
+
+/// Whether `username` can name an account: 1 to [`MAX_USERNAME_CHARS`] characters, no control
+/// characters (Postgres text cannot even hold a NUL). Otherwise the sentence that says why.
+pub fn check_username(username: &str) -> Result<(), String> {
+    let count = username.chars().count();
+    if count == 0 || count > MAX_USERNAME_CHARS || username.chars().any(char::is_control) {
+        return Err(format!(
+            "a username is 1 to {MAX_USERNAME_CHARS} characters without control characters"
+        ));
+    }
+    Ok(())
+}
+
 /// The client address of a request ("unknown" when the server runs without connect info).
 pub fn source_of(parts: &Parts) -> String {
     if let Some(crate::client::ClientAddr(ip)) = parts.extensions.get() {

@@ -1229,3 +1229,26 @@ async fn a_change_whose_audit_entry_cannot_be_written_is_not_made() {
     app.stop().await;
     db.drop_db().await;
 }
+
+/// Postgres stores no NUL character, in text or jsonb: a form definition holding one is refused
+/// as bad input (422), never a 500, and nothing is stored.
+#[tokio::test]
+async fn a_form_definition_with_a_nul_character_is_refused_plainly() {
+    let (db, app) = app().await;
+    let admin = app.staff("ada", Role::Admin).await;
+    let (event, _, _) = event_with_types(&app, &admin).await;
+    let path = format!("/api/v1/admin/events/{event}/forms");
+    let (status, err) = post(
+        &app,
+        &path,
+        &admin,
+        json!({ "title": "Walk-in\u{0}", "pages": [] }),
+    )
+    .await;
+    assert_eq!((status, code(&err)), (422, "validation_failed"), "{err}");
+    assert!(err["message"].as_str().unwrap().contains("NUL"), "{err}");
+    let (_, forms) = get(&app, &path, &admin).await;
+    assert_eq!(forms, json!([]));
+    app.stop().await;
+    db.drop_db().await;
+}

@@ -173,6 +173,7 @@ pub async fn resolve<S: Store>(
     ApiJson(resolution): ApiJson<Resolution>,
 ) -> Result<ApiJson<ConflictRecord>, ApiError> {
     let id = parse_conflict(&id)?;
+    crate::catalogue::refuse_nul("a resolution", &resolution)?;
     let resolved = state
         .store
         .resolve_conflict(

@@ -48,6 +48,8 @@ pub async fn login<S: Store>(
     let source = source_of(&parts);
     let now = now();
     let window_start = UnixMillis(now.as_u64().saturating_sub(FAILURE_WINDOW_MINUTES * 60_000));
+    // A name no account can have is refused before anything is stored or checked.
+    crate::staff::check_username(&request.username).map_err(ApiError::Validation)?;
     // Counted as a failure first (so parallel guesses cannot all pass), forgiven on success.
     let attempt = state
         .store

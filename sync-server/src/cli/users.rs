@@ -33,9 +33,7 @@ pub async fn run(store: &PgStore, command: UserCommand, out: Output) -> Result<(
     match command {
         UserCommand::Create { username, role } => {
             let username = username.trim().to_owned();
-            if username.is_empty() || username.chars().count() > 64 {
-                return Err(CliError::Invalid("a username is 1 to 64 characters".into()));
-            }
+            crate::staff::check_username(&username).map_err(CliError::Invalid)?;
             let password = read_secret("SYNC_PASSWORD", "password")?;
             let password_hash =
                 hash_password(&password).map_err(|e| CliError::Invalid(e.to_string()))?;
