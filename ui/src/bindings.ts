@@ -405,7 +405,7 @@ pulled_total: number, };
 
 export type KioskEvent = { "event": "scan" } & ScanOutcome | { "event": "sync" } & SyncStatus | { "event": "progress" } & SyncProgress | { "event": "synced" } & SyncReport | { "event": "package", version: number, } | { "event": "error" } & UiError;
 
-export type ErrorKind = "wrong_pin" | "bad_pin" | "locked" | "already_set_up" | "not_set_up" | "not_enrolled" | "no_package" | "no_gate" | "invalid" | "fields" | "package_refused" | "offline" | "busy" | "revoked" | "server" | "camera" | "store" | "internal";
+export type ErrorKind = "wrong_pin" | "bad_pin" | "too_many_attempts" | "locked" | "already_set_up" | "not_set_up" | "not_enrolled" | "no_package" | "no_gate" | "invalid" | "fields" | "package_refused" | "offline" | "busy" | "revoked" | "server" | "camera" | "store" | "internal";
 
 export type UiError = { kind: ErrorKind, 
 /**

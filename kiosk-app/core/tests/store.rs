@@ -440,3 +440,134 @@ fn a_package_download_is_kept_sealed_resumes_after_a_restart_and_a_damaged_one_s
     let fresh = store.start_download(&file3.manifest, &manifest3).unwrap();
     assert_eq!((fresh.version, fresh.received), (3, 0));
 }
+
+/// The user_version SQLite keeps for the schema (the number of migrations applied).
+fn schema_version(path: &std::path::Path) -> i64 {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.pragma_query_value(None, "user_version", |row| row.get(0))
+        .unwrap()
+}
+
+#[test]
+fn wrong_pins_make_the_kiosk_wait_longer_each_time_even_across_restarts() {
+    use kiosk_core::store::FREE_ATTEMPTS;
+    use sync_protocol::UnixMillis;
+    let f = Fixture::new("attempts");
+    drop(KioskStore::create(&f.path(), PIN, KdfParams::FOR_TESTS).unwrap());
+    let t0 = UnixMillis(1_800_000_000_000);
+    // Mistypes cost nothing, and a right PIN clears them.
+    for _ in 0..FREE_ATTEMPTS {
+        assert!(matches!(
+            KioskStore::unlock_at(&f.path(), "0000", t0),
+            Err(StoreError::WrongPin)
+        ));
+    }
+    drop(KioskStore::unlock_at(&f.path(), PIN, t0).unwrap());
+    for _ in 0..FREE_ATTEMPTS {
+        assert!(matches!(
+            KioskStore::unlock_at(&f.path(), "0000", t0),
+            Err(StoreError::WrongPin)
+        ));
+    }
+    // One more: each open below is a new one, as after a restart of the kiosk.
+    assert!(matches!(
+        KioskStore::unlock_at(&f.path(), "0000", t0),
+        Err(StoreError::WrongPin)
+    ));
+    assert!(
+        matches!(
+            KioskStore::unlock_at(&f.path(), PIN, t0.plus_millis(10_000)),
+            Err(StoreError::TooManyAttempts { wait_secs: 20 })
+        ),
+        "while it waits, not even the right PIN is checked"
+    );
+    // After the wait, a wrong PIN makes the next wait twice as long.
+    let t1 = t0.plus_millis(30_000);
+    assert!(matches!(
+        KioskStore::unlock_at(&f.path(), "1111", t1),
+        Err(StoreError::WrongPin)
+    ));
+    assert!(matches!(
+        KioskStore::unlock_at(&f.path(), PIN, t1.plus_millis(59_000)),
+        Err(StoreError::TooManyAttempts { wait_secs: 1 })
+    ));
+    // The right PIN after the wait opens the store and clears the count.
+    let t2 = t1.plus_millis(60_000);
+    drop(KioskStore::unlock_at(&f.path(), PIN, t2).unwrap());
+    assert!(matches!(
+        KioskStore::unlock_at(&f.path(), "0000", t2),
+        Err(StoreError::WrongPin)
+    ));
+    drop(KioskStore::unlock_at(&f.path(), PIN, t2).unwrap());
+}
+
+#[test]
+fn the_pin_is_checked_before_the_schema_is_touched() {
+    let f = Fixture::new("migrate-after-pin");
+    drop(KioskStore::create(&f.path(), PIN, KdfParams::FOR_TESTS).unwrap());
+    let current = schema_version(&f.path());
+    assert!(current >= 2);
+    // As if the kiosk software was upgraded and a migration is pending.
+    let conn = rusqlite::Connection::open(f.path()).unwrap();
+    conn.execute_batch("drop table package_download; pragma user_version = 1;")
+        .unwrap();
+    drop(conn);
+    assert!(matches!(
+        KioskStore::unlock(&f.path(), "0000"),
+        Err(StoreError::WrongPin)
+    ));
+    assert_eq!(
+        schema_version(&f.path()),
+        1,
+        "a wrong PIN runs no migration"
+    );
+    drop(KioskStore::unlock(&f.path(), PIN).unwrap());
+    assert_eq!(schema_version(&f.path()), current);
+}
+
+#[test]
+fn a_set_up_that_fails_half_way_leaves_no_store() {
+    let f = Fixture::new("create-atomic");
+    let failed = KioskStore::create_with(&f.path(), PIN, KdfParams::FOR_TESTS, |_| {
+        Err(StoreError::Malformed(
+            "the coordinator PIN could not be stored".into(),
+        ))
+    });
+    assert!(matches!(failed, Err(StoreError::Malformed(_))));
+    assert!(!f.path().exists(), "no store at the path");
+    let leftovers: Vec<_> = std::fs::read_dir(&f.dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(leftovers.is_empty(), "nothing left behind: {leftovers:?}");
+    // Set-up can start afresh, and what `prepare` wrote is in the store.
+    let store = KioskStore::create_with(&f.path(), PIN, KdfParams::FOR_TESTS, |store| {
+        store.set_coordinator_pin("97531", KdfParams::FOR_TESTS)
+    })
+    .unwrap();
+    drop(store);
+    let store = KioskStore::unlock(&f.path(), PIN).unwrap();
+    store.check_coordinator_pin("97531").unwrap();
+}
+
+#[test]
+fn a_key_wrapped_with_lower_costs_is_wrapped_again_at_unlock() {
+    let f = Fixture::new("kdf-upgrade");
+    drop(KioskStore::create(&f.path(), PIN, KdfParams::FOR_TESTS).unwrap());
+    let raised = KdfParams {
+        memory_kib: KdfParams::FOR_TESTS.memory_kib * 2,
+        iterations: KdfParams::FOR_TESTS.iterations + 1,
+        parallelism: 1,
+    };
+    let mut store = KioskStore::unlock(&f.path(), PIN).unwrap();
+    assert_eq!(store.kdf_params().unwrap(), KdfParams::FOR_TESTS);
+    assert!(store.upgrade_kdf(PIN, raised).unwrap());
+    assert_eq!(store.kdf_params().unwrap(), raised);
+    assert!(
+        !store.upgrade_kdf(PIN, KdfParams::FOR_TESTS).unwrap(),
+        "never lowered"
+    );
+    drop(store);
+    let store = KioskStore::unlock(&f.path(), PIN).unwrap();
+    assert_eq!(store.kdf_params().unwrap(), raised);
+}

@@ -34,16 +34,17 @@ pub struct KdfParams {
 }
 
 impl KdfParams {
-    /// 19 MiB, 2 passes, 1 lane: the OWASP password-storage recommendation for Argon2id, and the
-    /// argon2 crate's default. The kiosk derives this once per unlock, so the cost (about 30 ms on
-    /// the 2-core development machine, measured with argon2 0.5.3 optimised) is paid at start-up,
-    /// while an attacker guessing PINs from a stolen disk pays it, and 19 MiB, per guess. One lane
-    /// because the argon2 crate computes lanes sequentially: more would add time, not defence.
-    /// A short numeric PIN remains guessable offline at any sane cost; keep the OS keyring as the
-    /// other wrapping where the kiosk has one.
+    /// 64 MiB, 3 passes, 1 lane: RFC 9106's second recommended setting (64 MiB, 3 passes) with
+    /// one lane, because the argon2 crate computes lanes one after the other (more would add
+    /// time, not defence). Chosen by measurement (`cargo bench -p sync-protocol --bench pin`,
+    /// docs/benchmarks.md): about 120 ms per unlock on the 2-core development machine, eight
+    /// times the OWASP minimum (19 MiB, 2 passes: 15 ms), while 128 MiB (270 ms) and 256 MiB
+    /// (600 ms) would take a slower kiosk near or past a second and its memory past what the
+    /// kiosk may use. An attacker guessing PINs from a stolen disk pays the same per guess;
+    /// stores wrapped with lower costs are wrapped again at their next unlock.
     pub const RECOMMENDED: Self = Self {
-        memory_kib: 19 * 1024,
-        iterations: 2,
+        memory_kib: 64 * 1024,
+        iterations: 3,
         parallelism: 1,
     };
 

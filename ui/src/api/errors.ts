@@ -7,6 +7,7 @@ import type { ErrorKind, FieldError, UiError } from '../bindings';
 const KINDS: Record<ErrorKind, true> = {
   wrong_pin: true,
   bad_pin: true,
+  too_many_attempts: true,
   locked: true,
   already_set_up: true,
   not_set_up: true,

@@ -3,6 +3,7 @@ import type { ErrorKind, UiError } from '../bindings';
 
 /** Kinds whose engine sentence says something the translated title cannot (shown as detail). */
 const WITH_DETAIL: ReadonlySet<ErrorKind> = new Set([
+  'too_many_attempts',
   'invalid',
   'package_refused',
   'offline',

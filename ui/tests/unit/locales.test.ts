@@ -71,7 +71,7 @@ describe('locale files', () => {
   });
 
   it('cover every error kind, verdict code and gate mode the engine sends', () => {
-    const kinds = ['wrong_pin', 'bad_pin', 'locked', 'already_set_up', 'not_set_up', 'not_enrolled', 'no_package', 'no_gate', 'invalid', 'fields', 'package_refused', 'offline', 'revoked', 'server', 'camera', 'store', 'internal'];
+    const kinds = ['wrong_pin', 'bad_pin', 'too_many_attempts', 'locked', 'already_set_up', 'not_set_up', 'not_enrolled', 'no_package', 'no_gate', 'invalid', 'fields', 'package_refused', 'offline', 'revoked', 'server', 'camera', 'store', 'internal'];
     const codes = ['admitted', 'already_used', 'wrong_gate', 'not_yet_valid', 'expired', 'canceled', 'revoked', 'unknown', 'bad_signature', 'needs_answers'];
     for (const kind of kinds) expect(english, kind).toHaveProperty([`error.${kind}`]);
     for (const code of codes) {

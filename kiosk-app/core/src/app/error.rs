@@ -17,6 +17,8 @@ pub enum AppError {
     WrongPin,
     #[error("the PIN must be 4 to 64 characters")]
     BadPin,
+    #[error("too many wrong PINs: try again in {wait_secs} s")]
+    TooManyAttempts { wait_secs: u64 },
     #[error("the kiosk is locked: enter the PIN")]
     Locked,
     #[error("this kiosk is set up already")]
@@ -61,6 +63,7 @@ pub enum AppError {
 pub enum ErrorKind {
     WrongPin,
     BadPin,
+    TooManyAttempts,
     Locked,
     AlreadySetUp,
     NotSetUp,
@@ -97,6 +100,7 @@ impl AppError {
         match self {
             AppError::WrongPin => ErrorKind::WrongPin,
             AppError::BadPin => ErrorKind::BadPin,
+            AppError::TooManyAttempts { .. } => ErrorKind::TooManyAttempts,
             AppError::Locked => ErrorKind::Locked,
             AppError::AlreadySetUp => ErrorKind::AlreadySetUp,
             AppError::NotSetUp => ErrorKind::NotSetUp,
@@ -131,7 +135,9 @@ impl AppError {
             message: self.to_string(),
             field: match self {
                 AppError::Invalid { field, .. } => field.clone(),
-                AppError::WrongPin | AppError::BadPin => Some("pin".to_owned()),
+                AppError::WrongPin | AppError::BadPin | AppError::TooManyAttempts { .. } => {
+                    Some("pin".to_owned())
+                }
                 _ => None,
             },
             fields: match self {
@@ -160,6 +166,9 @@ impl AppError {
         match e {
             StoreError::WrongPin => AppError::WrongPin,
             StoreError::BadPin => AppError::BadPin,
+            StoreError::TooManyAttempts { wait_secs } => AppError::TooManyAttempts {
+                wait_secs: *wait_secs,
+            },
             StoreError::NotSetUp(_) => AppError::NotSetUp,
             StoreError::AlreadySetUp(_) => AppError::AlreadySetUp,
             StoreError::Package(p) => AppError::PackageRefused(p.to_string()),

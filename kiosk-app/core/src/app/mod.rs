@@ -232,15 +232,21 @@ impl Kiosk {
                 return Err(AppError::invalid(field, "a PIN has 4 to 64 characters"));
             }
         }
-        let mut store = KioskStore::create(&self.store_path(), kiosk_pin, self.kdf)?;
-        store.set_coordinator_pin(coordinator_pin, self.kdf)?;
+        let store = KioskStore::create_with(&self.store_path(), kiosk_pin, self.kdf, |store| {
+            store.set_coordinator_pin(coordinator_pin, self.kdf)
+        })?;
         *self.store.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(Mutex::new(store)));
         self.state()
     }
 
-    /// Opens the store with the kiosk PIN. A wrong PIN changes nothing.
+    /// Opens the store with the kiosk PIN. A wrong PIN changes nothing but the count of wrong
+    /// PINs (after too many the kiosk waits before it checks another). A key wrapped with lower
+    /// Argon2id costs than this kiosk's is wrapped again with them.
     pub fn unlock(&self, pin: &str) -> Result<AppState, AppError> {
-        let store = KioskStore::unlock(&self.store_path(), pin)?;
+        let mut store = KioskStore::unlock(&self.store_path(), pin)?;
+        if store.upgrade_kdf(pin, self.kdf)? {
+            tracing::info!(kdf = ?self.kdf, "the kiosk PIN's key wrapping was raised to the current costs");
+        }
         *self.store.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(Mutex::new(store)));
         self.state()
     }

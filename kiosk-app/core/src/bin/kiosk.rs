@@ -237,7 +237,11 @@ fn store_path(data: &Path) -> PathBuf {
 
 fn open(data: &Path) -> Result<KioskStore, String> {
     let pin = secret("KIOSK_PIN", "PIN")?;
-    KioskStore::unlock(&store_path(data), &pin).map_err(|e| e.to_string())
+    let mut store = KioskStore::unlock(&store_path(data), &pin).map_err(|e| e.to_string())?;
+    store
+        .upgrade_kdf(&pin, KdfParams::RECOMMENDED)
+        .map_err(|e| e.to_string())?;
+    Ok(store)
 }
 
 async fn run(cli: Cli) -> Result<serde_json::Value, String> {
@@ -250,17 +254,11 @@ async fn run(cli: Cli) -> Result<serde_json::Value, String> {
             if coordinator == pin {
                 return Err("the coordinator PIN must differ from the kiosk PIN".into());
             }
-            let mut store = KioskStore::create(&store_path(&data), &pin, KdfParams::RECOMMENDED)
-                .map_err(|e| e.to_string())?;
-            if let Err(e) = store.set_coordinator_pin(&coordinator, KdfParams::RECOMMENDED) {
-                // No half-made store: the next `init` starts afresh.
-                drop(store);
-                for suffix in ["", "-wal", "-shm"] {
-                    let _ =
-                        std::fs::remove_file(format!("{}{suffix}", store_path(&data).display()));
-                }
-                return Err(format!("coordinator PIN: {e}"));
-            }
+            // Whole or not at all: a failure leaves no half-made store.
+            KioskStore::create_with(&store_path(&data), &pin, KdfParams::RECOMMENDED, |store| {
+                store.set_coordinator_pin(&coordinator, KdfParams::RECOMMENDED)
+            })
+            .map_err(|e| e.to_string())?;
             Ok(json!({ "created": store_path(&data) }))
         }
         Command::Enroll { kit: Some(kit), .. } => {

@@ -6,10 +6,12 @@
 //! Tickets are found by a keyed blind index (HMAC) of their code, never by plaintext. A copied
 //! file without the PIN shows no name, email or code.
 //!
-//! This module: opening, PIN, keys. `package` applies event packages; `tickets` reads them;
+//! This module: opening, PIN, keys (`attempts` counts wrong PINs and makes the kiosk wait after
+//! too many). `package` applies event packages; `tickets` reads them;
 //! `checkins` records scans and the outbox; `counts` counts admissions; `coordinator` keeps the
 //! coordinator PIN; `download` keeps a package body while it downloads.
 
+mod attempts;
 mod checkins;
 mod coordinator;
 mod counts;
@@ -29,6 +31,7 @@ use sync_protocol::crypto::{
     wrap_data_key,
 };
 
+pub use attempts::FREE_ATTEMPTS;
 pub use checkins::DAMAGED_KIND;
 
 /// The meta key of the pull cursor (where the next pull starts; absent: the package's cursor).
@@ -50,6 +53,8 @@ pub enum StoreError {
     WrongPin,
     #[error("the PIN must be 4 to 64 characters")]
     BadPin,
+    #[error("too many wrong PINs: try again in {wait_secs} s")]
+    TooManyAttempts { wait_secs: u64 },
     #[error("database: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("database migration: {0}")]
@@ -99,47 +104,159 @@ fn check_pin(pin: &str) -> Result<(), StoreError> {
     }
 }
 
+/// Opens the file with the store's settings; the schema is brought up to date separately
+/// ([`migrate`]), once the PIN is known to be right.
 fn connect(path: &Path) -> Result<Connection, StoreError> {
-    let mut conn = Connection::open(path)?;
+    let conn = Connection::open(path)?;
     // WAL for concurrent readers; FULL so a check-in is on disk before the verdict shows.
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
-    migrations().to_latest(&mut conn)?;
     Ok(conn)
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    migrations().to_latest(conn)?;
+    Ok(())
+}
+
+/// The file a store is made in before it takes its place at `path`.
+fn creating_path(path: &Path) -> std::path::PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".creating");
+    std::path::PathBuf::from(name)
+}
+
+/// Removes a database file and its WAL and shared-memory files, if there.
+fn remove_database(path: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        let _ = std::fs::remove_file(std::path::PathBuf::from(name));
+    }
+}
+
+fn now() -> sync_protocol::UnixMillis {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    sync_protocol::UnixMillis(ms)
+}
+
+/// Whether `stored` costs less than `wanted` (a key wrapped before the costs were raised).
+fn weaker(stored: KdfParams, wanted: KdfParams) -> bool {
+    stored.memory_kib < wanted.memory_kib || stored.iterations < wanted.iterations
 }
 
 impl KioskStore {
     /// Creates a new store at `path`, protected by `pin`.
     pub fn create(path: &Path, pin: &str, kdf: KdfParams) -> Result<KioskStore, StoreError> {
+        Self::create_with(path, pin, kdf, |_| Ok(()))
+    }
+
+    /// Creates a new store at `path`, protected by `pin`, and lets `prepare` write into it (the
+    /// coordinator PIN) before it takes its place: whole or not at all. The store is made in a
+    /// file beside `path` and renamed into place, so a failure or a power cut on the way leaves
+    /// no half-made store behind (the next set-up starts afresh).
+    pub fn create_with(
+        path: &Path,
+        pin: &str,
+        kdf: KdfParams,
+        prepare: impl FnOnce(&mut KioskStore) -> Result<(), StoreError>,
+    ) -> Result<KioskStore, StoreError> {
         check_pin(pin)?;
         if path.exists() {
             return Err(StoreError::AlreadySetUp(path.display().to_string()));
         }
-        let conn = connect(path)?;
-        let data_key = DataKey::generate(&mut OsRng);
-        let wrapped = wrap_data_key(pin, &data_key, kdf, &mut OsRng).map_err(StoreError::Crypto)?;
-        let wrapped = serde_json::to_vec(&wrapped).expect("wrapped keys serialize");
-        conn.execute(
-            "insert into meta (key, value) values (?1, ?2)",
-            params![META_WRAPPED_KEY, wrapped],
-        )?;
-        Ok(Self::with_key(conn, &data_key))
+        let creating = creating_path(path);
+        remove_database(&creating);
+        let made = (|| {
+            let mut conn = connect(&creating)?;
+            migrate(&mut conn)?;
+            let data_key = DataKey::generate(&mut OsRng);
+            let wrapped =
+                wrap_data_key(pin, &data_key, kdf, &mut OsRng).map_err(StoreError::Crypto)?;
+            let wrapped = serde_json::to_vec(&wrapped).expect("wrapped keys serialize");
+            conn.execute(
+                "insert into meta (key, value) values (?1, ?2)",
+                params![META_WRAPPED_KEY, wrapped],
+            )?;
+            let mut store = Self::with_key(conn, &data_key);
+            prepare(&mut store)?;
+            // Closing the last connection checkpoints the WAL into the file and removes it, so
+            // the one file renamed holds everything.
+            store.conn.close().map_err(|(_, e)| StoreError::Sqlite(e))?;
+            Ok::<_, StoreError>(data_key)
+        })();
+        let data_key = match made {
+            Ok(data_key) => data_key,
+            Err(e) => {
+                remove_database(&creating);
+                return Err(e);
+            }
+        };
+        if let Err(e) = std::fs::rename(&creating, path) {
+            remove_database(&creating);
+            return Err(StoreError::Malformed(format!(
+                "cannot put the new store in place at {}: {e}",
+                path.display()
+            )));
+        }
+        Ok(Self::with_key(connect(path)?, &data_key))
     }
 
-    /// Opens the store at `path` with `pin`. A wrong PIN changes nothing.
+    /// Opens the store at `path` with `pin`. The PIN is checked before anything else is done to
+    /// the file (its schema is brought up to date only after); a wrong PIN changes nothing but
+    /// the count of wrong PINs, and after [`FREE_ATTEMPTS`] of them in a row the kiosk refuses
+    /// every PIN for a while that doubles each time (see `attempts`).
     pub fn unlock(path: &Path, pin: &str) -> Result<KioskStore, StoreError> {
+        Self::unlock_at(path, pin, now())
+    }
+
+    /// [`KioskStore::unlock`] at the time `now`.
+    pub fn unlock_at(
+        path: &Path,
+        pin: &str,
+        now: sync_protocol::UnixMillis,
+    ) -> Result<KioskStore, StoreError> {
         if !path.exists() {
             return Err(StoreError::NotSetUp(path.display().to_string()));
         }
-        let conn = connect(path)?;
+        let mut conn = connect(path)?;
+        let attempts = attempts::Attempts::read(&conn)?;
+        attempts.check(now)?;
         let wrapped = Self::wrapped_key(&conn)?;
-        let data_key = unwrap_data_key(pin, &wrapped).map_err(|e| match e {
-            CryptoError::WrongPin => StoreError::WrongPin,
-            other => StoreError::Crypto(other),
-        })?;
+        let data_key = match unwrap_data_key(pin, &wrapped) {
+            Ok(key) => key,
+            Err(CryptoError::WrongPin) => {
+                attempts::Attempts::record_failure(&conn, now)?;
+                return Err(StoreError::WrongPin);
+            }
+            Err(other) => return Err(StoreError::Crypto(other)),
+        };
+        if attempts.failures > 0 {
+            attempts::Attempts::clear(&conn)?;
+        }
+        migrate(&mut conn)?;
         Ok(Self::with_key(conn, &data_key))
+    }
+
+    /// The Argon2id costs the data key is wrapped with.
+    pub fn kdf_params(&self) -> Result<KdfParams, StoreError> {
+        Ok(Self::wrapped_key(&self.conn)?.params())
+    }
+
+    /// Wraps the data key again under `pin` with `kdf` when the stored wrapping costs less (the
+    /// costs were raised since the PIN was set). Returns whether it did. Call it right after an
+    /// unlock, with the PIN that unlocked.
+    pub fn upgrade_kdf(&mut self, pin: &str, kdf: KdfParams) -> Result<bool, StoreError> {
+        if !weaker(self.kdf_params()?, kdf) {
+            return Ok(false);
+        }
+        self.change_pin(pin, pin, kdf)?;
+        Ok(true)
     }
 
     /// Re-wraps the data key under a new PIN (the data itself is not re-encrypted).
