@@ -571,3 +571,103 @@ fn a_key_wrapped_with_lower_costs_is_wrapped_again_at_unlock() {
     let store = KioskStore::unlock(&f.path(), PIN).unwrap();
     assert_eq!(store.kdf_params().unwrap(), raised);
 }
+
+#[test]
+fn a_code_index_moved_to_another_row_finds_nothing_to_admit() {
+    let f = Fixture::new("index-swap");
+    let mut store = KioskStore::create(&f.path(), PIN, KdfParams::FOR_TESTS).unwrap();
+    store
+        .apply_package(
+            &f.package(&f.snapshot, 1),
+            &f.key.public_key(),
+            f.event_id(),
+        )
+        .unwrap();
+    drop(store);
+    // Someone with the file swaps the lookup keys of two tickets: code A now finds ticket B's row.
+    let [a, b, c] = [0, 1, 2].map(|i| f.snapshot.tickets[i].clone());
+    {
+        let conn = rusqlite::Connection::open(f.path()).unwrap();
+        let index = |id: TicketId| -> Vec<u8> {
+            conn.query_row(
+                "select code_index from tickets where id = ?1",
+                [id.to_bytes()],
+                |r| r.get(0),
+            )
+            .unwrap()
+        };
+        let (ia, ib) = (index(a.id), index(b.id));
+        conn.execute(
+            "update tickets set code_index = ?2 where id = ?1",
+            rusqlite::params![a.id.to_bytes(), vec![0u8; ia.len()]],
+        )
+        .unwrap();
+        conn.execute(
+            "update tickets set code_index = ?2 where id = ?1",
+            rusqlite::params![b.id.to_bytes(), ia],
+        )
+        .unwrap();
+        conn.execute(
+            "update tickets set code_index = ?2 where id = ?1",
+            rusqlite::params![a.id.to_bytes(), ib],
+        )
+        .unwrap();
+    }
+    let store = KioskStore::unlock(&f.path(), PIN).unwrap();
+    let code = |t: &sync_protocol::model::Ticket| TicketCode::parse(&t.code).unwrap();
+    assert!(
+        matches!(
+            store.ticket_by_code(&code(&a)),
+            Err(StoreError::DamagedRow {
+                table: "tickets",
+                ..
+            })
+        ),
+        "code A must not open ticket B"
+    );
+    assert!(matches!(
+        store.ticket_by_code(&code(&b)),
+        Err(StoreError::DamagedRow { .. })
+    ));
+    assert_eq!(
+        store.ticket_by_code(&code(&c)).unwrap().unwrap().id,
+        c.id,
+        "other rows are fine"
+    );
+}
+
+#[test]
+fn wrong_coordinator_pins_are_counted_apart_from_the_kiosk_pin() {
+    use kiosk_core::store::FREE_ATTEMPTS;
+    use sync_protocol::UnixMillis;
+    let f = Fixture::new("coordinator-attempts");
+    let store = KioskStore::create_with(&f.path(), PIN, KdfParams::FOR_TESTS, |store| {
+        store.set_coordinator_pin("97531", KdfParams::FOR_TESTS)
+    })
+    .unwrap();
+    let t0 = UnixMillis(1_800_000_000_000);
+    for _ in 0..=FREE_ATTEMPTS {
+        assert!(matches!(
+            store.check_coordinator_pin_at("0000", t0),
+            Err(StoreError::WrongPin)
+        ));
+    }
+    assert!(matches!(
+        store.check_coordinator_pin_at("97531", t0.plus_millis(1_000)),
+        Err(StoreError::TooManyAttempts { wait_secs: 29 })
+    ));
+    drop(store);
+    // The kiosk PIN is not held up by the coordinator PIN's count, and the count survives.
+    let store = KioskStore::unlock_at(&f.path(), PIN, t0.plus_millis(2_000)).unwrap();
+    assert!(matches!(
+        store.check_coordinator_pin_at("97531", t0.plus_millis(2_000)),
+        Err(StoreError::TooManyAttempts { .. })
+    ));
+    store
+        .check_coordinator_pin_at("97531", t0.plus_millis(30_000))
+        .unwrap();
+    assert!(matches!(
+        store.check_coordinator_pin_at("0000", t0.plus_millis(30_000)),
+        Err(StoreError::WrongPin)
+    ));
+}

@@ -146,6 +146,9 @@ export function installFakeKiosk(): FakeControls {
     unlocked: scenario === 'ready',
     kioskPin: '2468',
     coordinatorPin: '1357',
+    // The engine's rule for wrong kiosk PINs: five free, then a wait that doubles (30 s first).
+    unlockFailures: 0,
+    unlockNotBefore: 0,
     enrolled: preset,
     label: preset ? 'North gate' : '',
     packageVersion: preset ? 3 : (null as number | null),
@@ -500,12 +503,21 @@ export function installFakeKiosk(): FakeControls {
         Object.assign(fake, { setUp: true, unlocked: true, kioskPin: pin, coordinatorPin });
         return appState();
       }
-      case 'unlock':
+      case 'unlock': {
         if (!fake.setUp) throw uiError('not_set_up', 'this kiosk is not set up yet');
         await sleep(150);
-        if (args.pin !== fake.kioskPin) throw uiError('wrong_pin', 'wrong PIN');
-        fake.unlocked = true;
+        const wait = Math.ceil((fake.unlockNotBefore - Date.now()) / 1000);
+        if (wait > 0) throw uiError('too_many_attempts', `too many wrong PINs: try again in ${wait} s`, 'pin');
+        if (args.pin !== fake.kioskPin) {
+          fake.unlockFailures += 1;
+          if (fake.unlockFailures > 5) {
+            fake.unlockNotBefore = Date.now() + Math.min(30_000 * 2 ** (fake.unlockFailures - 6), 3_600_000);
+          }
+          throw uiError('wrong_pin', 'wrong PIN');
+        }
+        Object.assign(fake, { unlocked: true, unlockFailures: 0, unlockNotBefore: 0 });
         return appState();
+      }
       case 'lock':
         fake.unlocked = false;
         return appState();

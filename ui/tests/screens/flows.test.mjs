@@ -382,6 +382,25 @@ describe('locking, offline and high contrast', () => {
     await context.close();
   });
 
+  it('makes the kiosk wait after too many wrong PINs, saying how long', async () => {
+    const { page, problems, context } = await openKiosk(browser, server.url, 'scenario=locked');
+    await page.getByRole('heading', { name: 'Kiosk locked' }).waitFor();
+    for (let attempt = 0; attempt < 6; attempt += 1) {
+      await page.getByLabel('Kiosk PIN').fill('1111');
+      await page.getByRole('button', { name: 'Unlock' }).click();
+      await page.getByText('Wrong PIN. Try again.').waitFor();
+    }
+    // Now even the right PIN waits, and the screen says so with the time left.
+    await page.getByLabel('Kiosk PIN').fill('2468');
+    await page.getByRole('button', { name: 'Unlock' }).click();
+    await page.getByText('Too many wrong PINs. The kiosk waits before it checks another.').waitFor();
+    await page.getByText(/try again in \d+ s/).waitFor();
+    await screenshot(page, '41a-unlock-too-many-attempts');
+    await page.getByRole('heading', { name: 'Kiosk locked' }).waitFor();
+    assertNoProblems(problems);
+    await context.close();
+  });
+
   it('locks the desk by itself after its idle time, warning first', async () => {
     const { page, problems, context } = await openKiosk(browser, server.url, 'scenario=ready&deskLock=1');
     await page.clock.install();

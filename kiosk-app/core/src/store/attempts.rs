@@ -1,5 +1,7 @@
-//! Wrong kiosk PINs: how many in a row, and how long the kiosk then waits before it checks the
-//! next one. Kept in the store's `meta` table, so restarting the kiosk does not reset them.
+//! Wrong PINs (the kiosk PIN at unlock, the coordinator PIN at the coordinator screen and when
+//! leaving kiosk mode): how many in a row, and how long the kiosk then waits before it checks the
+//! next one. Kept in the store's `meta` table, one count per PIN, so restarting the kiosk does
+//! not reset them.
 //!
 //! The first [`FREE_ATTEMPTS`] wrong PINs cost nothing (people mistype). Every one after that
 //! makes the kiosk refuse any PIN, the right one included, for a delay that doubles each time:
@@ -21,8 +23,22 @@ const FIRST_DELAY_MS: u64 = 30_000;
 /// The longest delay.
 const MAX_DELAY_MS: u64 = 3_600_000;
 
-const META_FAILURES: &str = "unlock_failures";
-const META_NOT_BEFORE: &str = "unlock_not_before";
+/// Which PIN a count is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Guarded {
+    KioskPin,
+    CoordinatorPin,
+}
+
+impl Guarded {
+    /// The meta keys of its count and of the end of its wait.
+    fn keys(self) -> (&'static str, &'static str) {
+        match self {
+            Guarded::KioskPin => ("unlock_failures", "unlock_not_before"),
+            Guarded::CoordinatorPin => ("coordinator_failures", "coordinator_not_before"),
+        }
+    }
+}
 
 /// How long the kiosk waits after `failures` wrong PINs in a row (nothing within the free ones).
 pub fn delay_after(failures: u32) -> Option<u64> {
@@ -43,7 +59,8 @@ pub struct Attempts {
 
 impl Attempts {
     /// The stored count (none stored: no failure).
-    pub fn read(conn: &Connection) -> Result<Attempts, StoreError> {
+    pub fn read(conn: &Connection, which: Guarded) -> Result<Attempts, StoreError> {
+        let (failures, not_before) = which.keys();
         let number = |key: &str| -> Result<Option<u64>, StoreError> {
             let value: Option<Vec<u8>> = conn
                 .query_row(
@@ -62,8 +79,8 @@ impl Attempts {
                 .transpose()
         };
         Ok(Attempts {
-            failures: number(META_FAILURES)?.unwrap_or(0).min(u64::from(u32::MAX)) as u32,
-            not_before: number(META_NOT_BEFORE)?.map(UnixMillis),
+            failures: number(failures)?.unwrap_or(0).min(u64::from(u32::MAX)) as u32,
+            not_before: number(not_before)?.map(UnixMillis),
         })
     }
 
@@ -78,25 +95,31 @@ impl Attempts {
     }
 
     /// Counts one more wrong PIN at `now`, and stores it.
-    pub fn record_failure(conn: &Connection, now: UnixMillis) -> Result<Attempts, StoreError> {
-        let mut attempts = Attempts::read(conn)?;
+    pub fn record_failure(
+        conn: &Connection,
+        which: Guarded,
+        now: UnixMillis,
+    ) -> Result<Attempts, StoreError> {
+        let (failures_key, not_before_key) = which.keys();
+        let mut attempts = Attempts::read(conn, which)?;
         attempts.failures = attempts.failures.saturating_add(1);
         attempts.not_before = delay_after(attempts.failures).map(|ms| now.plus_millis(ms));
-        super::put_meta(conn, META_FAILURES, attempts.failures)?;
+        super::put_meta(conn, failures_key, attempts.failures)?;
         match attempts.not_before {
-            Some(at) => super::put_meta(conn, META_NOT_BEFORE, at.as_u64())?,
+            Some(at) => super::put_meta(conn, not_before_key, at.as_u64())?,
             None => {
-                conn.execute("delete from meta where key = ?1", params![META_NOT_BEFORE])?;
+                conn.execute("delete from meta where key = ?1", params![not_before_key])?;
             }
         }
         Ok(attempts)
     }
 
     /// A right PIN: the count starts again.
-    pub fn clear(conn: &Connection) -> Result<(), StoreError> {
+    pub fn clear(conn: &Connection, which: Guarded) -> Result<(), StoreError> {
+        let (failures, not_before) = which.keys();
         conn.execute(
             "delete from meta where key in (?1, ?2)",
-            params![META_FAILURES, META_NOT_BEFORE],
+            params![failures, not_before],
         )?;
         Ok(())
     }

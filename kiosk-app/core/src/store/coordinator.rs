@@ -7,6 +7,7 @@ use rand::rngs::OsRng;
 use rusqlite::params;
 use sync_protocol::crypto::{CryptoError, DataKey, KdfParams, unwrap_data_key, wrap_data_key};
 
+use super::attempts::{Attempts, Guarded};
 use super::{KioskStore, StoreError, check_pin};
 
 const META_COORDINATOR_PIN: &str = "coordinator_pin";
@@ -31,18 +32,39 @@ impl KioskStore {
         Ok(self.meta(META_COORDINATOR_PIN)?.is_some())
     }
 
-    /// Checks the coordinator PIN: `Err(WrongPin)` when it does not match or none was set.
+    /// Checks the coordinator PIN: `Err(WrongPin)` when it does not match or none was set. Wrong
+    /// ones are counted like the kiosk PIN's, and after too many the kiosk waits before it checks
+    /// another (`TooManyAttempts`; see `attempts`).
     pub fn check_coordinator_pin(&self, pin: &str) -> Result<(), StoreError> {
+        self.check_coordinator_pin_at(pin, super::now())
+    }
+
+    /// [`KioskStore::check_coordinator_pin`] at the time `now`.
+    pub fn check_coordinator_pin_at(
+        &self,
+        pin: &str,
+        now: sync_protocol::UnixMillis,
+    ) -> Result<(), StoreError> {
+        let guarded = Guarded::CoordinatorPin;
+        let attempts = Attempts::read(&self.conn, guarded)?;
+        attempts.check(now)?;
         let bytes = self
             .meta(META_COORDINATOR_PIN)?
             .ok_or(StoreError::WrongPin)?;
         let wrapped = serde_json::from_slice(&bytes)
             .map_err(|e| StoreError::Malformed(format!("coordinator PIN: {e}")))?;
-        unwrap_data_key(pin, &wrapped)
-            .map(|_| ())
-            .map_err(|e| match e {
-                CryptoError::WrongPin => StoreError::WrongPin,
-                other => StoreError::Crypto(other),
-            })
+        match unwrap_data_key(pin, &wrapped) {
+            Ok(_) => {
+                if attempts.failures > 0 {
+                    Attempts::clear(&self.conn, guarded)?;
+                }
+                Ok(())
+            }
+            Err(CryptoError::WrongPin) => {
+                Attempts::record_failure(&self.conn, guarded, now)?;
+                Err(StoreError::WrongPin)
+            }
+            Err(other) => Err(StoreError::Crypto(other)),
+        }
     }
 }

@@ -137,7 +137,7 @@ fn remove_database(path: &Path) {
     }
 }
 
-fn now() -> sync_protocol::UnixMillis {
+pub(crate) fn now() -> sync_protocol::UnixMillis {
     let ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
@@ -225,19 +225,20 @@ impl KioskStore {
             return Err(StoreError::NotSetUp(path.display().to_string()));
         }
         let mut conn = connect(path)?;
-        let attempts = attempts::Attempts::read(&conn)?;
+        let guarded = attempts::Guarded::KioskPin;
+        let attempts = attempts::Attempts::read(&conn, guarded)?;
         attempts.check(now)?;
         let wrapped = Self::wrapped_key(&conn)?;
         let data_key = match unwrap_data_key(pin, &wrapped) {
             Ok(key) => key,
             Err(CryptoError::WrongPin) => {
-                attempts::Attempts::record_failure(&conn, now)?;
+                attempts::Attempts::record_failure(&conn, guarded, now)?;
                 return Err(StoreError::WrongPin);
             }
             Err(other) => return Err(StoreError::Crypto(other)),
         };
         if attempts.failures > 0 {
-            attempts::Attempts::clear(&conn)?;
+            attempts::Attempts::clear(&conn, guarded)?;
         }
         migrate(&mut conn)?;
         Ok(Self::with_key(conn, &data_key))

@@ -32,10 +32,13 @@ fn status_of(code: i64) -> Option<TicketStatus> {
 type TicketRow = (Vec<u8>, Vec<u8>, Vec<u8>, i64, Vec<u8>);
 
 impl KioskStore {
-    /// The ticket whose code was scanned, if this kiosk knows it.
+    /// The ticket whose code was scanned, if this kiosk knows it. The row found by the code's
+    /// blind index must hold that very code once opened: an index copied onto another row (by
+    /// someone editing the file) finds that row, and the scan is refused as a damaged row rather
+    /// than answered for another ticket.
     pub fn ticket_by_code(&self, code: &TicketCode) -> Result<Option<TicketRecord>, StoreError> {
         let index = blind_index(&self.index, code.as_str());
-        let row = self
+        let row: Option<TicketRow> = self
             .conn
             .query_row(
                 "select id, attendee_id, ticket_type_id, status, sealed from tickets where code_index = ?1",
@@ -43,7 +46,22 @@ impl KioskStore {
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
             )
             .optional()?;
-        row.map(|row| self.ticket_from_row(row)).transpose()
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let id = row.0.clone();
+        let record = self.ticket_from_row(row)?;
+        let stored = TicketCode::parse(&record.code).map_err(|_| StoreError::DamagedRow {
+            table: "tickets",
+            id: hex(&id),
+        })?;
+        if stored.as_str() != code.as_str() {
+            return Err(StoreError::DamagedRow {
+                table: "tickets",
+                id: hex(&id),
+            });
+        }
+        Ok(Some(record))
     }
 
     /// The ticket with this id, if this kiosk knows it.
