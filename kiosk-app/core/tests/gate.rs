@@ -490,3 +490,78 @@ fn a_full_package_forgets_nothing_pulled_after_it_nor_this_kiosks_walk_ins() {
         );
     }
 }
+
+/// The server's reason for a parked change can quote a name: it is kept sealed, never in plain
+/// text in the file, and a reason an older kiosk stored in plain text is sealed at the next unlock.
+#[test]
+fn reasons_of_parked_changes_are_sealed() {
+    use sync_protocol::wire::{ChangeResult, ChangeStatus, RejectCode};
+    let mut f = Fixture::new("sealed-reasons");
+    let rng = &mut ChaCha20Rng::seed_from_u64(14);
+    let other_key = SecretKey::generate(rng);
+    let other_id = DeviceId::new(T, rng);
+    let mut store = enrolled(&mut f, &other_key, other_id);
+    let gate = f.snapshot.gates[0].id;
+    for (i, ticket) in f.snapshot.tickets.iter().take(2).enumerate() {
+        scan(
+            &mut store,
+            ticket.code.as_bytes(),
+            gate,
+            Direction::Entry,
+            T.plus_millis(i as u64),
+            true,
+        )
+        .unwrap();
+    }
+    let reason = |name: &str| format!("the walk-in of {name} is beyond the limits");
+    store
+        .record_push_results(
+            &[
+                ChangeResult {
+                    seq: 1,
+                    status: ChangeStatus::Rejected {
+                        code: RejectCode::InvalidPayload,
+                        message: reason("Zebulon Quirinius"),
+                    },
+                    clock_ahead_ms: None,
+                },
+                ChangeResult {
+                    seq: 2,
+                    status: ChangeStatus::Accepted,
+                    clock_ahead_ms: None,
+                },
+            ],
+            2,
+        )
+        .unwrap();
+    let parked = store.parked_changes().unwrap();
+    assert_eq!(parked.len(), 1);
+    assert_eq!(parked[0].3, reason("Zebulon Quirinius"));
+    drop(store);
+    let raw = f.raw_bytes();
+    let contains = |needle: &str| raw.windows(needle.len()).any(|w| w == needle.as_bytes());
+    assert!(!contains("Quirinius"), "the reason is not in the file");
+
+    // As an older kiosk stored it: in plain text.
+    {
+        let conn = rusqlite::Connection::open(f.path()).unwrap();
+        conn.execute(
+            "update outbox set reject_sealed = null, reject_message = ?1 where seq = 1",
+            [reason("Xanthippe Ottoline")],
+        )
+        .unwrap();
+    }
+    let store = KioskStore::unlock(&f.path(), PIN).unwrap();
+    assert_eq!(
+        store.parked_changes().unwrap()[0].3,
+        reason("Xanthippe Ottoline")
+    );
+    drop(store);
+    let conn = rusqlite::Connection::open(f.path()).unwrap();
+    let plain: Option<String> = conn
+        .query_row("select reject_message from outbox where seq = 1", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(plain, None, "sealed at unlock, the text cleared");
+}

@@ -509,8 +509,11 @@ fn the_pin_is_checked_before_the_schema_is_touched() {
     assert!(current >= 2);
     // As if the kiosk software was upgraded and a migration is pending.
     let conn = rusqlite::Connection::open(f.path()).unwrap();
-    conn.execute_batch("drop table package_download; pragma user_version = 1;")
-        .unwrap();
+    conn.execute_batch(
+        "alter table outbox drop column reject_sealed; drop table package_download;
+         pragma user_version = 1;",
+    )
+    .unwrap();
     drop(conn);
     assert!(matches!(
         KioskStore::unlock(&f.path(), "0000"),

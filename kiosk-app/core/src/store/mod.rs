@@ -77,6 +77,9 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!(
             "../../../../migrations/kiosk/0002_package_download.sql"
         )),
+        M::up(include_str!(
+            "../../../../migrations/kiosk/0003_sealed_reject_messages.sql"
+        )),
     ])
 }
 
@@ -241,7 +244,9 @@ impl KioskStore {
             attempts::Attempts::clear(&conn, guarded)?;
         }
         migrate(&mut conn)?;
-        Ok(Self::with_key(conn, &data_key))
+        let mut store = Self::with_key(conn, &data_key);
+        store.seal_plain_reject_messages()?;
+        Ok(store)
     }
 
     /// The Argon2id costs the data key is wrapped with.

@@ -12,6 +12,19 @@ use sync_protocol::wire::{ChangeResult, ChangeStatus, Cursor, PullItem};
 use super::package::{direction_code, status_code};
 use super::{KioskStore, META_CURSOR, StoreError, row_aad};
 
+/// The associated-data table name of a parked change's sealed reason (with its seq as the id).
+const REJECT_TABLE: &str = "outbox_reject";
+
+/// A parked change's reason, sealed to its outbox row.
+fn seal_reject(key: &sync_protocol::crypto::SealingKey, seq: u64, message: &str) -> Vec<u8> {
+    seal(
+        key,
+        &mut OsRng,
+        message.as_bytes(),
+        &row_aad(REJECT_TABLE, &seq.to_be_bytes()),
+    )
+}
+
 /// What applying a pull page did, for progress and live views.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PageApplied {
@@ -60,9 +73,12 @@ impl KioskStore {
                     )?;
                 }
                 ChangeStatus::Rejected { code, message } => {
+                    let sealed = seal_reject(&self.sealing, result.seq, message);
                     tx.execute(
-                        "update outbox set state = 2, reject_code = ?2, reject_message = ?3 where seq = ?1",
-                        params![result.seq as i64, code.as_str(), message],
+                        "update outbox set state = 2, reject_code = ?2, reject_sealed = ?3,
+                                           reject_message = null
+                         where seq = ?1",
+                        params![result.seq as i64, code.as_str(), sealed],
                     )?;
                 }
             }
@@ -77,23 +93,70 @@ impl KioskStore {
         Ok(())
     }
 
-    /// Parked changes: (seq, kind, code, message), for the coordinator screen.
+    /// Parked changes: (seq, kind, code, message), for the coordinator screen. A reason that
+    /// does not open (a damaged row) is shown as such; the other rows are unaffected.
     pub fn parked_changes(&self) -> Result<Vec<(u64, String, String, String)>, StoreError> {
         let mut statement = self.conn.prepare_cached(
-            "select seq, kind, coalesce(reject_code, ''), coalesce(reject_message, '')
+            "select seq, kind, coalesce(reject_code, ''), reject_sealed, reject_message
              from outbox where state = 2 order by seq",
         )?;
         let rows = statement.query_map([], |r| {
-            Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?, r.get(3)?))
+            Ok((
+                r.get::<_, i64>(0)? as u64,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<Vec<u8>>>(3)?,
+                r.get::<_, Option<String>>(4)?,
+            ))
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let mut parked = Vec::new();
+        for row in rows {
+            let (seq, kind, code, sealed, plain) = row?;
+            let message = match (sealed, plain) {
+                (Some(sealed), _) => self
+                    .open_row(REJECT_TABLE, &seq.to_be_bytes(), &sealed)
+                    .ok()
+                    .and_then(|bytes| String::from_utf8(bytes.to_vec()).ok())
+                    .unwrap_or_else(|| "(the reason is damaged and cannot be read)".to_owned()),
+                (None, Some(plain)) => plain,
+                (None, None) => String::new(),
+            };
+            parked.push((seq, kind, code, message));
+        }
+        Ok(parked)
+    }
+
+    /// Seals the reasons of parked changes that an older version of the kiosk stored in plain
+    /// text, and clears the text. Runs at unlock; a no-op once done.
+    pub(super) fn seal_plain_reject_messages(&mut self) -> Result<(), StoreError> {
+        let plain: Vec<(i64, String)> = {
+            let mut statement = self.conn.prepare(
+                "select seq, reject_message from outbox where reject_message is not null",
+            )?;
+            let rows = statement.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        if plain.is_empty() {
+            return Ok(());
+        }
+        let tx = self.conn.transaction()?;
+        for (seq, message) in plain {
+            let sealed = seal_reject(&self.sealing, seq as u64, &message);
+            tx.execute(
+                "update outbox set reject_sealed = ?2, reject_message = null where seq = ?1",
+                params![seq, sealed],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     /// Puts a parked change back in the queue, so the next sync sends it again (a coordinator's
     /// retry, after the server learned its kind or schema). `false`: no parked change `seq`.
     pub fn retry_parked(&mut self, seq: u64) -> Result<bool, StoreError> {
         let changed = self.conn.execute(
-            "update outbox set state = 0, reject_code = null, reject_message = null
+            "update outbox set state = 0, reject_code = null, reject_message = null,
+                               reject_sealed = null
              where seq = ?1 and state = 2",
             params![seq as i64],
         )?;
