@@ -674,3 +674,56 @@ fn wrong_coordinator_pins_are_counted_apart_from_the_kiosk_pin() {
         Err(StoreError::WrongPin)
     ));
 }
+
+#[test]
+fn an_edited_status_attendee_or_ticket_type_makes_that_row_fail_to_open() {
+    let f = Fixture::new("bound-columns");
+    let mut store = KioskStore::create(&f.path(), PIN, KdfParams::FOR_TESTS).unwrap();
+    store
+        .apply_package(
+            &f.package(&f.snapshot, 1),
+            &f.key.public_key(),
+            f.event_id(),
+        )
+        .unwrap();
+    drop(store);
+    let [a, b, c] = [0, 1, 2].map(|i| f.snapshot.tickets[i].clone());
+    {
+        let conn = rusqlite::Connection::open(f.path()).unwrap();
+        // A revoked ticket made valid again; another ticket given to someone else.
+        conn.execute(
+            "update tickets set status = (status + 1) % 3 where id = ?1",
+            [a.id.to_bytes()],
+        )
+        .unwrap();
+        conn.execute(
+            "update tickets set attendee_id = ?2 where id = ?1",
+            rusqlite::params![b.id.to_bytes(), c.attendee_id.to_bytes()],
+        )
+        .unwrap();
+    }
+    let store = KioskStore::unlock(&f.path(), PIN).unwrap();
+    let code = |t: &sync_protocol::model::Ticket| TicketCode::parse(&t.code).unwrap();
+    for ticket in [&a, &b] {
+        assert!(
+            matches!(
+                store.ticket_by_code(&code(ticket)),
+                Err(StoreError::DamagedRow {
+                    table: "tickets",
+                    ..
+                })
+            ),
+            "{:?}",
+            ticket.id
+        );
+        assert!(matches!(
+            store.ticket_by_id(ticket.id),
+            Err(StoreError::DamagedRow { .. })
+        ));
+    }
+    assert_eq!(
+        store.ticket_by_code(&code(&c)).unwrap().unwrap().status,
+        c.status,
+        "other rows are fine"
+    );
+}

@@ -172,7 +172,17 @@ impl KioskStore {
                         w.ticket.attendee_id.to_bytes(),
                         w.ticket.ticket_type_id.to_bytes(),
                         status_code(w.ticket.status),
-                        seal(&self.sealing, &mut OsRng, code.as_str().as_bytes(), &row_aad("tickets", &ticket_id)),
+                        seal(
+                            &self.sealing,
+                            &mut OsRng,
+                            code.as_str().as_bytes(),
+                            &super::tickets::ticket_aad(
+                                &ticket_id,
+                                &w.ticket.attendee_id.to_bytes(),
+                                &w.ticket.ticket_type_id.to_bytes(),
+                                status_code(w.ticket.status),
+                            ),
+                        ),
                     ],
                 )?;
             }

@@ -246,6 +246,7 @@ impl KioskStore {
         migrate(&mut conn)?;
         let mut store = Self::with_key(conn, &data_key);
         store.seal_plain_reject_messages()?;
+        store.upgrade_ticket_seals()?;
         Ok(store)
     }
 

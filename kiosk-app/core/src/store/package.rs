@@ -307,7 +307,12 @@ fn write_people(
                 sealing,
                 &mut OsRng,
                 code.as_str().as_bytes(),
-                &row_aad("tickets", &id)
+                &super::tickets::ticket_aad(
+                    &id,
+                    &ticket.attendee_id.to_bytes(),
+                    &ticket.ticket_type_id.to_bytes(),
+                    status_code(ticket.status),
+                )
             ),
         ])?;
     }

@@ -10,6 +10,7 @@ use sync_protocol::ticket_code::TicketCode;
 use sync_protocol::wire::{ChangeResult, ChangeStatus, Cursor, PullItem};
 
 use super::package::{direction_code, status_code};
+use super::tickets::{set_status, ticket_aad};
 use super::{KioskStore, META_CURSOR, StoreError, row_aad};
 
 /// The associated-data table name of a parked change's sealed reason (with its seq as the id).
@@ -250,7 +251,17 @@ impl KioskStore {
                                             w.ticket.attendee_id.to_bytes(),
                                             w.ticket.ticket_type_id.to_bytes(),
                                             status_code(w.ticket.status),
-                                            seal(&self.sealing, &mut OsRng, code.as_str().as_bytes(), &row_aad("tickets", &ticket_id)),
+                                            seal(
+                                                &self.sealing,
+                                                &mut OsRng,
+                                                code.as_str().as_bytes(),
+                                                &ticket_aad(
+                                                    &ticket_id,
+                                                    &w.ticket.attendee_id.to_bytes(),
+                                                    &w.ticket.ticket_type_id.to_bytes(),
+                                                    status_code(w.ticket.status),
+                                                ),
+                                            ),
                                         ],
                                     )?;
                                 }
@@ -262,9 +273,11 @@ impl KioskStore {
                     PullItem::TicketStatus {
                         ticket_id, status, ..
                     } => {
-                        sp.execute(
-                            "update tickets set status = ?2 where id = ?1",
-                            params![ticket_id.to_bytes(), status_code(*status)],
+                        set_status(
+                            &sp,
+                            &self.sealing,
+                            &ticket_id.to_bytes(),
+                            status_code(*status),
                         )?;
                         applied.status_changes += 1;
                     }
@@ -292,6 +305,8 @@ impl KioskStore {
                                 "insert into tickets (id, code_index, attendee_id, ticket_type_id, status, sealed)
                                  values (?1, ?2, ?3, ?4, ?5, ?6)
                                  on conflict (id) do update set code_index = excluded.code_index,
+                                   attendee_id = excluded.attendee_id,
+                                   ticket_type_id = excluded.ticket_type_id,
                                    status = excluded.status, sealed = excluded.sealed",
                                 params![
                                     ticket_id,
@@ -299,7 +314,17 @@ impl KioskStore {
                                     ticket.attendee_id.to_bytes(),
                                     ticket.ticket_type_id.to_bytes(),
                                     status_code(ticket.status),
-                                    seal(&self.sealing, &mut OsRng, code.as_str().as_bytes(), &row_aad("tickets", &ticket_id)),
+                                    seal(
+                                        &self.sealing,
+                                        &mut OsRng,
+                                        code.as_str().as_bytes(),
+                                        &ticket_aad(
+                                            &ticket_id,
+                                            &ticket.attendee_id.to_bytes(),
+                                            &ticket.ticket_type_id.to_bytes(),
+                                            status_code(ticket.status),
+                                        ),
+                                    ),
                                 ],
                             )?;
                         }

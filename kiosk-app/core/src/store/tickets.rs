@@ -1,13 +1,78 @@
 //! Finding tickets and attendees: by the scanned code's blind index or by id, opening only the
 //! rows asked for.
+//!
+//! A ticket's sealed code is bound to its row's plain columns (id, attendee, ticket type, status:
+//! [`ticket_aad`]), so someone editing the file cannot change what a scan decides: an edited row
+//! fails to open and the scan is refused for that row alone. Changing a ticket's status therefore
+//! seals its code again ([`set_status`]).
 
-use rusqlite::{OptionalExtension, params};
-use sync_protocol::crypto::blind_index;
+use rand::rngs::OsRng;
+use rusqlite::{Connection, OptionalExtension, params};
+use sync_protocol::crypto::{SealingKey, blind_index, open, seal};
 use sync_protocol::ids::{AttendeeId, TicketId, TicketTypeId};
 use sync_protocol::model::{Attendee, TicketStatus};
 use sync_protocol::ticket_code::TicketCode;
 
-use super::{KioskStore, StoreError, hex};
+use super::{KioskStore, StoreError, hex, put_meta, row_aad};
+
+/// Meta key set once every ticket's code is sealed with [`ticket_aad`] (older kiosks bound it to
+/// the id alone).
+const META_TICKET_SEAL: &str = "ticket_seal_v2";
+
+/// Associated data of a ticket's sealed code: the row's id and the plain columns a verdict reads.
+pub(super) fn ticket_aad(
+    id: &[u8],
+    attendee_id: &[u8],
+    ticket_type_id: &[u8],
+    status: i64,
+) -> Vec<u8> {
+    let mut aad = row_aad("tickets", id);
+    aad.extend_from_slice(attendee_id);
+    aad.extend_from_slice(ticket_type_id);
+    aad.extend_from_slice(&status.to_be_bytes());
+    aad
+}
+
+/// Sets a ticket's status and seals its code again to match. A ticket this kiosk does not hold
+/// is no error (nothing to change); one whose row does not open is a damaged row.
+pub(super) fn set_status(
+    conn: &Connection,
+    sealing: &SealingKey,
+    id: &[u8],
+    status: i64,
+) -> Result<(), StoreError> {
+    let row: Option<TicketRow> = conn
+        .query_row(
+            "select id, attendee_id, ticket_type_id, status, sealed from tickets where id = ?1",
+            params![id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )
+        .optional()?;
+    let Some((_, attendee, ticket_type, old, sealed)) = row else {
+        return Ok(());
+    };
+    let damaged = || StoreError::DamagedRow {
+        table: "tickets",
+        id: hex(id),
+    };
+    let code = open(
+        sealing,
+        &sealed,
+        &ticket_aad(id, &attendee, &ticket_type, old),
+    )
+    .map_err(|_| damaged())?;
+    let resealed = seal(
+        sealing,
+        &mut OsRng,
+        &code,
+        &ticket_aad(id, &attendee, &ticket_type, status),
+    );
+    conn.execute(
+        "update tickets set status = ?2, sealed = ?3 where id = ?1",
+        params![id, status, resealed],
+    )?;
+    Ok(())
+}
 
 /// A ticket as the kiosk holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,7 +150,12 @@ impl KioskStore {
             table: "tickets",
             id: hex(&id),
         };
-        let code = self.open_row("tickets", &id, &sealed)?;
+        let code = open(
+            &self.sealing,
+            &sealed,
+            &ticket_aad(&id, &attendee, &ticket_type, status),
+        )
+        .map_err(|_| damaged())?;
         let to16 = |v: &[u8]| <[u8; 16]>::try_from(v).map_err(|_| damaged());
         Ok(TicketRecord {
             id: TicketId::from_bytes(to16(&id)?).map_err(|_| damaged())?,
@@ -118,11 +188,101 @@ impl KioskStore {
             .transpose()
     }
 
+    /// Seals again, with [`ticket_aad`], the codes an older kiosk sealed to the ticket's id alone.
+    /// Runs at unlock until it has run once; afterwards only the new binding opens.
+    pub(super) fn upgrade_ticket_seals(&mut self) -> Result<(), StoreError> {
+        if self.meta(META_TICKET_SEAL)?.is_some() {
+            return Ok(());
+        }
+        let tx = self.conn.transaction()?;
+        {
+            let mut rows =
+                tx.prepare("select id, attendee_id, ticket_type_id, status, sealed from tickets")?;
+            let mut update = tx.prepare("update tickets set sealed = ?2 where id = ?1")?;
+            let all = rows
+                .query_map([], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })?
+                .collect::<Result<Vec<TicketRow>, _>>()?;
+            for (id, attendee, ticket_type, status, sealed) in all {
+                let aad = ticket_aad(&id, &attendee, &ticket_type, status);
+                if open(&self.sealing, &sealed, &aad).is_ok() {
+                    continue;
+                }
+                // A row that opens under neither binding stays as it is: damaged, for that row.
+                if let Ok(code) = open(&self.sealing, &sealed, &row_aad("tickets", &id)) {
+                    update.execute(params![id, seal(&self.sealing, &mut OsRng, &code, &aad)])?;
+                }
+            }
+        }
+        put_meta(&tx, META_TICKET_SEAL, 1)?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// How many tickets the kiosk holds.
     pub fn ticket_count(&self) -> Result<u64, StoreError> {
         let n: i64 = self
             .conn
             .query_row("select count(*) from tickets", [], |r| r.get(0))?;
         Ok(n.max(0) as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sync_protocol::crypto::KdfParams;
+
+    /// A ticket sealed as an older kiosk sealed it (bound to its id alone) opens again after the
+    /// upgrade at unlock, bound to its columns; one that opens under neither stays damaged.
+    #[test]
+    fn codes_sealed_to_the_id_alone_are_sealed_again_at_unlock() {
+        let dir = std::env::temp_dir().join(format!("gp-ticket-seal-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("kiosk.db");
+        let store = KioskStore::create(&path, "2468", KdfParams::FOR_TESTS).unwrap();
+        let now = sync_protocol::UnixMillis(1_800_000_000_000);
+        let id = TicketId::new(now, &mut OsRng).to_bytes();
+        let attendee = AttendeeId::new(now, &mut OsRng).to_bytes();
+        let ticket_type = TicketTypeId::new(now, &mut OsRng).to_bytes();
+        let code = TicketCode::parse("LEGACY-0001").unwrap();
+        store
+            .conn
+            .execute(
+                "insert into tickets (id, code_index, attendee_id, ticket_type_id, status, sealed)
+                 values (?1, ?2, ?3, ?4, 0, ?5), (?6, ?7, ?3, ?4, 0, x'00')",
+                params![
+                    id,
+                    blind_index(&store.index, code.as_str()),
+                    attendee,
+                    ticket_type,
+                    seal(
+                        &store.sealing,
+                        &mut OsRng,
+                        code.as_str().as_bytes(),
+                        &row_aad("tickets", &id)
+                    ),
+                    [9u8; 16],
+                    [9u8; 32],
+                ],
+            )
+            .unwrap();
+        store
+            .conn
+            .execute("delete from meta where key = ?1", params![META_TICKET_SEAL])
+            .unwrap();
+        drop(store);
+        let store = KioskStore::unlock(&path, "2468").unwrap();
+        let ticket = store.ticket_by_code(&code).unwrap().unwrap();
+        assert_eq!(ticket.code, "LEGACY-0001");
+        assert!(store.meta(META_TICKET_SEAL).unwrap().is_some());
+        assert!(matches!(
+            store.ticket_by_code(&TicketCode::parse("NOPE-0009").unwrap()),
+            Ok(None)
+        ));
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
