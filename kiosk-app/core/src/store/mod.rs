@@ -186,6 +186,8 @@ impl KioskStore {
                 "insert into meta (key, value) values (?1, ?2)",
                 params![META_WRAPPED_KEY, wrapped],
             )?;
+            // A new store seals every ticket the current way: nothing to upgrade at unlock.
+            put_meta(&conn, tickets::META_TICKET_SEAL, 1)?;
             let mut store = Self::with_key(conn, &data_key);
             prepare(&mut store)?;
             // Closing the last connection checkpoints the WAL into the file and removes it, so

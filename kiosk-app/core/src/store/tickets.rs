@@ -17,7 +17,7 @@ use super::{KioskStore, StoreError, hex, put_meta, row_aad};
 
 /// Meta key set once every ticket's code is sealed with [`ticket_aad`] (older kiosks bound it to
 /// the id alone).
-const META_TICKET_SEAL: &str = "ticket_seal_v2";
+pub(super) const META_TICKET_SEAL: &str = "ticket_seal_v2";
 
 /// Associated data of a ticket's sealed code: the row's id and the plain columns a verdict reads.
 pub(super) fn ticket_aad(
