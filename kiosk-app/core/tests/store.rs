@@ -14,9 +14,8 @@ use sync_protocol::package::{PackageBody, PackageMeta, diff, seal_package};
 use sync_protocol::ticket_code::TicketCode;
 use sync_protocol::wire::Cursor;
 
-#[test]
-fn the_pin_protects_the_store_and_a_wrong_pin_destroys_nothing() {
-    let f = Fixture::new("pin");
+/// A new store at the fixture's path holding the fixture's package.
+fn store_with_package(f: &Fixture) -> KioskStore {
     let mut store = KioskStore::create(&f.path(), PIN, KdfParams::FOR_TESTS).unwrap();
     store
         .apply_package(
@@ -25,7 +24,13 @@ fn the_pin_protects_the_store_and_a_wrong_pin_destroys_nothing() {
             f.event_id(),
         )
         .unwrap();
-    drop(store);
+    store
+}
+
+#[test]
+fn the_pin_protects_the_store_and_a_wrong_pin_destroys_nothing() {
+    let f = Fixture::new("pin");
+    drop(store_with_package(&f));
 
     assert!(matches!(
         KioskStore::unlock(&f.path(), "0000"),
@@ -145,15 +150,7 @@ fn a_copied_file_without_the_pin_reveals_no_name_email_or_code() {
 #[test]
 fn a_swapped_or_damaged_row_is_an_error_for_that_row_only() {
     let f = Fixture::new("tamper");
-    let mut store = KioskStore::create(&f.path(), PIN, KdfParams::FOR_TESTS).unwrap();
-    store
-        .apply_package(
-            &f.package(&f.snapshot, 1),
-            &f.key.public_key(),
-            f.event_id(),
-        )
-        .unwrap();
-    drop(store);
+    drop(store_with_package(&f));
 
     // An attacker with the file swaps the sealed codes of two tickets.
     let [a, b, c] = [0, 1, 2].map(|i| f.snapshot.tickets[i].id);
@@ -578,15 +575,7 @@ fn a_key_wrapped_with_lower_costs_is_wrapped_again_at_unlock() {
 #[test]
 fn a_code_index_moved_to_another_row_finds_nothing_to_admit() {
     let f = Fixture::new("index-swap");
-    let mut store = KioskStore::create(&f.path(), PIN, KdfParams::FOR_TESTS).unwrap();
-    store
-        .apply_package(
-            &f.package(&f.snapshot, 1),
-            &f.key.public_key(),
-            f.event_id(),
-        )
-        .unwrap();
-    drop(store);
+    drop(store_with_package(&f));
     // Someone with the file swaps the lookup keys of two tickets: code A now finds ticket B's row.
     let [a, b, c] = [0, 1, 2].map(|i| f.snapshot.tickets[i].clone());
     {
@@ -678,15 +667,7 @@ fn wrong_coordinator_pins_are_counted_apart_from_the_kiosk_pin() {
 #[test]
 fn an_edited_status_attendee_or_ticket_type_makes_that_row_fail_to_open() {
     let f = Fixture::new("bound-columns");
-    let mut store = KioskStore::create(&f.path(), PIN, KdfParams::FOR_TESTS).unwrap();
-    store
-        .apply_package(
-            &f.package(&f.snapshot, 1),
-            &f.key.public_key(),
-            f.event_id(),
-        )
-        .unwrap();
-    drop(store);
+    drop(store_with_package(&f));
     let [a, b, c] = [0, 1, 2].map(|i| f.snapshot.tickets[i].clone());
     {
         let conn = rusqlite::Connection::open(f.path()).unwrap();

@@ -172,17 +172,7 @@ impl KioskStore {
                         w.ticket.attendee_id.to_bytes(),
                         w.ticket.ticket_type_id.to_bytes(),
                         status_code(w.ticket.status),
-                        seal(
-                            &self.sealing,
-                            &mut OsRng,
-                            code.as_str().as_bytes(),
-                            &super::tickets::ticket_aad(
-                                &ticket_id,
-                                &w.ticket.attendee_id.to_bytes(),
-                                &w.ticket.ticket_type_id.to_bytes(),
-                                status_code(w.ticket.status),
-                            ),
-                        ),
+                        super::tickets::seal_ticket_code(&self.sealing, &w.ticket, &code),
                     ],
                 )?;
             }

@@ -303,17 +303,7 @@ fn write_people(
             ticket.attendee_id.to_bytes(),
             ticket.ticket_type_id.to_bytes(),
             status_code(ticket.status),
-            seal(
-                sealing,
-                &mut OsRng,
-                code.as_str().as_bytes(),
-                &super::tickets::ticket_aad(
-                    &id,
-                    &ticket.attendee_id.to_bytes(),
-                    &ticket.ticket_type_id.to_bytes(),
-                    status_code(ticket.status),
-                )
-            ),
+            super::tickets::seal_ticket_code(sealing, ticket, &code),
         ])?;
     }
     Ok(())

@@ -10,7 +10,7 @@ use sync_protocol::ticket_code::TicketCode;
 use sync_protocol::wire::{ChangeResult, ChangeStatus, Cursor, PullItem};
 
 use super::package::{direction_code, status_code};
-use super::tickets::{set_status, ticket_aad};
+use super::tickets::{seal_ticket_code, set_status};
 use super::{KioskStore, META_CURSOR, StoreError, row_aad};
 
 /// The associated-data table name of a parked change's sealed reason (with its seq as the id).
@@ -251,17 +251,7 @@ impl KioskStore {
                                             w.ticket.attendee_id.to_bytes(),
                                             w.ticket.ticket_type_id.to_bytes(),
                                             status_code(w.ticket.status),
-                                            seal(
-                                                &self.sealing,
-                                                &mut OsRng,
-                                                code.as_str().as_bytes(),
-                                                &ticket_aad(
-                                                    &ticket_id,
-                                                    &w.ticket.attendee_id.to_bytes(),
-                                                    &w.ticket.ticket_type_id.to_bytes(),
-                                                    status_code(w.ticket.status),
-                                                ),
-                                            ),
+                                            seal_ticket_code(&self.sealing, &w.ticket, &code),
                                         ],
                                     )?;
                                 }
@@ -314,17 +304,7 @@ impl KioskStore {
                                     ticket.attendee_id.to_bytes(),
                                     ticket.ticket_type_id.to_bytes(),
                                     status_code(ticket.status),
-                                    seal(
-                                        &self.sealing,
-                                        &mut OsRng,
-                                        code.as_str().as_bytes(),
-                                        &ticket_aad(
-                                            &ticket_id,
-                                            &ticket.attendee_id.to_bytes(),
-                                            &ticket.ticket_type_id.to_bytes(),
-                                            status_code(ticket.status),
-                                        ),
-                                    ),
+                                    seal_ticket_code(&self.sealing, ticket, &code),
                                 ],
                             )?;
                         }

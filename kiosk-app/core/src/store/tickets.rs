@@ -33,6 +33,21 @@ pub(super) fn ticket_aad(
     aad
 }
 
+/// A ticket's code sealed to its row as [`ticket_aad`] binds it.
+pub(super) fn seal_ticket_code(
+    sealing: &SealingKey,
+    ticket: &sync_protocol::model::Ticket,
+    code: &TicketCode,
+) -> Vec<u8> {
+    let aad = ticket_aad(
+        &ticket.id.to_bytes(),
+        &ticket.attendee_id.to_bytes(),
+        &ticket.ticket_type_id.to_bytes(),
+        super::package::status_code(ticket.status),
+    );
+    seal(sealing, &mut OsRng, code.as_str().as_bytes(), &aad)
+}
+
 /// Sets a ticket's status and seals its code again to match. A ticket this kiosk does not hold
 /// is no error (nothing to change); one whose row does not open is a damaged row.
 pub(super) fn set_status(
