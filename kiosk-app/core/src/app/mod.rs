@@ -243,7 +243,7 @@ impl Kiosk {
     /// PINs (after too many the kiosk waits before it checks another). A key wrapped with lower
     /// Argon2id costs than this kiosk's is wrapped again with them.
     pub fn unlock(&self, pin: &str) -> Result<AppState, AppError> {
-        let mut store = KioskStore::unlock(&self.store_path(), pin)?;
+        let mut store = KioskStore::unlock_at(&self.store_path(), pin, (self.clock)())?;
         if store.upgrade_kdf(pin, self.kdf)? {
             tracing::info!(kdf = ?self.kdf, "the kiosk PIN's key wrapping was raised to the current costs");
         }
@@ -269,7 +269,7 @@ impl Kiosk {
 
     /// Checks the coordinator PIN (coordinator screen, leaving kiosk mode).
     pub fn check_coordinator_pin(&self, pin: &str) -> Result<(), AppError> {
-        Ok(lock(&self.store()?).check_coordinator_pin(pin)?)
+        Ok(lock(&self.store()?).check_coordinator_pin_at(pin, (self.clock)())?)
     }
 
     /// Enrols with a server: `invite` is the enrolment QR's text, or the server URL when

@@ -36,7 +36,7 @@ impl KioskStore {
     /// ones are counted like the kiosk PIN's, and after too many the kiosk waits before it checks
     /// another (`TooManyAttempts`; see `attempts`).
     pub fn check_coordinator_pin(&self, pin: &str) -> Result<(), StoreError> {
-        self.check_coordinator_pin_at(pin, super::now())
+        self.check_coordinator_pin_at(pin, crate::background::system_clock())
     }
 
     /// [`KioskStore::check_coordinator_pin`] at the time `now`.

@@ -140,14 +140,6 @@ fn remove_database(path: &Path) {
     }
 }
 
-pub(crate) fn now() -> sync_protocol::UnixMillis {
-    let ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
-    sync_protocol::UnixMillis(ms)
-}
-
 /// Whether `stored` costs less than `wanted` (a key wrapped before the costs were raised).
 fn weaker(stored: KdfParams, wanted: KdfParams) -> bool {
     stored.memory_kib < wanted.memory_kib || stored.iterations < wanted.iterations
@@ -217,7 +209,7 @@ impl KioskStore {
     /// the count of wrong PINs, and after [`FREE_ATTEMPTS`] of them in a row the kiosk refuses
     /// every PIN for a while that doubles each time (see `attempts`).
     pub fn unlock(path: &Path, pin: &str) -> Result<KioskStore, StoreError> {
-        Self::unlock_at(path, pin, now())
+        Self::unlock_at(path, pin, crate::background::system_clock())
     }
 
     /// [`KioskStore::unlock`] at the time `now`.
