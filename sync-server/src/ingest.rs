@@ -1,8 +1,8 @@
 //! Domain effects and conflict detection of pushed changes: the pure half.
 //!
-//! When a push stores changes as new and accepted, the same transaction files their effects
-//! (`store::pg::ingest` does the SQL): check-ins and failed scans become rows of `check_ins`,
-//! annulments mark their check-in, walk-ins become an attendee and a ticket, attendee edits are
+//! When a push has stored changes as new and accepted, the filer ([`crate::filer`]) files their
+//! effects from the feed (`store::pg::ingest` does the SQL): check-ins and failed scans become
+//! rows of `check_ins`, annulments mark their check-in, walk-ins become an attendee and a ticket, attendee edits are
 //! kept version by version in `attendee_edits` and the attendee row takes the winning values.
 //! Then the merge rules of [`sync_protocol::merge`] run over the facts of the tickets and
 //! attendees the batch touched, and the conflicts they report are stored once each under their

@@ -4,7 +4,8 @@
 //! Layout: [`config`] (file + environment), [`store`] (the one storage trait and its Postgres
 //! implementation), [`api`] (routes, extractors, layers), [`auth`] (tokens), [`live`]
 //! (LISTEN/NOTIFY fan-out), [`keys`] (the package signing key on disk), [`error`] (the
-//! `{code, message}` error type and the guard that makes every error answer one), [`client`] (the
+//! `{code, message}` error type and the guard that makes every error answer one), [`filer`] (files
+//! what pushes mean after they commit), [`client`] (the
 //! client address behind trusted proxies, for limits and the audit log). [`serve`] runs the app on a pre-bound listener until a shutdown
 //! future resolves, so tests bind port 0 and never sleep.
 
@@ -15,6 +16,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod error;
+pub mod filer;
 pub mod import;
 pub mod ingest;
 pub mod keys;
@@ -43,10 +45,12 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stop_rx_filer = stop_rx.clone();
     let (live, live_tasks) = LiveHub::new(stop_rx);
     let listener_task = tokio::spawn(live_tasks.run(store.pool().clone()));
-    let state =
-        AppState::new(store, signing_key, live).with_concurrent_pulls(limits.concurrent_pulls);
+    let state = AppState::new(store.clone(), signing_key, live)
+        .with_concurrent_pulls(limits.concurrent_pulls);
+    let filer_task = tokio::spawn(filer::run(store, state.filer.clone(), stop_rx_filer));
     let app = api::router(state, limits);
     // Tell live streams to end first, so the graceful shutdown does not wait for them.
     let signal = async move {
@@ -58,5 +62,6 @@ pub async fn serve(
         .with_graceful_shutdown(signal)
         .await;
     let _ = listener_task.await;
+    let _ = filer_task.await;
     result
 }

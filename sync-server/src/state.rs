@@ -10,6 +10,7 @@ use sync_protocol::UnixMillis;
 use sync_protocol::crypto::SecretKey;
 use sync_protocol::hlc::{DEFAULT_MAX_DRIFT_MS, Hlc, HlcClock, Receipt};
 
+use crate::filer::FilerBell;
 use crate::live::LiveHub;
 
 /// The shared state of one server instance.
@@ -22,6 +23,8 @@ pub struct AppState<S> {
     /// change, pushes are what a gate waits for; a bound on pulls keeps the database's and this
     /// instance's cores for pushes when hundreds of kiosks pull together.
     pub pulls: Arc<tokio::sync::Semaphore>,
+    /// Rung after a push stored changes for the filer.
+    pub filer: FilerBell,
     clock: Arc<Mutex<HlcClock>>,
 }
 
@@ -40,6 +43,7 @@ impl<S> AppState<S> {
             signing_key: Arc::new(signing_key),
             live,
             pulls: Arc::new(tokio::sync::Semaphore::new(default_concurrent_pulls())),
+            filer: FilerBell::default(),
             clock: Arc::new(Mutex::new(HlcClock::new(DEFAULT_MAX_DRIFT_MS))),
         }
     }

@@ -267,6 +267,7 @@ async fn two_offline_kiosks_admitting_one_ticket_make_one_double_admission_store
     push(&app, &a, &[a1.clone(), a2.clone()]).await;
     push(&app, &b, &[b1.clone(), b2.clone()]).await;
 
+    app.store.catch_up(venue.event).await.unwrap();
     let stored = scalar_i64(
         &app,
         "select count(*) from check_ins where event_id = $1",
@@ -463,6 +464,7 @@ async fn annulments_count_only_from_the_device_that_checked_in() {
     // The device that made it can, within the window: the double admission no longer holds.
     let own = change(&mut a, annul(&second), 3_000);
     push(&app, &a, &[own]).await;
+    app.store.catch_up(venue.event).await.unwrap();
     let annulled: bool = sqlx::query_scalar("select annulled from check_ins where id = $1")
         .bind(check_in_id(&second).parse::<uuid::Uuid>().unwrap())
         .fetch_one(app.store.pool())
@@ -521,6 +523,7 @@ async fn duplicate_walk_ins_are_flagged_and_a_merge_makes_check_ins_follow() {
     push(&app, &b, &[wb.clone(), wada.clone()]).await;
     push(&app, &a, &[wa.clone(), wother.clone()]).await;
     push(&app, &a, &[wa, wother]).await;
+    app.store.catch_up(venue.event).await.unwrap();
 
     let walk_ins: i64 = scalar_i64(
         &app,
@@ -632,6 +635,7 @@ async fn a_walk_in_whose_code_is_taken_is_kept_and_its_ticket_parked() {
     walk_in.ticket.code = format!("CODE-{taken}");
     let c = change(&mut kiosk, ChangeBody::WalkIn(walk_in.clone()), 1_000);
     push(&app, &kiosk, &[c]).await;
+    app.store.catch_up(venue.event).await.unwrap();
     let kept = scalar_i64(
         &app,
         "select count(*) from attendees where id = $1",
@@ -696,6 +700,7 @@ async fn conflicting_edits_keep_both_values_and_a_pick_wins() {
     );
     push(&app, &b, &[eb, ec]).await;
     push(&app, &a, &[ea, ed]).await;
+    app.store.catch_up(venue.event).await.unwrap();
 
     let row: (String, String, Value) =
         sqlx::query_as("select first_name, last_name, answers from attendees where id = $1")
@@ -944,6 +949,7 @@ async fn an_oversized_or_control_character_walk_in_is_parked_and_the_rest_of_the
         "{body:?}"
     );
     // Only the fine one reached the attendees; the others are kept as parked rejections.
+    app.store.catch_up(venue.event).await.unwrap();
     for (walk_in, kept) in [(&huge, 0), (&bell, 0), (&fine, 1), (&big_answers, 0)] {
         let n = scalar_i64(
             &app,
@@ -1023,6 +1029,7 @@ async fn a_change_that_cannot_be_filed_is_shown_to_coordinators_and_the_rest_is_
     );
 
     // The good one has its effect; the bad one is not dropped in silence.
+    app.store.catch_up(venue.event).await.unwrap();
     let filed = |ticket: TicketId| {
         scalar_i64(
             &app,
@@ -1143,7 +1150,7 @@ async fn a_status_set_by_an_instance_whose_clock_is_behind_still_stamps_later() 
 }
 
 #[tokio::test]
-async fn a_push_waiting_on_a_merge_reads_the_merge_and_finds_the_double_admission() {
+async fn a_filing_waiting_on_a_merge_reads_the_merge_and_finds_the_double_admission() {
     let (db, app) = app().await;
     let venue = Venue::new(&app).await;
     let gate = venue.gate(&app, "North", "never").await;
@@ -1182,21 +1189,15 @@ async fn a_push_waiting_on_a_merge_reads_the_merge_and_finds_the_double_admissio
         .await
         .unwrap();
 
-    // Another kiosk admits the merged ticket meanwhile: its push waits for the merge's locks.
+    // Another kiosk admits the merged ticket meanwhile: the push is stored and answered at once,
+    // and a filing of it (a catch-up: the filer itself waits for the open merge to settle) waits
+    // for the merge's locks.
     let admission = change(&mut b, admit(merged, gate, Direction::Entry), 2_000);
-    let pushing = {
-        let app_url = app.url("/api/v1/push");
-        let http = app.http.clone();
-        let token = b.token.clone();
-        tokio::spawn(async move {
-            http.post(app_url)
-                .bearer_auth(token)
-                .json(&json!({ "changes": [admission] }))
-                .send()
-                .await
-                .unwrap()
-                .status()
-        })
+    push(&app, &b, &[admission]).await;
+    let filing = {
+        let store = app.store.clone();
+        let event = venue.event;
+        tokio::spawn(async move { store.catch_up(event).await })
     };
     let mut waiting = false;
     for _ in 0..200 {
@@ -1213,15 +1214,172 @@ async fn a_push_waiting_on_a_merge_reads_the_merge_and_finds_the_double_admissio
         }
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
-    assert!(waiting, "the push waits on the merge's locks");
+    assert!(waiting, "the filing waits on the merge's locks");
     merge.commit().await.unwrap();
-    assert_eq!(pushing.await.unwrap(), 200);
+    filing.await.unwrap().unwrap();
 
-    // The push read the aliases once it held its locks: both admissions count for one ticket.
+    // The filing read the aliases once it held its locks: both admissions count for one ticket.
     let coordinator = app.staff("cora", Role::Coordinator).await;
     let found = conflicts(&app, &coordinator, venue.event, "?kind=double_admission").await;
     assert_eq!(found.len(), 1, "{found:#?}");
     assert_eq!(found[0]["detail"]["ticket_id"], kept.to_string());
+    app.stop().await;
+    db.drop_db().await;
+}
+
+/// What the filer filed for an event, as one value to compare.
+async fn filed_state(app: &TestApp, event: EventId) -> Value {
+    sqlx::query_scalar(
+        "select jsonb_build_object(
+           'check_ins', (select jsonb_agg(jsonb_build_array(id, annulled) order by id)
+                         from check_ins where event_id = $1),
+           'attendees', (select jsonb_agg(jsonb_build_array(id, first_name, last_name, email)
+                         order by id) from attendees where event_id = $1),
+           'tickets', (select jsonb_agg(jsonb_build_array(id, status, code) order by id)
+                       from tickets where event_id = $1),
+           'parked', (select jsonb_agg(ticket_id order by ticket_id)
+                      from parked_walk_in_tickets where event_id = $1),
+           'edits', (select count(*) from attendee_edits where event_id = $1),
+           'conflicts', (select jsonb_agg(jsonb_build_array(id, kind, status, records) order by id)
+                         from conflicts where event_id = $1))",
+    )
+    .bind(event.as_uuid())
+    .fetch_one(app.store.pool())
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_push_is_answered_at_once_and_the_filer_files_it_unasked() {
+    let (db, app) = app().await;
+    let venue = Venue::new(&app).await;
+    let gate = venue.gate(&app, "North", "never").await;
+    let (_, ticket) = venue
+        .attendee(&app, "Di", "Ng", None, "valid", Hlc::ZERO)
+        .await;
+    let mut a = app.enrol(venue.event).await;
+    let mut b = app.enrol(venue.event).await;
+    let first = change(&mut a, admit(ticket, gate, Direction::Entry), 1_000);
+    push(&app, &a, &[first]).await;
+    let second = change(&mut b, admit(ticket, gate, Direction::Entry), 2_000);
+    push(&app, &b, &[second]).await;
+
+    // No read asks for a catch-up: the filer, rung by the pushes, files both admissions, finds
+    // the double admission and moves its position to the feed's head.
+    let start = std::time::Instant::now();
+    loop {
+        let (check_ins, doubles, behind): (i64, i64, bool) = sqlx::query_as(
+            "select (select count(*) from check_ins where event_id = $1),
+                    (select count(*) from conflicts where event_id = $1
+                       and kind = 'double_admission'),
+                    exists (select 1 from feed f
+                      left join filer_positions p on p.event_id = f.event_id
+                      where f.event_id = $1 and f.item is null
+                        and (f.tx, f.pos) > (coalesce(p.tx, '0'::xid8), coalesce(p.pos, 0)))",
+        )
+        .bind(venue.event.as_uuid())
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap();
+        if (check_ins, doubles, behind) == (2, 1, false) {
+            break;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "the filer has not filed the pushes: {check_ins} check-ins, {doubles} conflicts, \
+             behind: {behind}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    app.stop().await;
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn filing_the_whole_feed_again_changes_nothing() {
+    let (db, app) = app().await;
+    let venue = Venue::new(&app).await;
+    let gate = venue.gate(&app, "North", "never").await;
+    let (attendee, ticket) = venue
+        .attendee(&app, "Ed", "Ge", None, "valid", Hlc::ZERO)
+        .await;
+    let (_, taken) = venue
+        .attendee(&app, "Old", "Badge", None, "valid", Hlc::ZERO)
+        .await;
+    let mut a = app.enrol(venue.event).await;
+    let mut b = app.enrol(venue.event).await;
+    let admin = app.staff("ada", Role::Admin).await;
+
+    // A day's mix: a double admission, one admission annulled by its kiosk, duplicate walk-ins,
+    // a walk-in whose code is taken, and two edits of one field.
+    let twice = change(&mut a, admit(ticket, gate, Direction::Entry), 1_000);
+    let again = change(&mut b, admit(ticket, gate, Direction::Entry), 2_000);
+    let annulled = change(&mut a, admit(ticket, gate, Direction::Entry), 3_000);
+    let annulment = change(
+        &mut a,
+        ChangeBody::CheckInAnnulment(CheckInAnnulment {
+            check_in_id: check_in_id(&annulled).parse().unwrap(),
+            ticket_id: ticket,
+            reason: "scanned twice".into(),
+        }),
+        4_000,
+    );
+    let grace_a = venue.walk_in("Grace", "Hopper", Some("grace@example.org"), None);
+    let grace_b = venue.walk_in("Grace", "Hopper", Some("grace@example.org"), None);
+    let mut clash = venue.walk_in("New", "Person", None, None);
+    clash.ticket.code = format!("CODE-{taken}");
+    let wa = change(&mut a, ChangeBody::WalkIn(grace_a), 5_000);
+    let wb = change(&mut b, ChangeBody::WalkIn(grace_b), 6_000);
+    let wc = change(&mut b, ChangeBody::WalkIn(clash), 7_000);
+    let ea = change(
+        &mut a,
+        edit(attendee, "first_name", json!("Eddie"), None),
+        8_000,
+    );
+    let eb = change(
+        &mut b,
+        edit(attendee, "first_name", json!("Ed"), None),
+        9_000,
+    );
+    push(&app, &a, &[twice, annulled, annulment, wa, ea]).await;
+    push(&app, &b, &[again, wb, wc, eb]).await;
+
+    // The conflict list catches the filer up; a coordinator resolves one conflict.
+    let open = conflicts(&app, &admin, venue.event, "").await;
+    let mut kinds: Vec<&str> = open.iter().map(|c| c["kind"].as_str().unwrap()).collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            "double_admission",
+            "field_conflict",
+            "parked_ticket",
+            "possible_duplicate"
+        ],
+        "{open:#?}"
+    );
+    let duplicate = open
+        .iter()
+        .find(|c| c["kind"] == "possible_duplicate")
+        .unwrap();
+    let (status, body) = resolve(
+        &app,
+        &admin,
+        duplicate["id"].as_str().unwrap(),
+        json!({ "action": "not_duplicate", "note": "two people" }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let before = filed_state(&app, venue.event).await;
+
+    // As after a crash between a filing and the move of its position: the whole feed again.
+    sqlx::query("delete from filer_positions where event_id = $1")
+        .bind(venue.event.as_uuid())
+        .execute(app.store.pool())
+        .await
+        .unwrap();
+    app.store.catch_up(venue.event).await.unwrap();
+    assert_eq!(filed_state(&app, venue.event).await, before);
     app.stop().await;
     db.drop_db().await;
 }

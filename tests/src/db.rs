@@ -68,3 +68,29 @@ fn with_database(url: &str, name: &str) -> String {
     }
     out
 }
+
+/// Waits until the server's filer has filed every device change of the feed (it files after
+/// each push commits): reads of `check_ins` or `conflicts` made next see every push. Fails after
+/// 30 s.
+pub async fn filer_settled(pool: &sqlx::PgPool) {
+    let start = std::time::Instant::now();
+    loop {
+        let pending: bool = sqlx::query_scalar(
+            "select exists (select 1 from feed f
+               left join filer_positions p on p.event_id = f.event_id
+               where f.item is null
+                 and (f.tx, f.pos) > (coalesce(p.tx, '0'::xid8), coalesce(p.pos, 0)))",
+        )
+        .fetch_one(pool)
+        .await
+        .expect("read the filer's position");
+        if !pending {
+            return;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "the server's filer did not file the pushed changes within 30 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

@@ -257,6 +257,7 @@ async fn an_offline_kiosk_keeps_its_check_ins_and_pushes_each_once_when_back() {
             .await
             .unwrap();
     assert_eq!(distinct, 3);
+    system_tests::db::filer_settled(&pool).await;
     let check_ins: i64 = sqlx::query_scalar("select count(*) from check_ins where device_id = $1")
         .bind(device.as_uuid())
         .fetch_one(&pool)

@@ -161,6 +161,7 @@ async fn a_gate_process_killed_while_syncing_loses_and_doubles_nothing() {
             "printed seq {seq} is on the server"
         );
     }
+    system_tests::db::filer_settled(&pool).await;
     let check_ins: i64 = sqlx::query_scalar("select count(*) from check_ins where device_id = $1")
         .bind(device.as_uuid())
         .fetch_one(&pool)

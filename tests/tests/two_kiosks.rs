@@ -118,6 +118,7 @@ async fn offline_kiosks_converge_and_the_server_flags_what_happened() {
         .unwrap();
     assert_eq!(stored, 6);
 
+    system_tests::db::filer_settled(&pool).await;
     // The server flagged what the offline hours produced, each once.
     let mut kinds: Vec<String> =
         sqlx::query_scalar("select kind from conflicts where status = 'open' order by kind")

@@ -60,6 +60,7 @@ pub async fn push<S: Store>(
         .collect();
     let outcome = state.store.push(device, &prepared).await?;
     if outcome.fed {
+        state.filer.ring();
         state.live.feed_grew(device.event_id);
     }
     let results: Vec<ChangeResult> = prepared

@@ -540,7 +540,7 @@ pub trait PackageStore: Clone + Send + Sync + 'static {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Conflicts and reports (see crate::ingest for how conflicts are found at push time).
+// Conflicts and reports (see crate::ingest for how the filer finds conflicts).
 
 /// Whether a conflict still needs a coordinator.
 #[derive(
@@ -726,7 +726,7 @@ pub struct EventStats {
     pub hours: Vec<HourStats>,
 }
 
-/// Conflicts found at push time, their resolution, and the reports coordinators read.
+/// Conflicts the filer found, their resolution, and the reports coordinators read.
 pub trait ConflictStore: Clone + Send + Sync + 'static {
     /// The event's conflicts matching `filter`, oldest first. `NotFound` for an unknown event.
     fn list_conflicts(

@@ -518,6 +518,8 @@ impl CatalogueStore for PgStore {
         issue: IssueCode<'_>,
         audit: impl FnOnce(&ImportSummary) -> AuditEntry + Send,
     ) -> Result<ImportOutcome, StoreError> {
+        // Walk-in tickets pushed before take their codes first.
+        self.catch_up(event_id).await?;
         let event = event_id.as_uuid();
         let mut tx = self.pool().begin().await?;
         sqlx::query("select pg_advisory_xact_lock(hashtextextended('import:' || $1::text, 0))")
@@ -712,6 +714,7 @@ impl CatalogueStore for PgStore {
         after: Option<TicketId>,
         limit: u32,
     ) -> Result<Vec<TicketRecord>, StoreError> {
+        self.catch_up(event_id).await?;
         let rows = sqlx::query(
             "select t.id, t.attendee_id, t.ticket_type_id, t.status, t.code, a.first_name,
                     a.last_name, a.email, a.external_ref

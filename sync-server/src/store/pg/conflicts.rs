@@ -1,6 +1,8 @@
 //! Conflicts (list, resolve with their effects) and the reports coordinators read, on Postgres.
 //!
-//! Conflicts are found and stored at push time by `ingest`; here they are read and resolved. A
+//! Conflicts are found and stored by the filer (`ingest`); here they are read and resolved. Every
+//! read of conflicts, check-ins or registrations catches the filer up first, so it sees every
+//! push answered before it. A
 //! merge of duplicate walk-ins writes aliases (flattened: an alias always names a canonical
 //! record) and recomputes the kept ticket's conflicts at once, since the merged ticket's
 //! admissions now count against it. A picked field value is a server edit stamped above every
@@ -96,6 +98,7 @@ impl ConflictStore for PgStore {
         event_id: EventId,
         filter: &ConflictFilter,
     ) -> Result<Vec<ConflictRecord>, StoreError> {
+        self.catch_up(event_id).await?;
         let mut conn = self.pool.acquire().await?;
         require_event(&mut conn, event_id).await?;
         let limit = filter.limit.unwrap_or(MAX_LIST).clamp(1, MAX_LIST);
@@ -252,6 +255,7 @@ impl ConflictStore for PgStore {
     }
 
     async fn export_check_ins(&self, event_id: EventId) -> Result<Vec<CheckInExport>, StoreError> {
+        self.catch_up(event_id).await?;
         let mut conn = self.pool.acquire().await?;
         require_event(&mut conn, event_id).await?;
         let rows = sqlx::query(
@@ -300,6 +304,7 @@ impl ConflictStore for PgStore {
         &self,
         event_id: EventId,
     ) -> Result<Vec<RegistrationExport>, StoreError> {
+        self.catch_up(event_id).await?;
         let mut conn = self.pool.acquire().await?;
         require_event(&mut conn, event_id).await?;
         let rows = sqlx::query(
@@ -346,6 +351,7 @@ impl ConflictStore for PgStore {
     }
 
     async fn event_stats(&self, event_id: EventId) -> Result<EventStats, StoreError> {
+        self.catch_up(event_id).await?;
         let mut conn = self.pool.acquire().await?;
         require_event(&mut conn, event_id).await?;
         let rows = sqlx::query(

@@ -1,15 +1,17 @@
-//! Domain effects and conflict detection of pushed changes on Postgres, inside the push
-//! transaction (the decisions live in [`crate::ingest`]).
+//! Domain effects and conflict detection of pushed changes on Postgres, filed by the filer
+//! (`filer`) after their push committed (the decisions live in [`crate::ingest`]).
 //!
-//! Every query is batched (`UNNEST` arrays, `= any($1)`): a push of 1000 check-ins costs a fixed
-//! handful of round trips. Pushes touching the same tickets or attendees take transaction-level
-//! advisory locks on hash buckets of their ids first, in one sorted order, so two kiosks
-//! admitting one ticket at the same moment still see each other's admission, and never deadlock.
-//! The filing runs in a savepoint. Transient failures fail the push so the kiosk retries. A
+//! Every query is batched (`UNNEST` arrays, `= any($1)`): a batch of 1000 check-ins costs a fixed
+//! handful of round trips. Filing is idempotent (a change filed twice has the effects of one
+//! filing): the filer may file a change again after a crash or a catch-up. A filing touching
+//! tickets or attendees takes transaction-level advisory locks on hash buckets of their ids
+//! first, in one sorted order, so a merge or a ticket status change by a coordinator and the
+//! filer see each other's facts, and never deadlock.
+//! The filing runs in a savepoint. Transient failures fail the filing so the filer tries again. A
 //! failure a retry cannot fix (a bug, a damaged row) rolls the savepoint back and files the
 //! batch's changes one by one, each in its own savepoint: the ones that file keep their effects,
 //! and each one that still fails gets an open `unfiled_change` conflict with its reason, for
-//! coordinators. Either way the change log commits (nothing a kiosk pushed is lost, the queue
+//! coordinators. Either way the filer moves on (the change stays in the change log, the filer
 //! never wedges) and nothing is dropped without a word.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -27,7 +29,7 @@ use crate::ingest::{
     self, Batch, ConflictRow, LockPlan, Registered, StoredCheckIn, StoredEdit, annulment_counts,
     duplicate_conflicts, gate_rule, lock_keys, merge_edits, ticket_conflicts,
 };
-use crate::store::{DeviceAuth, StoreError};
+use crate::store::StoreError;
 
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(e.to_string())
@@ -54,10 +56,10 @@ fn parse_text<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, StoreError> 
         .map_err(|_| corrupt(format!("value {s:?}")))
 }
 
-/// Files the effects of a push's new, accepted changes. See the module doc for failures.
+/// Files the effects of accepted changes of `event`. See the module doc for failures.
 pub(crate) async fn file(
     conn: &mut PgConnection,
-    device: DeviceAuth,
+    event: EventId,
     changes: &[(&Change, &ChangeBody)],
 ) -> Result<(), StoreError> {
     let batch = Batch::of(changes.iter().copied());
@@ -65,7 +67,7 @@ pub(crate) async fn file(
         return Ok(());
     }
     let mut savepoint = conn.begin().await?;
-    match file_batch(&mut savepoint, device.event_id, &batch).await {
+    match file_batch(&mut savepoint, event, &batch).await {
         Ok(()) => {
             savepoint.commit().await?;
             Ok(())
@@ -73,10 +75,10 @@ pub(crate) async fn file(
         Err(err) if is_transient(&err) => Err(err),
         Err(err) => {
             savepoint.rollback().await?;
-            tracing::error!(device = %device.device_id, changes = changes.len(),
+            tracing::error!(event = %event, changes = changes.len(),
                 error = %crate::error::error_chain(&err),
-                "filing a pushed batch failed; filing its changes one by one");
-            file_one_by_one(conn, device, changes).await
+                "filing a batch of pushed changes failed; filing them one by one");
+            file_one_by_one(conn, event, changes).await
         }
     }
 }
@@ -85,7 +87,7 @@ pub(crate) async fn file(
 /// conflict (see the module doc).
 async fn file_one_by_one(
     conn: &mut PgConnection,
-    device: DeviceAuth,
+    event: EventId,
     changes: &[(&Change, &ChangeBody)],
 ) -> Result<(), StoreError> {
     for &(change, body) in changes {
@@ -94,27 +96,40 @@ async fn file_one_by_one(
             continue;
         }
         let mut savepoint = conn.begin().await?;
-        match file_batch(&mut savepoint, device.event_id, &batch).await {
+        match file_batch(&mut savepoint, event, &batch).await {
             Ok(()) => savepoint.commit().await?,
             Err(err) if is_transient(&err) => return Err(err),
             Err(err) => {
                 savepoint.rollback().await?;
                 let reason = crate::error::error_chain(&err);
-                tracing::error!(device = %device.device_id, seq = change.seq, kind = %change.kind,
+                tracing::error!(device = %change.device_id, seq = change.seq, kind = %change.kind,
                     error = %reason, "a pushed change could not be filed; a coordinator sees it");
-                upsert_conflicts(
-                    conn,
-                    device.event_id,
-                    &[ConflictRow::unfiled_change(change, &reason)],
-                )
-                .await?;
+                upsert_conflicts(conn, event, &[ConflictRow::unfiled_change(change, &reason)])
+                    .await?;
             }
         }
     }
     Ok(())
 }
 
-/// Whether a retry of the push may succeed (connection lost, deadlock, serialization).
+/// Shows coordinators accepted changes that cannot be filed (an `unfiled_change` conflict each).
+pub(crate) async fn report_unfiled(
+    conn: &mut PgConnection,
+    event: EventId,
+    changes: &[(&Change, String)],
+) -> Result<(), StoreError> {
+    let rows: Vec<ConflictRow> = changes
+        .iter()
+        .map(|(change, reason)| {
+            tracing::error!(device = %change.device_id, seq = change.seq, kind = %change.kind,
+                error = %reason, "a stored change could not be read for filing; a coordinator sees it");
+            ConflictRow::unfiled_change(change, reason)
+        })
+        .collect();
+    upsert_conflicts(conn, event, &rows).await
+}
+
+/// Whether a retry of the filing may succeed (connection lost, deadlock, serialization).
 fn is_transient(err: &StoreError) -> bool {
     match err {
         StoreError::Unavailable(_) => true,

@@ -2,12 +2,14 @@
 //!
 //! - `sync`: enrolment, device tokens, push and pull.
 //! - `staff`: staff accounts, sessions, failed logins, audit log.
-//! - `ingest`: domain effects and conflicts of pushed changes, inside the push transaction.
+//! - `filer`: the filer's position in each event's feed, and its steps.
+//! - `ingest`: domain effects and conflicts of pushed changes, filed by the filer.
 //! - `conflicts`: listing and resolving conflicts, exports and counts.
 //! - `packages`: reading what a package carries, storing and serving published packages.
 
 mod catalogue;
 mod conflicts;
+pub mod filer;
 pub(crate) mod ingest;
 mod packages;
 mod staff;

@@ -54,6 +54,8 @@ fn version_of(value: i64) -> u64 {
 
 impl PackageStore for PgStore {
     async fn package_rows(&self, event_id: EventId) -> Result<PackageRows, StoreError> {
+        // Walk-ins pushed before are in the package.
+        self.catch_up(event_id).await?;
         let event_uuid = event_id.as_uuid();
         let mut tx = self.pool.begin().await?;
         sqlx::query("set transaction isolation level repeatable read read only")

@@ -261,9 +261,8 @@ impl SyncStore for PgStore {
         let mut new = NewChanges::with_capacity(n);
         // Parked before, acceptable now (a retry after the server learned its kind or schema).
         let mut revived = Vec::new();
-        // New, accepted changes: fed (the feed row refers to the change row) and their domain
-        // effects filed in this transaction.
-        let mut accepted = Vec::new();
+        // New, accepted changes: fed (the feed row refers to the change row); the filer files
+        // their domain effects from the feed.
         let mut feed_seqs = Vec::new();
         // A seq stored before with another payload: kept aside for coordinators.
         let (mut refused_seqs, mut refused_digests, mut refused) = (vec![], vec![], vec![]);
@@ -285,10 +284,7 @@ impl SyncStore for PgStore {
                 }
                 Some(_) => Stored::SeqReused,
             };
-            if outcome == Stored::New
-                && let Some(body) = &prepared.body
-            {
-                accepted.push((&prepared.change, body));
+            if outcome == Stored::New && prepared.body.is_some() {
                 feed_seqs.push(seq);
             }
             if outcome == Stored::SeqReused {
@@ -353,8 +349,7 @@ impl SyncStore for PgStore {
         .bind(ack)
         .fetch_one(&mut *tx)
         .await?;
-        // Last before the commit: the filing holds locks on the tickets it touched until then.
-        super::ingest::file(&mut tx, device, &accepted).await?;
+        // The domain effects of the accepted changes are filed by the filer once this commits.
         tx.commit().await?;
         Ok(PushOutcome {
             stored,
