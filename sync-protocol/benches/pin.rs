@@ -28,12 +28,12 @@ fn unlock(c: &mut Criterion) {
             iterations,
             parallelism: 1,
         };
-        let wrapped = wrap_data_key("246810", &key, params, rng).unwrap();
+        let wrapped = wrap_data_key("246810", &key, params, 0, rng).unwrap();
         group.bench_function(name, |b| {
             b.iter(|| unwrap_data_key(black_box("246810"), &wrapped).unwrap())
         });
     }
-    let wrapped = wrap_data_key("246810", &key, KdfParams::RECOMMENDED, rng).unwrap();
+    let wrapped = wrap_data_key("246810", &key, KdfParams::RECOMMENDED, 0, rng).unwrap();
     group.bench_function("KdfParams::RECOMMENDED", |b| {
         b.iter(|| unwrap_data_key(black_box("246810"), &wrapped).unwrap())
     });

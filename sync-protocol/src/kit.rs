@@ -86,7 +86,7 @@ pub fn seal_kit(
 ) -> Result<Vec<u8>, KitError> {
     use base64::Engine;
     let key = DataKey::generate(rng);
-    let wrapped_key = wrap_data_key(code, &key, kdf, rng)
+    let wrapped_key = wrap_data_key(code, &key, kdf, 0, rng)
         .map_err(|e| KitError::Malformed(format!("kit code: {e}")))?;
     let plain = serde_json::to_vec(enrolment).expect("kits serialize");
     let sealed = seal(&key.sealing_key(), rng, &plain, AAD);

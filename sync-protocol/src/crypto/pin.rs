@@ -2,7 +2,10 @@
 //!
 //! Argon2id stretches the PIN and a random salt into a key-encryption key, which seals the
 //! [`DataKey`] (see [`super::seal`]). The parameters and salt travel in the [`WrappedKey`] and are
-//! bound to the seal as associated data. Parameters read back from a file are range-checked
+//! bound to the seal as associated data, and so is the *format* of the store the key opens: a
+//! number the holder of the PIN sets, which nobody without it can lower, so a reader can refuse
+//! data in an older, weaker layout once the format says it was upgraded. Parameters read back
+//! from a file are range-checked
 //! before any memory is allocated, so a corrupted or hostile file cannot make the kiosk try to
 //! allocate terabytes.
 
@@ -102,6 +105,13 @@ pub struct WrappedKey {
     salt: Vec<u8>,
     #[serde(with = "b64")]
     sealed_key: Vec<u8>,
+    /// Format of the store this key opens, bound to the seal (0, and absent, before formats).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    format: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl WrappedKey {
@@ -110,22 +120,33 @@ impl WrappedKey {
         self.params
     }
 
-    /// Associated data of the seal: label, parameters and salt.
-    fn aad(params: &KdfParams, salt: &[u8]) -> Vec<u8> {
+    /// The store format this key was wrapped for; authentic once [`unwrap_data_key`] succeeded.
+    pub fn format(&self) -> u32 {
+        self.format
+    }
+
+    /// Associated data of the seal: label, parameters, salt and (from format 1) the format.
+    fn aad(params: &KdfParams, salt: &[u8], format: u32) -> Vec<u8> {
         let mut aad = AAD_LABEL.to_vec();
         for n in [params.memory_kib, params.iterations, params.parallelism] {
             aad.extend_from_slice(&n.to_be_bytes());
         }
         aad.extend_from_slice(salt);
+        if format > 0 {
+            aad.extend_from_slice(b"/format");
+            aad.extend_from_slice(&format.to_be_bytes());
+        }
         aad
     }
 }
 
-/// Wraps `key` under `pin` with a fresh salt. Refuses out-of-range `params`.
+/// Wraps `key` under `pin` with a fresh salt, for a store of `format`. Refuses out-of-range
+/// `params`.
 pub fn wrap_data_key(
     pin: &str,
     key: &DataKey,
     params: KdfParams,
+    format: u32,
     rng: &mut (impl RngCore + CryptoRng),
 ) -> Result<WrappedKey, CryptoError> {
     let mut salt = vec![0u8; SALT_LEN];
@@ -135,12 +156,13 @@ pub fn wrap_data_key(
         &kek,
         rng,
         key.to_bytes().as_ref(),
-        &WrappedKey::aad(&params, &salt),
+        &WrappedKey::aad(&params, &salt, format),
     );
     Ok(WrappedKey {
         params,
         salt,
         sealed_key,
+        format,
     })
 }
 
@@ -151,7 +173,7 @@ pub fn unwrap_data_key(pin: &str, wrapped: &WrappedKey) -> Result<DataKey, Crypt
         return Err(CryptoError::Malformed("salt must be 16 bytes"));
     }
     let kek = wrapped.params.derive(pin, &wrapped.salt)?;
-    let aad = WrappedKey::aad(&wrapped.params, &wrapped.salt);
+    let aad = WrappedKey::aad(&wrapped.params, &wrapped.salt, wrapped.format);
     let bytes = match open(&kek, &wrapped.sealed_key, &aad) {
         Ok(bytes) => bytes,
         Err(CryptoError::Unauthentic) => return Err(CryptoError::WrongPin),
@@ -190,7 +212,7 @@ mod tests {
 
     fn wrapped(rng: &mut ChaCha20Rng) -> (DataKey, WrappedKey) {
         let key = DataKey::generate(rng);
-        let wrapped = wrap_data_key("4711", &key, KdfParams::FOR_TESTS, rng).unwrap();
+        let wrapped = wrap_data_key("4711", &key, KdfParams::FOR_TESTS, 1, rng).unwrap();
         (key, wrapped)
     }
 
@@ -239,6 +261,24 @@ mod tests {
             CryptoError::WrongPin
         );
 
+        // The format cannot be lowered (or raised) without the PIN, nor dropped from the file.
+        for format in [0, 2] {
+            let mut other = wrapped.clone();
+            other.format = format;
+            assert_eq!(
+                unwrap_data_key("4711", &other).unwrap_err(),
+                CryptoError::WrongPin
+            );
+        }
+        let mut json: serde_json::Value = serde_json::to_value(&wrapped).unwrap();
+        assert_eq!(json["format"], 1);
+        json.as_object_mut().unwrap().remove("format");
+        let dropped: WrappedKey = serde_json::from_value(json).unwrap();
+        assert_eq!(
+            unwrap_data_key("4711", &dropped).unwrap_err(),
+            CryptoError::WrongPin
+        );
+
         let mut short_salt = wrapped.clone();
         short_salt.salt.truncate(4);
         assert!(matches!(
@@ -283,7 +323,7 @@ mod tests {
                 "{params:?}"
             );
             let key = DataKey::generate(&mut rng);
-            assert!(wrap_data_key("4711", &key, params, &mut rng).is_err());
+            assert!(wrap_data_key("4711", &key, params, 0, &mut rng).is_err());
         }
         assert!(KdfParams::RECOMMENDED.validate().is_ok());
         assert!(KdfParams::FOR_TESTS.validate().is_ok());

@@ -17,7 +17,7 @@ impl KioskStore {
     pub fn set_coordinator_pin(&mut self, pin: &str, kdf: KdfParams) -> Result<(), StoreError> {
         check_pin(pin)?;
         let check = DataKey::generate(&mut OsRng);
-        let wrapped = wrap_data_key(pin, &check, kdf, &mut OsRng).map_err(StoreError::Crypto)?;
+        let wrapped = wrap_data_key(pin, &check, kdf, 0, &mut OsRng).map_err(StoreError::Crypto)?;
         let wrapped = serde_json::to_vec(&wrapped).expect("wrapped keys serialize");
         self.conn.execute(
             "insert into meta (key, value) values (?1, ?2)

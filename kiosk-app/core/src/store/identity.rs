@@ -1,5 +1,7 @@
-//! Who this kiosk is: its device id, event, pinned server key and certificate (plain: nothing
-//! secret), and its device token and badge-signing key (sealed).
+//! Who this kiosk is: its device id, event, pinned server key and certificate, its device token
+//! and badge-signing key, all sealed. The identity holds nothing secret, but it says which server
+//! key packages must be signed with: sealed, it cannot be edited in the file without the PIN (a
+//! plain identity from before store format 1 is sealed at unlock, then refused).
 
 use rand::rngs::OsRng;
 use rusqlite::params;
@@ -10,7 +12,7 @@ use sync_protocol::ids::{DeviceId, EventId, GateId};
 
 use super::{KioskStore, StoreError, row_aad};
 
-const META_IDENTITY: &str = "identity";
+pub(super) const META_IDENTITY: &str = "identity";
 const META_DEVICE_TOKEN: &str = "device_token";
 const META_DEVICE_KEY: &str = "device_key";
 /// Kept in meta by itself so SQL can tell this kiosk's own check-ins apart.
@@ -44,7 +46,13 @@ impl KioskStore {
         let upsert = "insert into meta (key, value) values (?1, ?2)
                       on conflict (key) do update set value = excluded.value";
         let plain = serde_json::to_vec(identity).expect("identities serialize");
-        tx.execute(upsert, params![META_IDENTITY, plain])?;
+        let sealed = seal(
+            &self.sealing,
+            &mut OsRng,
+            &plain,
+            &row_aad("meta", META_IDENTITY.as_bytes()),
+        );
+        tx.execute(upsert, params![META_IDENTITY, sealed])?;
         tx.execute(
             upsert,
             params![META_DEVICE_ID, identity.device_id.to_bytes().to_vec()],
@@ -67,14 +75,38 @@ impl KioskStore {
         Ok(())
     }
 
-    /// The enrolled identity, if enrolled.
+    /// The enrolled identity, if enrolled. One that does not open (edited in the file, or left
+    /// plain) is a damaged row: the kiosk trusts no server key it did not pin itself.
     pub fn identity(&self) -> Result<Option<Identity>, StoreError> {
         self.meta(META_IDENTITY)?
-            .map(|bytes| {
-                serde_json::from_slice(&bytes)
+            .map(|sealed| {
+                let plain = self.open_row("meta", META_IDENTITY.as_bytes(), &sealed)?;
+                serde_json::from_slice(&plain)
                     .map_err(|e| StoreError::Malformed(format!("identity: {e}")))
             })
             .transpose()
+    }
+
+    /// Seals an identity a kiosk before store format 1 kept in plain (at unlock, once).
+    pub(super) fn seal_plain_identity(&mut self) -> Result<(), StoreError> {
+        let Some(bytes) = self.meta(META_IDENTITY)? else {
+            return Ok(());
+        };
+        if serde_json::from_slice::<Identity>(&bytes).is_err() {
+            // Sealed already (an upgrade cut short after this step).
+            return Ok(());
+        }
+        let sealed = seal(
+            &self.sealing,
+            &mut OsRng,
+            &bytes,
+            &row_aad("meta", META_IDENTITY.as_bytes()),
+        );
+        self.conn.execute(
+            "update meta set value = ?2 where key = ?1",
+            params![META_IDENTITY, sealed],
+        )?;
+        Ok(())
     }
 
     /// The device's bearer token, opened.
@@ -99,5 +131,111 @@ impl KioskStore {
                 Ok(SecretKey::from_seed(&seed))
             })
             .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::STORE_FORMAT;
+    use sync_protocol::UnixMillis;
+    use sync_protocol::crypto::KdfParams;
+
+    const PIN: &str = "246810";
+
+    fn identity(server: &SecretKey, device_key: &SecretKey) -> Identity {
+        let now = UnixMillis(1_800_000_000_000);
+        let device_id = DeviceId::new(now, &mut OsRng);
+        let event_id = EventId::new(now, &mut OsRng);
+        Identity {
+            device_id,
+            event_id,
+            server_url: "https://gatepass.example.org".into(),
+            server_key: server.public_key(),
+            gate_id: None,
+            certificate: Signed::sign(
+                &DeviceCertificate {
+                    device_id,
+                    event_id,
+                    public_key: device_key.public_key(),
+                    label: "north-1".into(),
+                    gate_id: None,
+                    issued_at: now,
+                },
+                server,
+            ),
+            badge_certificate: None,
+        }
+    }
+
+    fn raw_identity(store: &KioskStore) -> Vec<u8> {
+        store.meta(META_IDENTITY).unwrap().unwrap()
+    }
+
+    /// The identity is sealed; one written in the file without the PIN (to make the kiosk trust
+    /// another server key) is refused, and the rest of the store still works; a plain identity
+    /// of a store from before format 1 is sealed at unlock, after which plain is refused.
+    #[test]
+    fn the_identity_is_sealed_and_an_edited_one_is_refused() {
+        let dir = std::env::temp_dir().join(format!("gp-identity-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("kiosk.db");
+        let server = SecretKey::generate(&mut OsRng);
+        let device_key = SecretKey::generate(&mut OsRng);
+        let mine = identity(&server, &device_key);
+        let mut store = KioskStore::create(&path, PIN, KdfParams::FOR_TESTS).unwrap();
+        assert_eq!(store.format().unwrap(), STORE_FORMAT);
+        store
+            .save_identity(&mine, "device-token", &device_key)
+            .unwrap();
+        assert_eq!(store.identity().unwrap(), Some(mine.clone()));
+        let raw = raw_identity(&store);
+        assert!(serde_json::from_slice::<serde_json::Value>(&raw).is_err());
+        assert!(!String::from_utf8_lossy(&raw).contains("gatepass.example.org"));
+
+        // Someone with the file but not the PIN writes an identity pinning their own key.
+        let thief = SecretKey::generate(&mut OsRng);
+        let forged = identity(&thief, &device_key);
+        store
+            .conn
+            .execute(
+                "update meta set value = ?2 where key = ?1",
+                params![META_IDENTITY, serde_json::to_vec(&forged).unwrap()],
+            )
+            .unwrap();
+        assert!(matches!(
+            store.identity(),
+            Err(StoreError::DamagedRow { table: "meta", .. })
+        ));
+        assert_eq!(
+            store.device_token().unwrap().as_deref(),
+            Some("device-token")
+        );
+        drop(store);
+        // An unlock does not take it for a store from before format 1 and seal it.
+        let store = KioskStore::unlock(&path, PIN).unwrap();
+        assert!(matches!(
+            store.identity(),
+            Err(StoreError::DamagedRow { .. })
+        ));
+        drop(store);
+
+        // A store a kiosk before format 1 left: the identity in plain, sealed at unlock.
+        let _ = std::fs::remove_file(&path);
+        let mut store = KioskStore::create(&path, PIN, KdfParams::FOR_TESTS).unwrap();
+        store
+            .save_identity(&mine, "device-token", &device_key)
+            .unwrap();
+        store.downgrade_for_tests(PIN, 0);
+        assert_eq!(store.format().unwrap(), 0);
+        assert!(serde_json::from_slice::<Identity>(&raw_identity(&store)).is_ok());
+        drop(store);
+        let store = KioskStore::unlock(&path, PIN).unwrap();
+        assert_eq!(store.format().unwrap(), STORE_FORMAT);
+        assert!(serde_json::from_slice::<serde_json::Value>(&raw_identity(&store)).is_err());
+        assert_eq!(store.identity().unwrap(), Some(mine));
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

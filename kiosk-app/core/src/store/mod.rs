@@ -84,6 +84,11 @@ fn migrations() -> Migrations<'static> {
 }
 
 const META_WRAPPED_KEY: &str = "wrapped_data_key";
+/// The layout of what the store seals, bound to the wrapped data key (so only the PIN's holder
+/// can lower it, see `sync_protocol::crypto::pin`). 0: before formats. 1: the identity is sealed
+/// and every ticket's sealed code is bound to its row; a plain identity or a code sealed the
+/// older way is refused as damaged.
+pub const STORE_FORMAT: u32 = 1;
 
 /// An unlocked store.
 pub struct KioskStore {
@@ -171,8 +176,8 @@ impl KioskStore {
             let mut conn = connect(&creating)?;
             migrate(&mut conn)?;
             let data_key = DataKey::generate(&mut OsRng);
-            let wrapped =
-                wrap_data_key(pin, &data_key, kdf, &mut OsRng).map_err(StoreError::Crypto)?;
+            let wrapped = wrap_data_key(pin, &data_key, kdf, STORE_FORMAT, &mut OsRng)
+                .map_err(StoreError::Crypto)?;
             let wrapped = serde_json::to_vec(&wrapped).expect("wrapped keys serialize");
             conn.execute(
                 "insert into meta (key, value) values (?1, ?2)",
@@ -240,8 +245,67 @@ impl KioskStore {
         migrate(&mut conn)?;
         let mut store = Self::with_key(conn, &data_key);
         store.seal_plain_reject_messages()?;
-        store.upgrade_ticket_seals()?;
+        if wrapped.format() < STORE_FORMAT {
+            store.upgrade_format(pin, &data_key, wrapped.params())?;
+        }
         Ok(store)
+    }
+
+    /// Brings a store of an older format to [`STORE_FORMAT`]: every ticket's code sealed to its
+    /// row, the identity sealed; then the data key is wrapped again for the new format, after
+    /// which the older layout is refused. A step cut short is done again at the next unlock.
+    fn upgrade_format(
+        &mut self,
+        pin: &str,
+        data_key: &DataKey,
+        kdf: KdfParams,
+    ) -> Result<(), StoreError> {
+        self.upgrade_ticket_seals()?;
+        self.seal_plain_identity()?;
+        self.wrap_for_format(pin, data_key, kdf, STORE_FORMAT)
+    }
+
+    fn wrap_for_format(
+        &mut self,
+        pin: &str,
+        data_key: &DataKey,
+        kdf: KdfParams,
+        format: u32,
+    ) -> Result<(), StoreError> {
+        let wrapped =
+            wrap_data_key(pin, data_key, kdf, format, &mut OsRng).map_err(StoreError::Crypto)?;
+        let wrapped = serde_json::to_vec(&wrapped).expect("wrapped keys serialize");
+        self.conn.execute(
+            "update meta set value = ?2 where key = ?1",
+            params![META_WRAPPED_KEY, wrapped],
+        )?;
+        Ok(())
+    }
+
+    /// The format the data key is wrapped for.
+    pub fn format(&self) -> Result<u32, StoreError> {
+        Ok(Self::wrapped_key(&self.conn)?.format())
+    }
+
+    /// Test scaffolding: makes this store look as a kiosk of `format` left it (the data key
+    /// wrapped for it; at format 0, the identity in plain).
+    #[cfg(test)]
+    pub(crate) fn downgrade_for_tests(&mut self, pin: &str, format: u32) {
+        let wrapped = Self::wrapped_key(&self.conn).unwrap();
+        let data_key = unwrap_data_key(pin, &wrapped).unwrap();
+        if format == 0
+            && let Some(identity) = self.identity().unwrap()
+        {
+            let plain = serde_json::to_vec(&identity).unwrap();
+            self.conn
+                .execute(
+                    "update meta set value = ?2 where key = ?1",
+                    params![identity::META_IDENTITY, plain],
+                )
+                .unwrap();
+        }
+        self.wrap_for_format(pin, &data_key, wrapped.params(), format)
+            .unwrap();
     }
 
     /// The Argon2id costs the data key is wrapped with.
@@ -273,8 +337,8 @@ impl KioskStore {
             CryptoError::WrongPin => StoreError::WrongPin,
             other => StoreError::Crypto(other),
         })?;
-        let rewrapped =
-            wrap_data_key(new_pin, &data_key, kdf, &mut OsRng).map_err(StoreError::Crypto)?;
+        let rewrapped = wrap_data_key(new_pin, &data_key, kdf, wrapped.format(), &mut OsRng)
+            .map_err(StoreError::Crypto)?;
         let rewrapped = serde_json::to_vec(&rewrapped).expect("wrapped keys serialize");
         self.conn.execute(
             "update meta set value = ?2 where key = ?1",

@@ -288,6 +288,17 @@ mod tests {
             .conn
             .execute("delete from meta where key = ?1", params![META_TICKET_SEAL])
             .unwrap();
+        // Deleting the flag alone changes nothing: the store's format says the codes are bound.
+        drop(store);
+        let store = KioskStore::unlock(&path, "2468").unwrap();
+        assert!(matches!(
+            store.ticket_by_code(&code),
+            Err(StoreError::DamagedRow { .. })
+        ));
+        assert!(store.meta(META_TICKET_SEAL).unwrap().is_none());
+        // A store a kiosk before format 1 left is upgraded.
+        let mut store = store;
+        store.downgrade_for_tests("2468", 0);
         drop(store);
         let store = KioskStore::unlock(&path, "2468").unwrap();
         let ticket = store.ticket_by_code(&code).unwrap().unwrap();
