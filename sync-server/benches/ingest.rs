@@ -10,7 +10,9 @@
 //! 1. **Ingest**: one kiosk pushes `BENCH_CHECK_INS` offline admissions of distinct, existing
 //!    tickets in batches of 1000, one batch after the other; then two kiosks do the same at once
 //!    on fresh tickets; then a third kiosk admits every ticket of the first run again, so every
-//!    check-in is a double admission (the conflict path).
+//!    check-in is a double admission (the conflict path). Each run prints two rates: pushes
+//!    answered (the change log and the feed are stored), and filed (the server's filer has filed
+//!    every check-in, its merge and its conflicts, after the pushes).
 //! 2. **Many kiosks**: `BENCH_KIOSKS` kiosks each push `BENCH_ROUNDS` batches of
 //!    `BENCH_KIOSK_BATCH` check-ins while holding the live stream open and pulling whenever it
 //!    says the feed grew (as the kiosk engine does): once as a burst (the venue's network comes
@@ -210,6 +212,31 @@ async fn count(app: &TestApp, sql: &str, event: EventId) -> i64 {
         .unwrap()
 }
 
+/// Waits until the server's filer has filed every device change of `event` (without asking it
+/// to catch up, as no admin read does here); returns the time since `start`.
+async fn filed(app: &TestApp, event: EventId, start: Instant) -> Duration {
+    loop {
+        let behind: bool = sqlx::query_scalar(
+            "select exists (select 1 from feed f
+               left join filer_positions p on p.event_id = f.event_id
+               where f.event_id = $1 and f.item is null
+                 and (f.tx, f.pos) > (coalesce(p.tx, '0'::xid8), coalesce(p.pos, 0)))",
+        )
+        .bind(event.as_uuid())
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap();
+        if !behind {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(600),
+            "the filer did not catch up"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
     sorted[i]
@@ -249,10 +276,12 @@ impl Fleet {
         let gate = setup.gate;
         let sent = kiosks * rounds * per_push;
         let pushes_done = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
+        let pushed = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
         let retries_before = RETRIES.load(std::sync::atomic::Ordering::Relaxed);
         let start = Instant::now();
         let runs = fleet.into_iter().enumerate().map(|(i, mut kiosk)| {
             let pushes_done = pushes_done.clone();
+            let pushed = pushed.clone();
             async move {
                 let token = kiosk.token.clone();
                 let pushing = async {
@@ -280,6 +309,7 @@ impl Fleet {
                         latencies.push(sent.elapsed());
                     }
                     pushes_done.add_permits(1);
+                    pushed.add_permits(1);
                     (kiosk.next_seq - 1, acknowledged, latencies)
                 };
                 let (pushed, pulled) = tokio::join!(
@@ -289,7 +319,13 @@ impl Fleet {
                 (pushed.0, pushed.1, pushed.2, pulled)
             }
         });
-        let results = futures_util::future::join_all(runs).await;
+        // The filer's lag: from the start until every check-in is filed, watched from the moment
+        // the last push was answered (the kiosks are still pulling then).
+        let filing = async {
+            let _all = pushed.acquire_many(kiosks as u32).await.unwrap();
+            filed(app, setup.event, start).await
+        };
+        let (results, filed_after) = tokio::join!(futures_util::future::join_all(runs), filing);
         let elapsed = start.elapsed();
         let mut latencies: Vec<Duration> = Vec::new();
         for (last_seq, acknowledged, l, _) in &results {
@@ -335,6 +371,10 @@ impl Fleet {
             percentile(&latencies, 0.99).as_secs_f64() * 1000.0,
             latencies.last().unwrap().as_secs_f64() * 1000.0,
             latencies.len()
+        );
+        println!(
+            "  every check-in filed (check_ins, merge, conflicts) {:.2} s after the start",
+            filed_after.as_secs_f64()
         );
         println!(
             "  requests answered 503 and retried: {}",
@@ -640,11 +680,14 @@ async fn main() {
     let start = Instant::now();
     let ack = push_all(&app, &a.token, batches).await;
     let one = start.elapsed();
+    let one_filed = filed(&app, setup.event, start).await;
     assert_eq!(ack, n as u64);
     println!(
-        "  1 kiosk:                 {:>8.0} check-ins/s ({:.2} s)",
+        "  1 kiosk:                 {:>8.0} check-ins/s answered ({:.2} s), {:>8.0}/s filed ({:.2} s)",
         rate(n, one),
-        one.as_secs_f64()
+        one.as_secs_f64(),
+        rate(n, one_filed),
+        one_filed.as_secs_f64()
     );
 
     // 1b. Two kiosks at once, half each.
@@ -658,11 +701,14 @@ async fn main() {
     let start = Instant::now();
     let (ab, ac) = tokio::join!(push_all(&app, &b.token, bb), push_all(&app, &c.token, cb));
     let two = start.elapsed();
+    let two_filed = filed(&app, setup.event, start).await;
     assert_eq!((ab + ac) as usize, n);
     println!(
-        "  2 kiosks at once:        {:>8.0} check-ins/s ({:.2} s)",
+        "  2 kiosks at once:        {:>8.0} check-ins/s answered ({:.2} s), {:>8.0}/s filed ({:.2} s)",
         rate(n, two),
-        two.as_secs_f64()
+        two.as_secs_f64(),
+        rate(n, two_filed),
+        two_filed.as_secs_f64()
     );
 
     // 1c. Every ticket of the first run admitted again: n double admissions.
@@ -671,6 +717,7 @@ async fn main() {
     let start = Instant::now();
     push_all(&app, &d.token, batches).await;
     let doubles = start.elapsed();
+    let doubles_filed = filed(&app, setup.event, start).await;
     let conflicts = count(
         &app,
         "select count(*) from conflicts where event_id = $1 and kind = 'double_admission'",
@@ -679,9 +726,12 @@ async fn main() {
     .await;
     assert_eq!(conflicts, n as i64);
     println!(
-        "  1 kiosk, all conflicts:  {:>8.0} check-ins/s ({:.2} s, {conflicts} double admissions)",
+        "  1 kiosk, all conflicts:  {:>8.0} check-ins/s answered ({:.2} s), {:>8.0}/s filed \
+         ({:.2} s, {conflicts} double admissions)",
         rate(n, doubles),
-        doubles.as_secs_f64()
+        doubles.as_secs_f64(),
+        rate(n, doubles_filed),
+        doubles_filed.as_secs_f64()
     );
     let stored = count(
         &app,
