@@ -366,11 +366,17 @@ impl KioskStore {
         let identity = self
             .identity()?
             .ok_or_else(|| StoreError::Malformed("not enrolled".into()))?;
+        // Above the sealed acknowledgement mark every row is pending, whatever its plain state.
+        let mark = self.acknowledged_mark()?.min(i64::MAX as u64) as i64;
         let mut statement = self.conn.prepare_cached(
             "select seq, change_id, hlc, kind, schema_version, entity_id, sealed, package_version
-             from outbox where state = 0 order by seq limit ?1",
+             from outbox where state = 0
+             union
+             select seq, change_id, hlc, kind, schema_version, entity_id, sealed, package_version
+             from outbox where seq > ?2
+             order by seq limit ?1",
         )?;
-        let rows = statement.query_map(params![limit as i64], |r| {
+        let rows = statement.query_map(params![limit as i64, mark], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
                 r.get::<_, Vec<u8>>(1)?,
@@ -419,17 +425,26 @@ impl KioskStore {
         Ok(changes)
     }
 
-    /// Counts of outbox rows: (pending, acknowledged, parked).
+    /// Counts of outbox rows: (pending, acknowledged, parked). Rows above the sealed
+    /// acknowledgement mark count as pending whatever their plain state.
     pub fn outbox_counts(&self) -> Result<(u64, u64, u64), StoreError> {
-        let count = |state: i64| -> Result<u64, StoreError> {
-            let n: i64 = self.conn.query_row(
-                "select count(*) from outbox where state = ?1",
-                params![state],
-                |r| r.get(0),
-            )?;
-            Ok(n.max(0) as u64)
-        };
-        Ok((count(0)?, count(1)?, count(2)?))
+        let mark = self.acknowledged_mark()?.min(i64::MAX as u64) as i64;
+        let (pending, acknowledged, parked): (i64, i64, i64) = self.conn.query_row(
+            // By index: the plain states, corrected by the few rows above the mark.
+            "select (select count(*) from outbox where state = 0)
+                    + (select count(*) from outbox where seq > ?1 and state <> 0),
+                    (select count(*) from outbox where state = 1)
+                    - (select count(*) from outbox where seq > ?1 and state = 1),
+                    (select count(*) from outbox where state = 2)
+                    - (select count(*) from outbox where seq > ?1 and state = 2)",
+            params![mark],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        Ok((
+            pending.max(0) as u64,
+            acknowledged.max(0) as u64,
+            parked.max(0) as u64,
+        ))
     }
 }
 

@@ -134,39 +134,40 @@ impl KioskStore {
     }
 }
 
+/// An identity for tests: a fresh device and event, certified by `server`.
+#[cfg(test)]
+pub(crate) fn test_identity(server: &SecretKey, device_key: &SecretKey) -> Identity {
+    let now = sync_protocol::UnixMillis(1_800_000_000_000);
+    let device_id = DeviceId::new(now, &mut OsRng);
+    let event_id = EventId::new(now, &mut OsRng);
+    Identity {
+        device_id,
+        event_id,
+        server_url: "https://gatepass.example.org".into(),
+        server_key: server.public_key(),
+        gate_id: None,
+        certificate: Signed::sign(
+            &DeviceCertificate {
+                device_id,
+                event_id,
+                public_key: device_key.public_key(),
+                label: "north-1".into(),
+                gate_id: None,
+                issued_at: now,
+            },
+            server,
+        ),
+        badge_certificate: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::store::STORE_FORMAT;
-    use sync_protocol::UnixMillis;
     use sync_protocol::crypto::KdfParams;
 
     const PIN: &str = "246810";
-
-    fn identity(server: &SecretKey, device_key: &SecretKey) -> Identity {
-        let now = UnixMillis(1_800_000_000_000);
-        let device_id = DeviceId::new(now, &mut OsRng);
-        let event_id = EventId::new(now, &mut OsRng);
-        Identity {
-            device_id,
-            event_id,
-            server_url: "https://gatepass.example.org".into(),
-            server_key: server.public_key(),
-            gate_id: None,
-            certificate: Signed::sign(
-                &DeviceCertificate {
-                    device_id,
-                    event_id,
-                    public_key: device_key.public_key(),
-                    label: "north-1".into(),
-                    gate_id: None,
-                    issued_at: now,
-                },
-                server,
-            ),
-            badge_certificate: None,
-        }
-    }
 
     fn raw_identity(store: &KioskStore) -> Vec<u8> {
         store.meta(META_IDENTITY).unwrap().unwrap()
@@ -183,7 +184,7 @@ mod tests {
         let path = dir.join("kiosk.db");
         let server = SecretKey::generate(&mut OsRng);
         let device_key = SecretKey::generate(&mut OsRng);
-        let mine = identity(&server, &device_key);
+        let mine = test_identity(&server, &device_key);
         let mut store = KioskStore::create(&path, PIN, KdfParams::FOR_TESTS).unwrap();
         assert_eq!(store.format().unwrap(), STORE_FORMAT);
         store
@@ -196,7 +197,7 @@ mod tests {
 
         // Someone with the file but not the PIN writes an identity pinning their own key.
         let thief = SecretKey::generate(&mut OsRng);
-        let forged = identity(&thief, &device_key);
+        let forged = test_identity(&thief, &device_key);
         store
             .conn
             .execute(

@@ -87,8 +87,9 @@ const META_WRAPPED_KEY: &str = "wrapped_data_key";
 /// The layout of what the store seals, bound to the wrapped data key (so only the PIN's holder
 /// can lower it, see `sync_protocol::crypto::pin`). 0: before formats. 1: the identity is sealed
 /// and every ticket's sealed code is bound to its row; a plain identity or a code sealed the
-/// older way is refused as damaged.
-pub const STORE_FORMAT: u32 = 1;
+/// older way is refused as damaged. 2: the outbox's acknowledgement mark is sealed (rows above
+/// it are pending whatever their plain state says).
+pub const STORE_FORMAT: u32 = 2;
 
 /// An unlocked store.
 pub struct KioskStore {
@@ -252,7 +253,7 @@ impl KioskStore {
     }
 
     /// Brings a store of an older format to [`STORE_FORMAT`]: every ticket's code sealed to its
-    /// row, the identity sealed; then the data key is wrapped again for the new format, after
+    /// row, the identity sealed (format 1), the acknowledgement mark sealed (2); then the data key is wrapped again for the new format, after
     /// which the older layout is refused. A step cut short is done again at the next unlock.
     fn upgrade_format(
         &mut self,
@@ -260,8 +261,14 @@ impl KioskStore {
         data_key: &DataKey,
         kdf: KdfParams,
     ) -> Result<(), StoreError> {
-        self.upgrade_ticket_seals()?;
-        self.seal_plain_identity()?;
+        let format = Self::wrapped_key(&self.conn)?.format();
+        if format < 1 {
+            self.upgrade_ticket_seals()?;
+            self.seal_plain_identity()?;
+        }
+        if format < 2 {
+            self.seal_acknowledged_mark()?;
+        }
         self.wrap_for_format(pin, data_key, kdf, STORE_FORMAT)
     }
 
@@ -302,6 +309,11 @@ impl KioskStore {
                     "update meta set value = ?2 where key = ?1",
                     params![identity::META_IDENTITY, plain],
                 )
+                .unwrap();
+        }
+        if format < 2 {
+            self.conn
+                .execute("delete from meta where key = 'acknowledged_seq'", [])
                 .unwrap();
         }
         self.wrap_for_format(pin, &data_key, wrapped.params(), format)

@@ -5,7 +5,7 @@
 use rand::rngs::OsRng;
 use rusqlite::params;
 use sync_protocol::changes::ChangeBody;
-use sync_protocol::crypto::{blind_index, seal};
+use sync_protocol::crypto::{SealingKey, blind_index, seal};
 use sync_protocol::ticket_code::TicketCode;
 use sync_protocol::wire::{ChangeResult, ChangeStatus, Cursor, PullItem};
 
@@ -37,6 +37,28 @@ pub struct PageApplied {
     pub skipped: u64,
 }
 
+/// The meta key of the sealed acknowledgement mark (see [`KioskStore::acknowledged_mark`]).
+const META_ACKNOWLEDGED: &str = "acknowledged_seq";
+
+fn put_acknowledged_mark(
+    conn: &rusqlite::Connection,
+    sealing: &SealingKey,
+    mark: u64,
+) -> Result<(), StoreError> {
+    let sealed = seal(
+        sealing,
+        &mut OsRng,
+        &mark.to_be_bytes(),
+        &row_aad("meta", META_ACKNOWLEDGED.as_bytes()),
+    );
+    conn.execute(
+        "insert into meta (key, value) values (?1, ?2)
+         on conflict (key) do update set value = excluded.value",
+        params![META_ACKNOWLEDGED, sealed],
+    )?;
+    Ok(())
+}
+
 impl KioskStore {
     /// Where the next pull starts: the stored cursor, else the package's.
     pub fn cursor(&self) -> Result<Cursor, StoreError> {
@@ -61,6 +83,7 @@ impl KioskStore {
         results: &[ChangeResult],
         acknowledged_seq: u64,
     ) -> Result<(), StoreError> {
+        let mark = self.acknowledged_mark()?;
         let tx = self.conn.transaction()?;
         for result in results {
             if result.seq > acknowledged_seq {
@@ -90,8 +113,47 @@ impl KioskStore {
             "update outbox set state = 1 where seq <= ?1 and state = 0",
             params![acknowledged_seq as i64],
         )?;
+        if acknowledged_seq > mark {
+            put_acknowledged_mark(&tx, &self.sealing, acknowledged_seq)?;
+        }
         tx.commit()?;
         Ok(())
+    }
+
+    /// The highest seq the server acknowledged, as sealed in the store: every outbox row above
+    /// it is pending, whatever its plain `state` says, so marking rows sent in the file does not
+    /// keep them from the server. Absent: 0 (every row is sent again; the server answers
+    /// duplicates). One that does not open is a damaged row.
+    pub fn acknowledged_mark(&self) -> Result<u64, StoreError> {
+        let Some(sealed) = self.meta(META_ACKNOWLEDGED)? else {
+            return Ok(0);
+        };
+        let plain = self.open_row("meta", META_ACKNOWLEDGED.as_bytes(), &sealed)?;
+        let bytes: [u8; 8] = plain[..].try_into().map_err(|_| StoreError::DamagedRow {
+            table: "meta",
+            id: META_ACKNOWLEDGED.into(),
+        })?;
+        Ok(u64::from_be_bytes(bytes))
+    }
+
+    /// Seals the acknowledgement mark of a store from before format 2, from the plain states:
+    /// the run of rows from seq 1 that are acknowledged or parked (at unlock, once).
+    pub(super) fn seal_acknowledged_mark(&mut self) -> Result<(), StoreError> {
+        if self.meta(META_ACKNOWLEDGED)?.is_some() {
+            return Ok(());
+        }
+        let first_pending: Option<i64> =
+            self.conn
+                .query_row("select min(seq) from outbox where state = 0", [], |r| {
+                    r.get(0)
+                })?;
+        let mark: i64 = match first_pending {
+            Some(seq) => seq - 1,
+            None => self
+                .conn
+                .query_row("select coalesce(max(seq), 0) from outbox", [], |r| r.get(0))?,
+        };
+        put_acknowledged_mark(&self.conn, &self.sealing, mark.max(0) as u64)
     }
 
     /// Parked changes: (seq, kind, code, message), for the coordinator screen. A reason that
@@ -350,5 +412,121 @@ fn item_name(item: &PullItem) -> String {
         PullItem::TicketStatus { ticket_id, .. } => format!("ticket status {ticket_id}"),
         PullItem::TicketIssued { ticket, .. } => format!("ticket issued {}", ticket.id),
         PullItem::DeviceRevoked { device_id, .. } => format!("device revoked {device_id}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::STORE_FORMAT;
+    use crate::store::identity::test_identity;
+    use sync_protocol::UnixMillis;
+    use sync_protocol::changes::CheckInAnnulment;
+    use sync_protocol::crypto::{KdfParams, SecretKey};
+    use sync_protocol::ids::{CheckInId, TicketId};
+
+    const PIN: &str = "246810";
+
+    fn pending(store: &KioskStore) -> Vec<u64> {
+        store
+            .pending_changes(100)
+            .unwrap()
+            .iter()
+            .map(|c| c.seq)
+            .collect()
+    }
+
+    /// Marking outbox rows sent or parked with plain SQL does not keep them from the server: the
+    /// acknowledgement mark is sealed. A store from before format 2 gets its mark from the plain
+    /// states once, at unlock.
+    #[test]
+    fn rows_marked_sent_in_the_file_are_still_pushed() {
+        let dir = std::env::temp_dir().join(format!("gp-outbox-mark-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("kiosk.db");
+        let server = SecretKey::generate(&mut OsRng);
+        let device_key = SecretKey::generate(&mut OsRng);
+        let mut store = KioskStore::create(&path, PIN, KdfParams::FOR_TESTS).unwrap();
+        store
+            .save_identity(&test_identity(&server, &device_key), "token", &device_key)
+            .unwrap();
+        let now = UnixMillis(1_800_000_000_000);
+        for _ in 0..4 {
+            let body = ChangeBody::CheckInAnnulment(CheckInAnnulment {
+                check_in_id: CheckInId::new(now, &mut OsRng),
+                ticket_id: TicketId::new(now, &mut OsRng),
+                reason: "test".into(),
+            });
+            store.record(&body, now).unwrap();
+        }
+        let accepted = |seq| ChangeResult {
+            seq,
+            status: ChangeStatus::Accepted,
+            clock_ahead_ms: None,
+        };
+        store
+            .record_push_results(&[accepted(1), accepted(2)], 2)
+            .unwrap();
+        assert_eq!(store.acknowledged_mark().unwrap(), 2);
+        assert_eq!(pending(&store), [3, 4]);
+        assert_eq!(store.outbox_counts().unwrap(), (2, 2, 0));
+
+        // Someone with the file marks the pending rows sent and parked.
+        store
+            .conn
+            .execute("update outbox set state = 1 where seq = 3", [])
+            .unwrap();
+        store
+            .conn
+            .execute("update outbox set state = 2 where seq = 4", [])
+            .unwrap();
+        assert_eq!(pending(&store), [3, 4], "still pushed");
+        assert_eq!(store.outbox_counts().unwrap(), (2, 2, 0));
+        // Deleting the mark only sends everything again (the server answers duplicates).
+        let sealed_mark = store.meta(META_ACKNOWLEDGED).unwrap().unwrap();
+        store
+            .conn
+            .execute(
+                "delete from meta where key = ?1",
+                params![META_ACKNOWLEDGED],
+            )
+            .unwrap();
+        assert_eq!(pending(&store), [1, 2, 3, 4]);
+        // A mark written without the key does not open.
+        store
+            .conn
+            .execute(
+                "insert into meta (key, value) values (?1, ?2)",
+                params![META_ACKNOWLEDGED, 4u64.to_be_bytes().to_vec()],
+            )
+            .unwrap();
+        assert!(matches!(
+            store.pending_changes(100),
+            Err(StoreError::DamagedRow { .. })
+        ));
+        store
+            .conn
+            .execute(
+                "update meta set value = ?2 where key = ?1",
+                params![META_ACKNOWLEDGED, sealed_mark],
+            )
+            .unwrap();
+        assert_eq!(pending(&store), [3, 4]);
+
+        // A store an older kiosk left (no mark, plain states) gets its mark at unlock.
+        store
+            .conn
+            .execute("update outbox set state = 0 where seq in (3, 4)", [])
+            .unwrap();
+        store.downgrade_for_tests(PIN, 1);
+        assert!(store.meta(META_ACKNOWLEDGED).unwrap().is_none());
+        drop(store);
+        let store = KioskStore::unlock(&path, PIN).unwrap();
+        assert_eq!(store.format().unwrap(), STORE_FORMAT);
+        assert_eq!(store.acknowledged_mark().unwrap(), 2);
+        assert_eq!(pending(&store), [3, 4]);
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
