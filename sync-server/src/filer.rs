@@ -69,7 +69,12 @@ async fn file_all(store: &PgStore) -> u64 {
     let mut changes = 0;
     for event in events {
         loop {
-            match store.file_settled(event, FILING_BATCH).await {
+            let filing = store.file_settled(event, FILING_BATCH).await;
+            crate::metrics::record_filing(
+                filing.as_ref().map_or(0, |f| f.changes),
+                filing.is_err(),
+            );
+            match filing {
                 Ok(filed) if filed.more => changes += filed.changes,
                 Ok(filed) => {
                     changes += filed.changes;

@@ -1,4 +1,5 @@
-//! Prometheus metrics: request counts and latencies per route, and what pushes did.
+//! Prometheus metrics: request counts and latencies per route, what pushes did, what the filer
+//! filed.
 //!
 //! Served at `GET /metrics` to staff, or to a scraper with the bearer token in
 //! `SYNC_METRICS_TOKEN`; never to kiosks. The recorder is process-wide (installed once), so
@@ -55,6 +56,15 @@ pub fn record_push(accepted: u64, duplicates: u64, rejected: u64) {
     metrics::counter!("sync_changes_total", "result" => "accepted").increment(accepted);
     metrics::counter!("sync_changes_total", "result" => "duplicate").increment(duplicates);
     metrics::counter!("sync_changes_total", "result" => "rejected").increment(rejected);
+}
+
+/// Records a round of the filer: changes filed (a change filed again after a catch-up counts
+/// again) and whether a filing failed.
+pub fn record_filing(changes: u64, failed: bool) {
+    metrics::counter!("sync_filed_changes_total").increment(changes);
+    if failed {
+        metrics::counter!("sync_filer_failures_total").increment(1);
+    }
 }
 
 /// `GET /metrics`: the Prometheus text format, for staff or the configured scraper token.

@@ -258,6 +258,32 @@ async fn metrics_are_for_staff_not_kiosks() {
         text.contains(r#"sync_changes_total{result="accepted"}"#),
         "{text}"
     );
+    // The filer files the three check-ins after the push was answered, and counts them.
+    let start = std::time::Instant::now();
+    loop {
+        let text = app
+            .http
+            .get(app.url("/metrics"))
+            .bearer_auth(&coordinator)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let filed: f64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("sync_filed_changes_total "))
+            .map_or(0.0, |v| v.trim().parse().unwrap());
+        if filed >= 3.0 {
+            break;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "the filer's count never reached 3: {text}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     app.stop().await;
     db.drop_db().await;
 }
