@@ -216,17 +216,7 @@ async fn count(app: &TestApp, sql: &str, event: EventId) -> i64 {
 /// to catch up, as no admin read does here); returns the time since `start`.
 async fn filed(app: &TestApp, event: EventId, start: Instant) -> Duration {
     loop {
-        let behind: bool = sqlx::query_scalar(
-            "select exists (select 1 from feed f
-               left join filer_positions p on p.event_id = f.event_id
-               where f.event_id = $1 and f.item is null
-                 and (f.tx, f.pos) > (coalesce(p.tx, '0'::xid8), coalesce(p.pos, 0)))",
-        )
-        .bind(event.as_uuid())
-        .fetch_one(app.store.pool())
-        .await
-        .unwrap();
-        if !behind {
+        if !app.filer_behind(event).await {
             return start.elapsed();
         }
         assert!(

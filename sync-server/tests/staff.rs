@@ -239,16 +239,11 @@ async fn metrics_are_for_staff_not_kiosks() {
     assert_eq!(code_of(as_kiosk).await, (401, ErrorCode::Unauthorized));
 
     let coordinator = app.staff("cora", Role::Coordinator).await;
-    let text = app
-        .http
-        .get(app.url("/metrics"))
-        .bearer_auth(&coordinator)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = |token: &str| {
+        let request = app.http.get(app.url("/metrics")).bearer_auth(token);
+        async move { request.send().await.unwrap().text().await.unwrap() }
+    };
+    let text = metrics(&coordinator).await;
     assert!(text.contains("http_requests_total"), "{text}");
     assert!(
         text.contains(r#"route="/api/v1/push""#),
@@ -261,16 +256,7 @@ async fn metrics_are_for_staff_not_kiosks() {
     // The filer files the three check-ins after the push was answered, and counts them.
     let start = std::time::Instant::now();
     loop {
-        let text = app
-            .http
-            .get(app.url("/metrics"))
-            .bearer_auth(&coordinator)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = metrics(&coordinator).await;
         let filed: f64 = text
             .lines()
             .find_map(|l| l.strip_prefix("sync_filed_changes_total "))

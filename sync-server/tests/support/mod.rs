@@ -101,6 +101,21 @@ impl TestApp {
         }
     }
 
+    /// Whether the feed of `event` holds device changes past the filer's position (read without
+    /// asking the filer to catch up).
+    pub async fn filer_behind(&self, event: EventId) -> bool {
+        sqlx::query_scalar(
+            "select exists (select 1 from feed f
+               left join filer_positions p on p.event_id = f.event_id
+               where f.event_id = $1 and f.item is null
+                 and (f.tx, f.pos) > (coalesce(p.tx, '0'::xid8), coalesce(p.pos, 0)))",
+        )
+        .bind(event.as_uuid())
+        .fetch_one(self.store.pool())
+        .await
+        .unwrap()
+    }
+
     /// Creates an event and returns its id.
     pub async fn create_event(&self) -> EventId {
         let mut rng = ChaCha20Rng::from_entropy();
