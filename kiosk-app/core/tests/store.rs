@@ -708,3 +708,91 @@ fn an_edited_status_attendee_or_ticket_type_makes_that_row_fail_to_open() {
         "other rows are fine"
     );
 }
+
+/// The event's rules stay readable in the file but cannot be changed there: a gate edited, a
+/// ticket type added, a revoked kiosk taken off the list or a table's tag removed makes that
+/// table refused as damaged (the tickets and the other tables still work), until the next full
+/// package writes it afresh.
+#[test]
+fn rules_edited_in_the_file_are_refused_until_the_next_package() {
+    let f = Fixture::new("rules");
+    let mut snapshot = f.snapshot.clone();
+    let revoked = sync_protocol::ids::DeviceId::new(T, &mut ChaCha20Rng::seed_from_u64(5));
+    snapshot.revoked_devices.push(revoked);
+    snapshot.normalize();
+    let mut store = KioskStore::create(&f.path(), PIN, KdfParams::FOR_TESTS).unwrap();
+    store
+        .apply_package(&f.package(&snapshot, 1), &f.key.public_key(), f.event_id())
+        .unwrap();
+    assert_eq!(store.gates().unwrap(), snapshot.gates);
+    assert_eq!(store.certificates().unwrap().1, vec![revoked]);
+    drop(store);
+
+    let gate = snapshot.gates[0].id;
+    let other_type = sync_protocol::ids::TicketTypeId::new(T, &mut ChaCha20Rng::seed_from_u64(6));
+    let tampers: [(&str, String); 5] = [
+        (
+            "gates",
+            format!(
+                "update gates set body = replace(body, 'North', 'Every door') where id = x'{}'",
+                hex(&gate.to_bytes())
+            ),
+        ),
+        (
+            "ticket_types",
+            format!(
+                "insert into ticket_types (id, body) select x'{}', replace(body, 'Day pass', 'All areas') from ticket_types",
+                hex(&other_type.to_bytes())
+            ),
+        ),
+        ("revoked_devices", "delete from revoked_devices".into()),
+        ("event", "delete from meta where key = 'tag:event'".into()),
+        ("gates", "delete from gates".into()),
+    ];
+    for (version, (table, sql)) in (2..).zip(tampers) {
+        rusqlite::Connection::open(f.path())
+            .unwrap()
+            .execute_batch(&sql)
+            .unwrap();
+        let mut store = KioskStore::unlock(&f.path(), PIN).unwrap();
+        let refused = match table {
+            "gates" => store.gates().err(),
+            "ticket_types" => store.ticket_types().err(),
+            "revoked_devices" => store.certificates().err(),
+            "event" => store.event().err(),
+            _ => unreachable!(),
+        };
+        assert!(
+            matches!(refused, Some(StoreError::DamagedTable { table: t }) if t == table),
+            "{sql}: {refused:?}"
+        );
+        // The rest works: tickets are found, the other tables read.
+        let code = TicketCode::parse(&snapshot.tickets[1].code).unwrap();
+        assert!(store.ticket_by_code(&code).unwrap().is_some(), "{sql}");
+        if table != "gates" {
+            assert_eq!(store.gates().unwrap(), snapshot.gates, "{sql}");
+        } else {
+            assert_eq!(
+                store.ticket_types().unwrap(),
+                snapshot.ticket_types,
+                "{sql}"
+            );
+        }
+        // The next full package is the way back.
+        store
+            .apply_package(
+                &f.package(&snapshot, version),
+                &f.key.public_key(),
+                f.event_id(),
+            )
+            .unwrap();
+        assert_eq!(store.gates().unwrap(), snapshot.gates);
+        assert_eq!(store.ticket_types().unwrap(), snapshot.ticket_types);
+        assert_eq!(store.certificates().unwrap().1, vec![revoked]);
+        assert_eq!(store.event().unwrap().as_ref(), Some(&snapshot.event));
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

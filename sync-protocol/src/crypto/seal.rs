@@ -2,9 +2,9 @@
 //! from it.
 //!
 //! The kiosk holds one random [`DataKey`] (wrapped under the PIN, see [`super::pin`]). It is never
-//! used directly: [`DataKey::sealing_key`] and [`DataKey::blind_index_key`] derive one subkey per
-//! purpose with HMAC-SHA256 over a fixed label, so the key that encrypts rows and the key that
-//! indexes ticket codes are independent.
+//! used directly: [`DataKey::sealing_key`], [`DataKey::blind_index_key`] and
+//! [`DataKey::row_tag_key`] derive one subkey per purpose with HMAC-SHA256 over a fixed label, so
+//! the keys that encrypt rows, index ticket codes and tag plain rows are independent.
 //!
 //! Sealed format: `version (1 byte, = 1) | nonce (12 random bytes) | ciphertext | tag (16 bytes)`,
 //! so a seal is 29 bytes longer than its plaintext. The caller passes the row's identity (table and
@@ -21,6 +21,7 @@ use sha2::Sha256;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::blind::BlindIndexKey;
+use super::mac::RowTagKey;
 
 /// The version byte of the sealed format.
 const SEAL_VERSION: u8 = 1;
@@ -79,6 +80,11 @@ impl DataKey {
     /// The subkey of the ticket-code blind index.
     pub fn blind_index_key(&self) -> BlindIndexKey {
         BlindIndexKey::from_raw(self.derive(b"gatepass/v1/blind-index"))
+    }
+
+    /// The subkey of row tags (plain rows that must not be edited, see [`super::mac`]).
+    pub fn row_tag_key(&self) -> RowTagKey {
+        RowTagKey::from_raw(self.derive(b"gatepass/v1/row-tag"))
     }
 
     /// HMAC-SHA256(data key, label): one independent 32-byte subkey per purpose.

@@ -11,7 +11,7 @@ use sync_protocol::changes::{Change, ChangeBody};
 use sync_protocol::crypto::{blind_index, seal};
 use sync_protocol::hlc::{DEFAULT_MAX_DRIFT_MS, Hlc, HlcClock};
 use sync_protocol::ids::{ChangeId, CheckInId, DeviceId, GateId, TicketId};
-use sync_protocol::model::{Direction, Gate, TicketType};
+use sync_protocol::model::Direction;
 use sync_protocol::ticket_code::TicketCode;
 use sync_protocol::verdict::CheckInFact;
 
@@ -293,72 +293,6 @@ impl KioskStore {
             DeviceId::from_bytes(id16(&device, "check_ins")?).map_err(|_| damaged())?,
             fact,
         )))
-    }
-
-    /// The event's gates.
-    pub fn gates(&self) -> Result<Vec<Gate>, StoreError> {
-        self.json_rows("select body from gates", "gates")
-    }
-
-    /// The event's forms, every version held.
-    pub fn forms(&self) -> Result<Vec<sync_protocol::forms::Form>, StoreError> {
-        self.json_rows("select body from forms order by version", "forms")
-    }
-
-    /// The event, once a package is applied.
-    pub fn event(&self) -> Result<Option<sync_protocol::model::Event>, StoreError> {
-        Ok(self
-            .json_rows("select body from event", "event")?
-            .into_iter()
-            .next())
-    }
-
-    /// The event's ticket types.
-    pub fn ticket_types(&self) -> Result<Vec<TicketType>, StoreError> {
-        self.json_rows("select body from ticket_types", "ticket_types")
-    }
-
-    /// The signed certificates of the event's kiosks and the revoked devices.
-    pub fn certificates(
-        &self,
-    ) -> Result<
-        (
-            Vec<sync_protocol::crypto::Signed<sync_protocol::certificate::DeviceCertificate>>,
-            Vec<sync_protocol::ids::DeviceId>,
-        ),
-        StoreError,
-    > {
-        let certificates = self.json_rows("select body from certificates", "certificates")?;
-        let mut statement = self
-            .conn
-            .prepare_cached("select device_id from revoked_devices")?;
-        let revoked = statement
-            .query_map([], |r| r.get::<_, Vec<u8>>(0))?
-            .filter_map(|bytes| {
-                bytes
-                    .ok()
-                    .and_then(|b| <[u8; 16]>::try_from(b).ok())
-                    .and_then(|b| sync_protocol::ids::DeviceId::from_bytes(b).ok())
-            })
-            .collect();
-        Ok((certificates, revoked))
-    }
-
-    fn json_rows<T: serde::de::DeserializeOwned>(
-        &self,
-        sql: &str,
-        table: &'static str,
-    ) -> Result<Vec<T>, StoreError> {
-        let mut statement = self.conn.prepare_cached(sql)?;
-        let rows = statement.query_map([], |r| r.get::<_, String>(0))?;
-        rows.map(|row| {
-            let text = row?;
-            serde_json::from_str(&text).map_err(|_| StoreError::DamagedRow {
-                table,
-                id: "?".into(),
-            })
-        })
-        .collect()
     }
 
     /// Changes not yet acknowledged by the server, oldest first, at most `limit`.

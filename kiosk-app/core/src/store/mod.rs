@@ -7,7 +7,8 @@
 //! file without the PIN shows no name, email or code.
 //!
 //! This module: opening, PIN, keys (`attempts` counts wrong PINs and makes the kiosk wait after
-//! too many). `package` applies event packages; `tickets` reads them;
+//! too many). `package` applies event packages; `rules` keeps the event's rules
+//! (gates, ticket types, ...) tagged against edits; `tickets` reads tickets;
 //! `checkins` records scans and the outbox; `counts` counts admissions; `coordinator` keeps the
 //! coordinator PIN; `download` keeps a package body while it downloads.
 
@@ -18,6 +19,7 @@ mod counts;
 mod download;
 mod identity;
 mod package;
+mod rules;
 mod sync;
 mod tickets;
 
@@ -27,8 +29,8 @@ use rand::rngs::OsRng;
 use rusqlite::{Connection, OptionalExtension, params};
 use rusqlite_migration::{M, Migrations};
 use sync_protocol::crypto::{
-    BlindIndexKey, CryptoError, DataKey, KdfParams, SealingKey, WrappedKey, open, unwrap_data_key,
-    wrap_data_key,
+    BlindIndexKey, CryptoError, DataKey, KdfParams, RowTagKey, SealingKey, WrappedKey, open,
+    unwrap_data_key, wrap_data_key,
 };
 
 pub use attempts::FREE_ATTEMPTS;
@@ -64,6 +66,12 @@ pub enum StoreError {
     /// A row that does not decrypt or parse: tampered or damaged. Only that row is affected.
     #[error("the {table} row {id} is damaged or was tampered with")]
     DamagedRow { table: &'static str, id: String },
+    /// A table of the event's rules whose tag does not verify (see `rules`): edited, added to
+    /// or cut by someone with the file. The next full package writes it afresh.
+    #[error(
+        "the event's {table} are damaged or were tampered with: sync to fetch the package again"
+    )]
+    DamagedTable { table: &'static str },
     #[error("stored data is malformed: {0}")]
     Malformed(String),
     #[error("package refused: {0}")]
@@ -88,14 +96,17 @@ const META_WRAPPED_KEY: &str = "wrapped_data_key";
 /// can lower it, see `sync_protocol::crypto::pin`). 0: before formats. 1: the identity is sealed
 /// and every ticket's sealed code is bound to its row; a plain identity or a code sealed the
 /// older way is refused as damaged. 2: the outbox's acknowledgement mark is sealed (rows above
-/// it are pending whatever their plain state says).
-pub const STORE_FORMAT: u32 = 2;
+/// it are pending whatever their plain state says). 3: the event's rules (event, ticket types,
+/// gates, forms, certificates, revoked kiosks) are tagged table by table; a table without its tag
+/// is refused as damaged.
+pub const STORE_FORMAT: u32 = 3;
 
 /// An unlocked store.
 pub struct KioskStore {
     conn: Connection,
     sealing: SealingKey,
     index: BlindIndexKey,
+    tags: RowTagKey,
 }
 
 impl std::fmt::Debug for KioskStore {
@@ -187,6 +198,7 @@ impl KioskStore {
             // A new store seals every ticket the current way: nothing to upgrade at unlock.
             put_meta(&conn, tickets::META_TICKET_SEAL, 1)?;
             let mut store = Self::with_key(conn, &data_key);
+            store.tag_rules()?;
             prepare(&mut store)?;
             // Closing the last connection checkpoints the WAL into the file and removes it, so
             // the one file renamed holds everything.
@@ -253,8 +265,9 @@ impl KioskStore {
     }
 
     /// Brings a store of an older format to [`STORE_FORMAT`]: every ticket's code sealed to its
-    /// row, the identity sealed (format 1), the acknowledgement mark sealed (2); then the data key is wrapped again for the new format, after
-    /// which the older layout is refused. A step cut short is done again at the next unlock.
+    /// row, the identity sealed (format 1), the acknowledgement mark sealed (2), the rules tagged
+    /// (3); then the data key is wrapped again for the new format, after which the older layout
+    /// is refused. A step cut short is done again at the next unlock.
     fn upgrade_format(
         &mut self,
         pin: &str,
@@ -268,6 +281,9 @@ impl KioskStore {
         }
         if format < 2 {
             self.seal_acknowledged_mark()?;
+        }
+        if format < 3 {
+            self.tag_rules()?;
         }
         self.wrap_for_format(pin, data_key, kdf, STORE_FORMAT)
     }
@@ -314,6 +330,11 @@ impl KioskStore {
         if format < 2 {
             self.conn
                 .execute("delete from meta where key = 'acknowledged_seq'", [])
+                .unwrap();
+        }
+        if format < 3 {
+            self.conn
+                .execute("delete from meta where key like 'tag:%'", [])
                 .unwrap();
         }
         self.wrap_for_format(pin, &data_key, wrapped.params(), format)
@@ -377,6 +398,7 @@ impl KioskStore {
             conn,
             sealing: data_key.sealing_key(),
             index: data_key.blind_index_key(),
+            tags: data_key.row_tag_key(),
         }
     }
 

@@ -13,7 +13,7 @@
 use rand::rngs::OsRng;
 use rusqlite::{Transaction, params};
 use sync_protocol::changes::WalkIn;
-use sync_protocol::crypto::{PublicKey, SealingKey, blind_index, open, seal};
+use sync_protocol::crypto::{PublicKey, RowTagKey, SealingKey, blind_index, open, seal};
 use sync_protocol::ids::EventId;
 use sync_protocol::model::{Direction, TicketStatus};
 use sync_protocol::package::{
@@ -22,6 +22,7 @@ use sync_protocol::package::{
 };
 use sync_protocol::ticket_code::TicketCode;
 
+use super::rules::{Rules, write_tag};
 use super::{KioskStore, StoreError, row_aad};
 
 const META_PACKAGE_VERSION: &str = "package_version";
@@ -100,7 +101,7 @@ impl KioskStore {
                     "delete from check_ins where device_id not in (select value from meta where key = 'device_id')",
                     [],
                 )?;
-                write_small_tables(&tx, snapshot_small(snapshot))?;
+                write_small_tables(&tx, &self.tags, snapshot_small(snapshot))?;
                 write_people(
                     &self.sealing,
                     &self.index,
@@ -129,7 +130,7 @@ impl KioskStore {
                 ] {
                     tx.execute(&format!("delete from {table}"), [])?;
                 }
-                write_small_tables(&tx, delta_small(delta))?;
+                write_small_tables(&tx, &self.tags, delta_small(delta))?;
                 for id in &delta.remove_attendees {
                     tx.execute(
                         "delete from attendees where id = ?1",
@@ -208,7 +209,12 @@ fn delta_small(d: &PackageDelta) -> SmallTables<'_> {
     }
 }
 
-fn write_small_tables(tx: &Transaction<'_>, t: SmallTables<'_>) -> Result<(), StoreError> {
+/// Writes the rules of a package whole, with their tags (see `rules`).
+fn write_small_tables(
+    tx: &Transaction<'_>,
+    tags: &RowTagKey,
+    t: SmallTables<'_>,
+) -> Result<(), StoreError> {
     tx.execute(
         "insert into event (id, body) values (?1, ?2)",
         params![t.event.id.to_bytes(), json(t.event)],
@@ -242,6 +248,9 @@ fn write_small_tables(tx: &Transaction<'_>, t: SmallTables<'_>) -> Result<(), St
             "insert into revoked_devices (device_id) values (?1)",
             params![device.to_bytes()],
         )?;
+    }
+    for rules in Rules::ALL {
+        write_tag(tx, tags, rules)?;
     }
     Ok(())
 }

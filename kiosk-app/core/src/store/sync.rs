@@ -372,10 +372,7 @@ impl KioskStore {
                         }
                     }
                     PullItem::DeviceRevoked { device_id, .. } => {
-                        sp.execute(
-                            "insert into revoked_devices (device_id) values (?1) on conflict do nothing",
-                            params![device_id.to_bytes()],
-                        )?;
+                        super::rules::add_revoked_device(&sp, &self.tags, *device_id)?;
                         applied.revoked_devices += 1;
                     }
                 }
