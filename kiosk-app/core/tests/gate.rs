@@ -4,7 +4,7 @@
 mod support;
 
 use kiosk_core::gate::{ANNUL_WINDOW_MS, GateError, annul, scan};
-use kiosk_core::store::{Identity, KioskStore};
+use kiosk_core::store::{CheckInsAtUnlock, Identity, KioskStore, StoreError};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use support::{Fixture, PIN, T};
@@ -564,4 +564,144 @@ fn reasons_of_parked_changes_are_sealed() {
         })
         .unwrap();
     assert_eq!(plain, None, "sealed at unlock, the text cleared");
+}
+
+/// Someone with the file but not the PIN tries to let badges in twice: an edited check-in (an
+/// admission made annulled) is refused as damaged for its ticket alone; removed check-ins are
+/// found at unlock, this kiosk's own put back from its outbox, the other kiosks' pulled again.
+#[test]
+fn check_ins_edited_or_removed_in_the_file_let_no_badge_in_twice() {
+    let mut f = Fixture::new("check-in-tamper");
+    let rng = &mut ChaCha20Rng::seed_from_u64(23);
+    let other_key = SecretKey::generate(rng);
+    let other_id = DeviceId::new(T, rng);
+    let mut store = enrolled(&mut f, &other_key, other_id);
+    let gate = f.snapshot.gates[0].id;
+    let [pulled, edited, removed] = [0, 1, 2].map(|i| f.snapshot.tickets[i].clone());
+    let entry = |store: &mut KioskStore, code: &str, minutes: u64| {
+        scan(
+            store,
+            code.as_bytes(),
+            gate,
+            Direction::Entry,
+            T.plus_millis(minutes * 60_000),
+            true,
+        )
+    };
+    for ticket in [&edited, &removed] {
+        let first = entry(&mut store, &ticket.code, 1).unwrap();
+        assert_eq!(first.verdict.code, VerdictCode::Admitted);
+    }
+    // Another gate admitted the third ticket: pulled from the server.
+    let hlc = Hlc::new(T.as_u64(), 0);
+    let check_in = ChangeBody::CheckIn(CheckIn {
+        id: CheckInId::new(T, rng),
+        ticket_id: pulled.id,
+        gate_id: gate,
+        direction: Direction::Entry,
+        verdict: VerdictCode::Admitted,
+        offline: false,
+        scanned_at: T,
+    });
+    let page = [PullItem::DeviceChange {
+        position: Cursor { tx: 5, pos: 1 },
+        change: Change::new(ChangeId::new(T, rng), other_id, 1, hlc, 1, &check_in),
+    }];
+    store
+        .apply_pull_page(&page, Cursor { tx: 5, pos: 1 })
+        .unwrap();
+    assert!(
+        !entry(&mut store, &pulled.code, 2)
+            .unwrap()
+            .verdict
+            .code
+            .admits()
+    );
+    drop(store);
+    let tamper = |sql: String| {
+        rusqlite::Connection::open(f.path())
+            .unwrap()
+            .execute_batch(&sql)
+            .unwrap()
+    };
+    let id = |t: &sync_protocol::model::Ticket| {
+        t.id.to_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+
+    // Edited: the admission marked annulled.
+    tamper(format!(
+        "update check_ins set annulled = 1 where ticket_id = x'{}'",
+        id(&edited)
+    ));
+    let mut store = KioskStore::unlock(&f.path(), PIN).unwrap();
+    assert_eq!(store.check_ins_at_unlock(), CheckInsAtUnlock::Whole);
+    assert!(matches!(
+        entry(&mut store, &edited.code, 3),
+        Err(GateError::Store(StoreError::DamagedRow {
+            table: "check_ins",
+            ..
+        }))
+    ));
+    // The other tickets are judged as before.
+    assert!(
+        !entry(&mut store, &removed.code, 3)
+            .unwrap()
+            .verdict
+            .code
+            .admits()
+    );
+    drop(store);
+
+    // Removed: this kiosk's own check-in comes back from the outbox at once.
+    tamper(format!(
+        "delete from check_ins where ticket_id = x'{}'",
+        id(&removed)
+    ));
+    let mut store = KioskStore::unlock(&f.path(), PIN).unwrap();
+    assert_eq!(
+        store.check_ins_at_unlock(),
+        CheckInsAtUnlock::Restored {
+            missing: Some(1),
+            restored: 1
+        }
+    );
+    assert!(
+        !entry(&mut store, &removed.code, 4)
+            .unwrap()
+            .verdict
+            .code
+            .admits()
+    );
+    drop(store);
+
+    // Removed: another kiosk's check-in comes back with the next pull, from the feed's start.
+    tamper(format!(
+        "delete from check_ins where ticket_id = x'{}'",
+        id(&pulled)
+    ));
+    let mut store = KioskStore::unlock(&f.path(), PIN).unwrap();
+    assert_eq!(
+        store.check_ins_at_unlock(),
+        CheckInsAtUnlock::Restored {
+            missing: Some(1),
+            restored: 0
+        }
+    );
+    assert_eq!(store.cursor().unwrap(), Cursor::START);
+    store
+        .apply_pull_page(&page, Cursor { tx: 5, pos: 1 })
+        .unwrap();
+    assert!(
+        !entry(&mut store, &pulled.code, 5)
+            .unwrap()
+            .verdict
+            .code
+            .admits()
+    );
+    drop(store);
+    let store = KioskStore::unlock(&f.path(), PIN).unwrap();
+    assert_eq!(store.check_ins_at_unlock(), CheckInsAtUnlock::Whole);
 }

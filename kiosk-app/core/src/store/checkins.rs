@@ -10,12 +10,12 @@ use sync_protocol::UnixMillis;
 use sync_protocol::changes::{Change, ChangeBody};
 use sync_protocol::crypto::{blind_index, seal};
 use sync_protocol::hlc::{DEFAULT_MAX_DRIFT_MS, Hlc, HlcClock};
-use sync_protocol::ids::{ChangeId, CheckInId, DeviceId, GateId, TicketId};
-use sync_protocol::model::Direction;
+use sync_protocol::ids::{ChangeId, CheckInId, DeviceId, TicketId};
 use sync_protocol::ticket_code::TicketCode;
 use sync_protocol::verdict::CheckInFact;
 
-use super::package::{direction_code, status_code};
+use super::package::status_code;
+use super::timeline::{self, CheckInRow};
 use super::{KioskStore, StoreError, hex, put_meta, row_aad};
 
 const META_HLC: &str = "hlc";
@@ -23,6 +23,21 @@ const META_HLC: &str = "hlc";
 const META_CLOCK_OFFSET: &str = "clock_offset_ms";
 /// A measured offset below this is taken as zero (network round trips blur it anyway).
 const CLOCK_OFFSET_NOISE_MS: i64 = 2_000;
+
+/// A stored check-in as the verdict rule reads it.
+fn fact(row: CheckInRow) -> Result<CheckInFact, StoreError> {
+    Ok(CheckInFact {
+        id: row.id,
+        gate_id: row.gate,
+        direction: row.direction,
+        admitted: row.admitted,
+        hlc: Hlc::from_i64(row.hlc).ok_or_else(|| StoreError::DamagedRow {
+            table: "check_ins",
+            id: hex(&row.id.to_bytes()),
+        })?,
+        annulled: row.annulled,
+    })
+}
 
 fn id16(bytes: &[u8], table: &'static str) -> Result<[u8; 16], StoreError> {
     bytes.try_into().map_err(|_| StoreError::DamagedRow {
@@ -125,25 +140,20 @@ impl KioskStore {
 
         match body {
             ChangeBody::CheckIn(c) => {
-                tx.execute(
-                    "insert into check_ins (id, ticket_id, gate_id, direction, admitted, hlc, device_id)
-                     values (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                    params![
-                        c.id.to_bytes(),
-                        c.ticket_id.to_bytes(),
-                        c.gate_id.to_bytes(),
-                        direction_code(c.direction),
-                        c.verdict.admits(),
-                        packed,
-                        identity.device_id.to_bytes(),
-                    ],
-                )?;
+                let row = CheckInRow {
+                    id: c.id,
+                    ticket: c.ticket_id,
+                    gate: c.gate_id,
+                    direction: c.direction,
+                    admitted: c.verdict.admits(),
+                    hlc: packed,
+                    device: identity.device_id,
+                    annulled: false,
+                };
+                timeline::add_own(&tx, (&self.tags, &self.sealing), &row)?;
             }
             ChangeBody::CheckInAnnulment(a) => {
-                tx.execute(
-                    "update check_ins set annulled = 1 where id = ?1 and device_id = ?2",
-                    params![a.check_in_id.to_bytes(), identity.device_id.to_bytes()],
-                )?;
+                timeline::annul(&tx, &self.tags, a.check_in_id, identity.device_id)?;
             }
             ChangeBody::WalkIn(w) => {
                 let id = w.attendee.id.to_bytes();
@@ -209,38 +219,14 @@ impl KioskStore {
 
     /// Every check-in known for `ticket`, as the verdict rule reads them.
     pub fn check_ins_of(&self, ticket: TicketId) -> Result<Vec<CheckInFact>, StoreError> {
-        let mut statement = self.conn.prepare_cached(
-            "select id, gate_id, direction, admitted, hlc, annulled from check_ins where ticket_id = ?1",
-        )?;
-        let rows = statement.query_map(params![ticket.to_bytes()], |r| {
-            Ok((
-                r.get::<_, Vec<u8>>(0)?,
-                r.get::<_, Vec<u8>>(1)?,
-                r.get::<_, i64>(2)?,
-                r.get::<_, bool>(3)?,
-                r.get::<_, i64>(4)?,
-                r.get::<_, bool>(5)?,
-            ))
-        })?;
+        let mut statement = self.conn.prepare_cached(&format!(
+            "select {} from check_ins where ticket_id = ?1",
+            timeline::ROW_COLUMNS
+        ))?;
+        let mut rows = statement.query(params![ticket.to_bytes()])?;
         let mut facts = Vec::new();
-        for row in rows {
-            let (id, gate, direction, admitted, hlc, annulled) = row?;
-            let damaged = || StoreError::DamagedRow {
-                table: "check_ins",
-                id: hex(&id),
-            };
-            facts.push(CheckInFact {
-                id: CheckInId::from_bytes(id16(&id, "check_ins")?).map_err(|_| damaged())?,
-                gate_id: GateId::from_bytes(id16(&gate, "check_ins")?).map_err(|_| damaged())?,
-                direction: if direction == 0 {
-                    Direction::Entry
-                } else {
-                    Direction::Exit
-                },
-                admitted,
-                hlc: Hlc::from_i64(hlc).ok_or_else(damaged)?,
-                annulled,
-            });
+        while let Some(r) = rows.next()? {
+            facts.push(fact(timeline::read_row(r, &self.tags)?)?);
         }
         Ok(facts)
     }
@@ -250,49 +236,17 @@ impl KioskStore {
         &self,
         id: CheckInId,
     ) -> Result<Option<(TicketId, DeviceId, CheckInFact)>, StoreError> {
-        let row = self
-            .conn
-            .query_row(
-                "select ticket_id, device_id, gate_id, direction, admitted, hlc, annulled
-                 from check_ins where id = ?1",
-                params![id.to_bytes()],
-                |r| {
-                    Ok((
-                        r.get::<_, Vec<u8>>(0)?,
-                        r.get::<_, Vec<u8>>(1)?,
-                        r.get::<_, Vec<u8>>(2)?,
-                        r.get::<_, i64>(3)?,
-                        r.get::<_, bool>(4)?,
-                        r.get::<_, i64>(5)?,
-                        r.get::<_, bool>(6)?,
-                    ))
-                },
-            )
-            .optional()?;
-        let Some((ticket, device, gate, direction, admitted, hlc, annulled)) = row else {
+        let mut statement = self.conn.prepare_cached(&format!(
+            "select {} from check_ins where id = ?1",
+            timeline::ROW_COLUMNS
+        ))?;
+        let mut rows = statement.query(params![id.to_bytes()])?;
+        let Some(r) = rows.next()? else {
             return Ok(None);
         };
-        let damaged = || StoreError::DamagedRow {
-            table: "check_ins",
-            id: id.to_string(),
-        };
-        let fact = CheckInFact {
-            id,
-            gate_id: GateId::from_bytes(id16(&gate, "check_ins")?).map_err(|_| damaged())?,
-            direction: if direction == 0 {
-                Direction::Entry
-            } else {
-                Direction::Exit
-            },
-            admitted,
-            hlc: Hlc::from_i64(hlc).ok_or_else(damaged)?,
-            annulled,
-        };
-        Ok(Some((
-            TicketId::from_bytes(id16(&ticket, "check_ins")?).map_err(|_| damaged())?,
-            DeviceId::from_bytes(id16(&device, "check_ins")?).map_err(|_| damaged())?,
-            fact,
-        )))
+        let row = timeline::read_row(r, &self.tags)?;
+        let (ticket, device) = (row.ticket, row.device);
+        Ok(Some((ticket, device, fact(row)?)))
     }
 
     /// Changes not yet acknowledged by the server, oldest first, at most `limit`.

@@ -9,7 +9,8 @@
 //! This module: opening, PIN, keys (`attempts` counts wrong PINs and makes the kiosk wait after
 //! too many). `package` applies event packages; `rules` keeps the event's rules
 //! (gates, ticket types, ...) tagged against edits; `tickets` reads tickets;
-//! `checkins` records scans and the outbox; `counts` counts admissions; `coordinator` keeps the
+//! `checkins` records scans and the outbox; `timeline` keeps the check-ins
+//! tagged and counted; `counts` counts admissions; `coordinator` keeps the
 //! coordinator PIN; `download` keeps a package body while it downloads.
 
 mod attempts;
@@ -22,6 +23,7 @@ mod package;
 mod rules;
 mod sync;
 mod tickets;
+mod timeline;
 
 use std::path::Path;
 
@@ -43,6 +45,7 @@ pub use download::Download;
 pub use identity::Identity;
 pub use sync::PageApplied;
 pub use tickets::TicketRecord;
+pub use timeline::CheckInsAtUnlock;
 
 /// What the store can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +91,9 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!(
             "../../../../migrations/kiosk/0003_sealed_reject_messages.sql"
         )),
+        M::up(include_str!(
+            "../../../../migrations/kiosk/0004_tagged_check_ins.sql"
+        )),
     ])
 }
 
@@ -98,8 +104,9 @@ const META_WRAPPED_KEY: &str = "wrapped_data_key";
 /// older way is refused as damaged. 2: the outbox's acknowledgement mark is sealed (rows above
 /// it are pending whatever their plain state says). 3: the event's rules (event, ticket types,
 /// gates, forms, certificates, revoked kiosks) are tagged table by table; a table without its tag
-/// is refused as damaged.
-pub const STORE_FORMAT: u32 = 3;
+/// is refused as damaged. 4: every check-in row is tagged and their number sealed (an edited row is
+/// refused, removed rows are found and put back at unlock, see `timeline`).
+pub const STORE_FORMAT: u32 = 4;
 
 /// An unlocked store.
 pub struct KioskStore {
@@ -107,6 +114,8 @@ pub struct KioskStore {
     sealing: SealingKey,
     index: BlindIndexKey,
     tags: RowTagKey,
+    /// What the last unlock found of the check-ins.
+    check_ins_at_unlock: CheckInsAtUnlock,
 }
 
 impl std::fmt::Debug for KioskStore {
@@ -199,6 +208,7 @@ impl KioskStore {
             put_meta(&conn, tickets::META_TICKET_SEAL, 1)?;
             let mut store = Self::with_key(conn, &data_key);
             store.tag_rules()?;
+            timeline::seal_count(&store.conn, &store.sealing)?;
             prepare(&mut store)?;
             // Closing the last connection checkpoints the WAL into the file and removes it, so
             // the one file renamed holds everything.
@@ -261,12 +271,13 @@ impl KioskStore {
         if wrapped.format() < STORE_FORMAT {
             store.upgrade_format(pin, &data_key, wrapped.params())?;
         }
+        store.check_ins_at_unlock = store.check_check_ins()?;
         Ok(store)
     }
 
     /// Brings a store of an older format to [`STORE_FORMAT`]: every ticket's code sealed to its
     /// row, the identity sealed (format 1), the acknowledgement mark sealed (2), the rules tagged
-    /// (3); then the data key is wrapped again for the new format, after which the older layout
+    /// (3), the check-ins tagged and counted (4); then the data key is wrapped again for the new format, after which the older layout
     /// is refused. A step cut short is done again at the next unlock.
     fn upgrade_format(
         &mut self,
@@ -284,6 +295,9 @@ impl KioskStore {
         }
         if format < 3 {
             self.tag_rules()?;
+        }
+        if format < 4 {
+            self.tag_check_ins()?;
         }
         self.wrap_for_format(pin, data_key, kdf, STORE_FORMAT)
     }
@@ -303,6 +317,12 @@ impl KioskStore {
             params![META_WRAPPED_KEY, wrapped],
         )?;
         Ok(())
+    }
+
+    /// What the unlock found of the check-ins: all there, or some removed from the file and what
+    /// was put back (see `timeline`).
+    pub fn check_ins_at_unlock(&self) -> CheckInsAtUnlock {
+        self.check_ins_at_unlock
     }
 
     /// The format the data key is wrapped for.
@@ -335,6 +355,13 @@ impl KioskStore {
         if format < 3 {
             self.conn
                 .execute("delete from meta where key like 'tag:%'", [])
+                .unwrap();
+        }
+        if format < 4 {
+            self.conn
+                .execute_batch(
+                    "update check_ins set tag = null; delete from meta where key = 'check_in_count'",
+                )
                 .unwrap();
         }
         self.wrap_for_format(pin, &data_key, wrapped.params(), format)
@@ -399,6 +426,7 @@ impl KioskStore {
             sealing: data_key.sealing_key(),
             index: data_key.blind_index_key(),
             tags: data_key.row_tag_key(),
+            check_ins_at_unlock: CheckInsAtUnlock::Whole,
         }
     }
 

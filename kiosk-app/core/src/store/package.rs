@@ -23,6 +23,7 @@ use sync_protocol::package::{
 use sync_protocol::ticket_code::TicketCode;
 
 use super::rules::{Rules, write_tag};
+use super::timeline::{self, CheckInRow};
 use super::{KioskStore, StoreError, row_aad};
 
 const META_PACKAGE_VERSION: &str = "package_version";
@@ -109,7 +110,7 @@ impl KioskStore {
                     &snapshot.attendees,
                     &snapshot.tickets,
                 )?;
-                write_check_ins(&tx, &snapshot.check_ins)?;
+                write_check_ins(&tx, &self.tags, &snapshot.check_ins)?;
                 let held: std::collections::HashSet<_> =
                     snapshot.tickets.iter().map(|t| t.id).collect();
                 let (attendees, tickets): (Vec<_>, Vec<_>) = own_walk_ins(&tx, &self.sealing)?
@@ -153,9 +154,10 @@ impl KioskStore {
                     &delta.upsert_attendees,
                     &delta.upsert_tickets,
                 )?;
-                write_check_ins(&tx, &delta.upsert_check_ins)?;
+                write_check_ins(&tx, &self.tags, &delta.upsert_check_ins)?;
             }
         }
+        timeline::seal_count(&tx, &self.sealing)?;
         // Pull again from the package's point (see the module doc).
         tx.execute(
             "delete from meta where key = ?1",
@@ -318,28 +320,29 @@ fn write_people(
     Ok(())
 }
 
-fn write_check_ins(tx: &Transaction<'_>, check_ins: &[KnownCheckIn]) -> Result<(), StoreError> {
-    let mut insert = tx.prepare(
-        "insert into check_ins (id, ticket_id, gate_id, direction, admitted, hlc, device_id, annulled)
-         values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-         on conflict (id) do update set annulled = max(check_ins.annulled, excluded.annulled)",
-    )?;
+/// Writes a package's check-ins (see `timeline`); the caller seals the count at the end.
+fn write_check_ins(
+    tx: &Transaction<'_>,
+    tags: &RowTagKey,
+    check_ins: &[KnownCheckIn],
+) -> Result<(), StoreError> {
     for known in check_ins {
         let c = &known.check_in;
         let hlc = known
             .hlc
             .to_i64()
             .ok_or_else(|| StoreError::Malformed(format!("check-in {} stamp", c.id)))?;
-        insert.execute(params![
-            c.id.to_bytes(),
-            c.ticket_id.to_bytes(),
-            c.gate_id.to_bytes(),
-            direction_code(c.direction),
-            c.verdict.admits(),
+        let row = CheckInRow {
+            id: c.id,
+            ticket: c.ticket_id,
+            gate: c.gate_id,
+            direction: c.direction,
+            admitted: c.verdict.admits(),
             hlc,
-            known.device_id.to_bytes(),
-            known.annulled,
-        ])?;
+            device: known.device_id,
+            annulled: known.annulled,
+        };
+        timeline::put_from_package(tx, tags, &row)?;
     }
     Ok(())
 }

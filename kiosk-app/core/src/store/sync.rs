@@ -9,8 +9,9 @@ use sync_protocol::crypto::{SealingKey, blind_index, seal};
 use sync_protocol::ticket_code::TicketCode;
 use sync_protocol::wire::{ChangeResult, ChangeStatus, Cursor, PullItem};
 
-use super::package::{direction_code, status_code};
+use super::package::status_code;
 use super::tickets::{seal_ticket_code, set_status};
+use super::timeline::{self, CheckInRow};
 use super::{KioskStore, META_CURSOR, StoreError, row_aad};
 
 /// The associated-data table name of a parked change's sealed reason (with its seq as the id).
@@ -273,26 +274,21 @@ impl KioskStore {
                         };
                         match body {
                             ChangeBody::CheckIn(c) => {
-                                sp.execute(
-                                    "insert into check_ins (id, ticket_id, gate_id, direction, admitted, hlc, device_id)
-                                     values (?1, ?2, ?3, ?4, ?5, ?6, ?7) on conflict (id) do nothing",
-                                    params![
-                                        c.id.to_bytes(),
-                                        c.ticket_id.to_bytes(),
-                                        c.gate_id.to_bytes(),
-                                        direction_code(c.direction),
-                                        c.verdict.admits(),
-                                        hlc,
-                                        change.device_id.to_bytes(),
-                                    ],
-                                )?;
+                                let row = CheckInRow {
+                                    id: c.id,
+                                    ticket: c.ticket_id,
+                                    gate: c.gate_id,
+                                    direction: c.direction,
+                                    admitted: c.verdict.admits(),
+                                    hlc,
+                                    device: change.device_id,
+                                    annulled: false,
+                                };
+                                timeline::add_known(&sp, &self.tags, &row)?;
                                 applied.check_ins += 1;
                             }
                             ChangeBody::CheckInAnnulment(a) => {
-                                sp.execute(
-                                    "update check_ins set annulled = 1 where id = ?1 and device_id = ?2",
-                                    params![a.check_in_id.to_bytes(), change.device_id.to_bytes()],
-                                )?;
+                                timeline::annul(&sp, &self.tags, a.check_in_id, change.device_id)?;
                             }
                             ChangeBody::WalkIn(w) => {
                                 let id = w.attendee.id.to_bytes();
@@ -387,6 +383,7 @@ impl KioskStore {
                 }
             }
         }
+        timeline::seal_count(&tx, &self.sealing)?;
         tx.execute(
             "insert into meta (key, value) values (?1, ?2)
              on conflict (key) do update set value = excluded.value",
