@@ -26,7 +26,7 @@ async fn kiosk(server: &ServerProcess, pool: &PgPool, event: EventId, label: &st
     let (store, dir, _) = enrolled_store(&server.base, pool, event, label).await;
     drop(store);
     let kiosk = Arc::new(Kiosk::open(&dir, KdfParams::FOR_TESTS).unwrap());
-    kiosk.unlock("2468").unwrap();
+    kiosk.unlock("24682468").unwrap();
     let gate = kiosk.gates().unwrap()[0].id;
     kiosk.select_gate(gate).unwrap();
     let mut status = kiosk.start_sync(LoopConfig::default()).unwrap().unwrap();

@@ -141,8 +141,8 @@ describe('the kiosk window at a gate, against the real server', { timeout: 300_0
   it('sets up, enrols, fetches the package and picks the gate', { timeout: 120_000 }, async () => {
     await driver.waitFor(withText('Set up this kiosk'), 30_000);
     await screenshot('01-setup');
-    await driver.fill('#setup-pin', '2468');
-    await driver.fill('#setup-pinAgain', '2468');
+    await driver.fill('#setup-pin', '24682468');
+    await driver.fill('#setup-pinAgain', '24682468');
     await driver.fill('#setup-coordinatorPin', '1357');
     await driver.fill('#setup-coordinatorPinAgain', '1357');
     await driver.click(button('Set up the kiosk'));

@@ -180,7 +180,7 @@ impl SimKiosk {
 }
 
 /// A real kiosk engine's store, as `kiosk init`, `enroll` and `fetch-package` leave it: created
-/// in a fresh temporary folder under PIN 2468 (test key derivation), enrolled at the server
+/// in a fresh temporary folder under PIN 24682468 (test key derivation), enrolled at the server
 /// `base` for `event` as `label`, and holding the package. Returns the store, its folder (the
 /// caller removes it) and the package version fetched.
 pub async fn enrolled_store(
@@ -203,7 +203,7 @@ pub async fn enrolled_store(
     let store = std::sync::Mutex::new(
         KioskStore::create(
             &dir.join("kiosk.db"),
-            "2468",
+            "24682468",
             sync_protocol::crypto::KdfParams::FOR_TESTS,
         )
         .unwrap(),

@@ -54,7 +54,7 @@ async fn a_parked_change_is_retried_or_set_aside_and_every_step_is_an_event() {
     drop(store);
 
     let kiosk = Kiosk::open(&dir, KdfParams::FOR_TESTS).unwrap();
-    kiosk.unlock("2468").unwrap();
+    kiosk.unlock("24682468").unwrap();
     kiosk.select_gate(event.gate_id).unwrap();
     let mut events = kiosk.subscribe();
 
@@ -180,7 +180,7 @@ async fn the_coordinator_sees_the_events_open_conflicts_named_from_the_package()
         let (store, dir, _) = enrolled_store(&server.base, &pool, event.event_id, label).await;
         drop(store);
         let kiosk = Kiosk::open(&dir, KdfParams::FOR_TESTS).unwrap();
-        kiosk.unlock("2468").unwrap();
+        kiosk.unlock("24682468").unwrap();
         kiosk.select_gate(event.gate_id).unwrap();
         kiosks.push((kiosk, dir));
     }

@@ -59,7 +59,7 @@ async fn a_day_at_the_gate_through_standard_input() {
     let (store, dir, _) = enrolled_store(&server.base, &pool, event.event_id, "headless").await;
     drop(store);
     let kiosk = Arc::new(Kiosk::open(&dir, KdfParams::FOR_TESTS).unwrap());
-    kiosk.unlock("2468").unwrap();
+    kiosk.unlock("24682468").unwrap();
 
     let (mut scanner, input) = tokio::io::duplex(4096);
     let (out, mut lines) = mpsc::unbounded_channel();

@@ -47,7 +47,7 @@ fn kiosk(data: &Path) -> Command {
     command
         .arg("--data")
         .arg(data)
-        .env("KIOSK_PIN", "2468")
+        .env("KIOSK_PIN", "24682468")
         .env("RUST_LOG", "warn");
     command
 }

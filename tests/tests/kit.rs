@@ -45,7 +45,7 @@ async fn a_kiosk_set_up_from_a_kit_scans_offline_and_syncs_later() {
     let kit = std::fs::read(&kit_path).unwrap();
 
     let kiosk = Kiosk::open(&dir.join("kiosk"), KdfParams::FOR_TESTS).unwrap();
-    kiosk.set_up("2468", "1357").unwrap();
+    kiosk.set_up("24682468", "1357").unwrap();
     // A wrong code is said at its field and changes nothing.
     match kiosk.enrol_from_kit(&kit, "WRONG-CODE") {
         Err(AppError::Invalid { field, .. }) => assert_eq!(field.as_deref(), Some("kit_code")),

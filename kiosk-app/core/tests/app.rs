@@ -23,7 +23,7 @@ use sync_protocol::ids::DeviceId;
 use sync_protocol::model::Direction;
 use sync_protocol::verdict::VerdictCode;
 
-const KIOSK_PIN: &str = "2468";
+const KIOSK_PIN: &str = "24682468";
 const COORDINATOR_PIN: &str = "97531";
 
 fn clock() -> UnixMillis {
@@ -118,13 +118,13 @@ fn first_run_then_lock_and_unlock_with_the_kiosk_pin() {
 
     // A new PIN: a wrong old one changes nothing; then only the new one opens the store.
     assert!(matches!(
-        kiosk.change_pin("0000", "97531"),
+        kiosk.change_pin("0000", "97531975"),
         Err(AppError::WrongPin)
     ));
-    kiosk.change_pin(KIOSK_PIN, "97531").unwrap();
+    kiosk.change_pin(KIOSK_PIN, "97531975").unwrap();
     kiosk.lock();
     assert!(kiosk.unlock(KIOSK_PIN).is_err());
-    assert_eq!(kiosk.unlock("97531").unwrap().phase, Phase::Package);
+    assert_eq!(kiosk.unlock("97531975").unwrap().phase, Phase::Package);
 }
 
 #[test]
@@ -136,8 +136,16 @@ fn first_run_refuses_bad_pins_before_creating_anything() {
         (same.kind, same.field.as_deref()),
         (ErrorKind::Invalid, Some("coordinator_pin"))
     );
-    let short = kiosk.set_up("1234", "12").unwrap_err().to_ui();
+    // The kiosk PIN protects the data against an offline search: eight characters at least.
+    let short = kiosk.set_up("1234567", "1357").unwrap_err().to_ui();
+    assert_eq!(
+        (short.kind, short.field.as_deref()),
+        (ErrorKind::Invalid, Some("pin"))
+    );
+    assert!(short.message.contains("8 to 64"), "{}", short.message);
+    let short = kiosk.set_up("12345678", "135").unwrap_err().to_ui();
     assert_eq!(short.field.as_deref(), Some("coordinator_pin"));
+    assert!(short.message.contains("4 to 64"), "{}", short.message);
     assert_eq!(kiosk.state().unwrap().phase, Phase::Setup);
 }
 

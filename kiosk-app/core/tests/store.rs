@@ -51,22 +51,22 @@ fn the_pin_protects_the_store_and_a_wrong_pin_destroys_nothing() {
 
     let mut store = KioskStore::unlock(&f.path(), PIN).unwrap();
     assert!(matches!(
-        store.change_pin("9999", "123456", KdfParams::FOR_TESTS),
+        store.change_pin("9999", "12345678", KdfParams::FOR_TESTS),
         Err(StoreError::WrongPin)
     ));
     assert!(matches!(
-        store.change_pin(PIN, "12", KdfParams::FOR_TESTS),
-        Err(StoreError::BadPin)
+        store.change_pin(PIN, "1234567", KdfParams::FOR_TESTS),
+        Err(StoreError::BadPin { min: 8 })
     ));
     store
-        .change_pin(PIN, "123456", KdfParams::FOR_TESTS)
+        .change_pin(PIN, "12345678", KdfParams::FOR_TESTS)
         .unwrap();
     drop(store);
     assert!(matches!(
         KioskStore::unlock(&f.path(), PIN),
         Err(StoreError::WrongPin)
     ));
-    let store = KioskStore::unlock(&f.path(), "123456").unwrap();
+    let store = KioskStore::unlock(&f.path(), "12345678").unwrap();
     assert_eq!(store.ticket_count().unwrap(), 3, "a new PIN keeps the data");
 }
 

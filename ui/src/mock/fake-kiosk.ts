@@ -144,7 +144,7 @@ export function installFakeKiosk(): FakeControls {
   const fake = {
     setUp: preset,
     unlocked: scenario === 'ready',
-    kioskPin: '2468',
+    kioskPin: '24682468',
     coordinatorPin: '1357',
     // The engine's rule for wrong kiosk PINs: five free, then a wait that doubles (30 s first).
     unlockFailures: 0,
@@ -498,8 +498,8 @@ export function installFakeKiosk(): FakeControls {
         const pin = String(args.pin ?? '');
         const coordinatorPin = String(args.coordinatorPin ?? '');
         if (pin === coordinatorPin) throw uiError('invalid', 'the coordinator PIN must differ from the kiosk PIN', 'coordinator_pin');
-        if ([...pin].length < 4) throw uiError('invalid', 'a PIN has 4 to 64 characters', 'pin');
-        if ([...coordinatorPin].length < 4) throw uiError('invalid', 'a PIN has 4 to 64 characters', 'coordinator_pin');
+        if ([...pin].length < 8) throw uiError('invalid', 'a kiosk PIN has 8 to 64 characters', 'pin');
+        if ([...coordinatorPin].length < 4) throw uiError('invalid', 'a coordinator PIN has 4 to 64 characters', 'coordinator_pin');
         Object.assign(fake, { setUp: true, unlocked: true, kioskPin: pin, coordinatorPin });
         return appState();
       }

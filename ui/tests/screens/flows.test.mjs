@@ -67,15 +67,22 @@ describe('first run to the gate, a walk-in, the coordinator and French', () => {
   it('sets up both PINs, with errors at the field', async () => {
     await page.getByRole('heading', { name: 'Set up this kiosk' }).waitFor();
     await screenshot(page, '01-setup');
+    // A four-digit kiosk PIN is refused: it would not hold against a search of a stolen disk.
     await page.locator('#setup-pin').fill('2468');
+    await page.locator('#setup-pinAgain').fill('2468');
+    await page.locator('#setup-coordinatorPin').fill('1357');
+    await page.locator('#setup-coordinatorPinAgain').fill('1357');
+    await page.getByRole('button', { name: 'Set up the kiosk' }).click();
+    await page.getByText('A kiosk PIN has 8 to 64 characters', { exact: false }).waitFor();
+    await page.locator('#setup-pin').fill('24682468');
     await page.locator('#setup-pinAgain').fill('2469');
-    await page.locator('#setup-coordinatorPin').fill('2468');
-    await page.locator('#setup-coordinatorPinAgain').fill('2468');
+    await page.locator('#setup-coordinatorPin').fill('24682468');
+    await page.locator('#setup-coordinatorPinAgain').fill('24682468');
     await page.getByRole('button', { name: 'Set up the kiosk' }).click();
     await page.getByText('The two PINs are not the same.').waitFor();
     await page.getByText('The coordinator PIN must differ from the kiosk PIN.').waitFor();
     await screenshot(page, '02-setup-errors');
-    await page.locator('#setup-pinAgain').fill('2468');
+    await page.locator('#setup-pinAgain').fill('24682468');
     await page.locator('#setup-coordinatorPin').fill('1357');
     await page.locator('#setup-coordinatorPinAgain').fill('1357');
     await page.getByRole('button', { name: 'Set up the kiosk' }).click();
@@ -372,7 +379,7 @@ describe('locking, offline and high contrast', () => {
     await page.getByRole('button', { name: 'Unlock' }).click();
     await page.getByText('Wrong PIN. Try again.').waitFor();
     await screenshot(page, '41-unlock-wrong-pin');
-    for (const digit of '2468') await page.getByRole('button', { name: digit, exact: true }).click();
+    for (const digit of '24682468') await page.getByRole('button', { name: digit, exact: true }).click();
     await page.getByRole('button', { name: 'Unlock' }).click();
     // The coordinator screen asks for its PIN again; the walk-in draft is still there.
     await page.getByRole('heading', { name: 'Coordinator PIN' }).waitFor();
@@ -391,7 +398,7 @@ describe('locking, offline and high contrast', () => {
       await page.getByText('Wrong PIN. Try again.').waitFor();
     }
     // Now even the right PIN waits, and the screen says so with the time left.
-    await page.getByLabel('Kiosk PIN').fill('2468');
+    await page.getByLabel('Kiosk PIN').fill('24682468');
     await page.getByRole('button', { name: 'Unlock' }).click();
     await page.getByText('Too many wrong PINs. The kiosk waits before it checks another.').waitFor();
     await page.getByText(/try again in \d+ s/).waitFor();
@@ -414,7 +421,7 @@ describe('locking, offline and high contrast', () => {
     await page.getByRole('heading', { name: 'Kiosk locked' }).waitFor();
     const locks = await page.evaluate(() => window.__fake?.calls.filter((c) => c.cmd === 'lock').length);
     assert.equal(locks, 1);
-    for (const digit of '2468') await page.getByRole('button', { name: digit, exact: true }).click();
+    for (const digit of '24682468') await page.getByRole('button', { name: digit, exact: true }).click();
     await page.getByRole('button', { name: 'Unlock' }).click();
     await page.getByRole('button', { name: 'Walk-in', exact: true }).click();
     assert.equal(await page.getByLabel('First name').inputValue(), 'Left', 'the form comes back as it was');
@@ -503,7 +510,7 @@ describe('a venue with no network at all', () => {
   it('enrols from a kiosk kit file and its code, straight to the gate picker', async () => {
     const { page, problems, context } = await openKiosk(browser, server.url);
     await page.getByRole('heading', { name: 'Set up this kiosk' }).waitFor();
-    for (const [field, pin] of [['pin', '2468'], ['pinAgain', '2468'], ['coordinatorPin', '1357'], ['coordinatorPinAgain', '1357']]) {
+    for (const [field, pin] of [['pin', '24682468'], ['pinAgain', '24682468'], ['coordinatorPin', '1357'], ['coordinatorPinAgain', '1357']]) {
       await page.locator(`#setup-${field}`).fill(pin);
     }
     await page.getByRole('button', { name: 'Set up the kiosk' }).click();

@@ -48,7 +48,7 @@ describe('UiError normalisation', () => {
       seen.push({ cmd, payload });
       return cmd === 'import_package' ? { version: 2, tickets: 10 } : null;
     });
-    await api.setUp('2468', '1357');
+    await api.setUp('24682468', '1357');
     await api.enrol('GATEPASS-ENROL:https://x.example#t', null, 'North');
     await api.enrol('https://x.example', 'tok', 'North');
     await api.scanCode('DEMO-1', 'wedge');
@@ -57,7 +57,7 @@ describe('UiError normalisation', () => {
     const bytes = new Uint8Array([71, 80, 75, 71]);
     await expect(api.importPackage(bytes)).resolves.toEqual({ version: 2, tickets: 10 });
     expect(seen.map((s) => [s.cmd, s.payload])).toEqual([
-      ['set_up', { pin: '2468', coordinatorPin: '1357' }],
+      ['set_up', { pin: '24682468', coordinatorPin: '1357' }],
       ['enrol', { invite: 'GATEPASS-ENROL:https://x.example#t', label: 'North' }],
       ['enrol', { invite: 'https://x.example', token: 'tok', label: 'North' }],
       ['scan_code', { code: 'DEMO-1', source: 'wedge' }],

@@ -15,8 +15,8 @@ use crate::walkin::WalkInError;
 pub enum AppError {
     #[error("wrong PIN")]
     WrongPin,
-    #[error("the PIN must be 4 to 64 characters")]
-    BadPin,
+    #[error("the PIN must be {min} to 64 characters")]
+    BadPin { min: usize },
     #[error("too many wrong PINs: try again in {wait_secs} s")]
     TooManyAttempts { wait_secs: u64 },
     #[error("the kiosk is locked: enter the PIN")]
@@ -99,7 +99,7 @@ impl AppError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             AppError::WrongPin => ErrorKind::WrongPin,
-            AppError::BadPin => ErrorKind::BadPin,
+            AppError::BadPin { .. } => ErrorKind::BadPin,
             AppError::TooManyAttempts { .. } => ErrorKind::TooManyAttempts,
             AppError::Locked => ErrorKind::Locked,
             AppError::AlreadySetUp => ErrorKind::AlreadySetUp,
@@ -135,7 +135,7 @@ impl AppError {
             message: self.to_string(),
             field: match self {
                 AppError::Invalid { field, .. } => field.clone(),
-                AppError::WrongPin | AppError::BadPin | AppError::TooManyAttempts { .. } => {
+                AppError::WrongPin | AppError::BadPin { .. } | AppError::TooManyAttempts { .. } => {
                     Some("pin".to_owned())
                 }
                 _ => None,
@@ -165,7 +165,7 @@ impl AppError {
     pub fn from_store(e: &StoreError) -> AppError {
         match e {
             StoreError::WrongPin => AppError::WrongPin,
-            StoreError::BadPin => AppError::BadPin,
+            StoreError::BadPin { min } => AppError::BadPin { min: *min },
             StoreError::TooManyAttempts { wait_secs } => AppError::TooManyAttempts {
                 wait_secs: *wait_secs,
             },

@@ -33,7 +33,9 @@ pub use view::*;
 use crate::background::{LoopConfig, SyncHandle, SyncLoop, SyncStatus};
 pub use crate::events::KioskEvent;
 use crate::events::{EventSender, emit, emit_synced, reporting_progress};
-use crate::store::{GateCounts, KioskStore};
+use crate::store::{
+    COORDINATOR_PIN_MIN, GateCounts, KIOSK_PIN_MIN, KioskStore, PIN_MAX, check_pin,
+};
 use crate::sync::{SyncClient, SyncProgress, SyncReport};
 use crate::walkin::WalkInRequest;
 
@@ -227,10 +229,17 @@ impl Kiosk {
             ));
         }
         // Check both PINs before creating anything, so a bad coordinator PIN leaves no store.
-        for (field, pin) in [("pin", kiosk_pin), ("coordinator_pin", coordinator_pin)] {
-            if !(4..=64).contains(&pin.chars().count()) {
-                return Err(AppError::invalid(field, "a PIN has 4 to 64 characters"));
-            }
+        if check_pin(kiosk_pin, KIOSK_PIN_MIN).is_err() {
+            return Err(AppError::invalid(
+                "pin",
+                format!("a kiosk PIN has {KIOSK_PIN_MIN} to {PIN_MAX} characters"),
+            ));
+        }
+        if check_pin(coordinator_pin, COORDINATOR_PIN_MIN).is_err() {
+            return Err(AppError::invalid(
+                "coordinator_pin",
+                format!("a coordinator PIN has {COORDINATOR_PIN_MIN} to {PIN_MAX} characters"),
+            ));
         }
         let store = KioskStore::create_with(&self.store_path(), kiosk_pin, self.kdf, |store| {
             store.set_coordinator_pin(coordinator_pin, self.kdf)

@@ -8,14 +8,14 @@ use rusqlite::params;
 use sync_protocol::crypto::{CryptoError, DataKey, KdfParams, unwrap_data_key, wrap_data_key};
 
 use super::attempts::{Attempts, Guarded};
-use super::{KioskStore, StoreError, check_pin};
+use super::{COORDINATOR_PIN_MIN, KioskStore, StoreError, check_pin};
 
 const META_COORDINATOR_PIN: &str = "coordinator_pin";
 
 impl KioskStore {
     /// Sets (or replaces) the coordinator PIN.
     pub fn set_coordinator_pin(&mut self, pin: &str, kdf: KdfParams) -> Result<(), StoreError> {
-        check_pin(pin)?;
+        check_pin(pin, COORDINATOR_PIN_MIN)?;
         let check = DataKey::generate(&mut OsRng);
         let wrapped = wrap_data_key(pin, &check, kdf, 0, &mut OsRng).map_err(StoreError::Crypto)?;
         let wrapped = serde_json::to_vec(&wrapped).expect("wrapped keys serialize");

@@ -167,7 +167,7 @@ mod tests {
     use crate::store::STORE_FORMAT;
     use sync_protocol::crypto::KdfParams;
 
-    const PIN: &str = "246810";
+    const PIN: &str = "24681012";
 
     fn raw_identity(store: &KioskStore) -> Vec<u8> {
         store.meta(META_IDENTITY).unwrap().unwrap()

@@ -56,8 +56,8 @@ pub enum StoreError {
     AlreadySetUp(String),
     #[error("wrong PIN")]
     WrongPin,
-    #[error("the PIN must be 4 to 64 characters")]
-    BadPin,
+    #[error("the PIN must be {min} to {PIN_MAX} characters")]
+    BadPin { min: usize },
     #[error("too many wrong PINs: try again in {wait_secs} s")]
     TooManyAttempts { wait_secs: u64 },
     #[error("database: {0}")]
@@ -124,12 +124,24 @@ impl std::fmt::Debug for KioskStore {
     }
 }
 
-fn check_pin(pin: &str) -> Result<(), StoreError> {
+/// The shortest kiosk PIN. The kiosk PIN wraps the data key, so it is all that stands between
+/// a copied file and an offline search: at eight digits and the recommended Argon2id costs, a
+/// search of every PIN takes hundreds of core-days (docs/security.md). Stores set up under a
+/// shorter PIN before this rule still open with it.
+pub const KIOSK_PIN_MIN: usize = 8;
+/// The shortest coordinator PIN: it guards screens of a running kiosk, where wrong PINs are
+/// counted and made to wait (`attempts`), and unlocks no data.
+pub const COORDINATOR_PIN_MIN: usize = 4;
+/// The longest PIN (a passphrase fits).
+pub const PIN_MAX: usize = 64;
+
+/// Checks a PIN's length against `min` and [`PIN_MAX`].
+pub fn check_pin(pin: &str, min: usize) -> Result<(), StoreError> {
     let len = pin.chars().count();
-    if (4..=64).contains(&len) {
+    if (min..=PIN_MAX).contains(&len) {
         Ok(())
     } else {
-        Err(StoreError::BadPin)
+        Err(StoreError::BadPin { min })
     }
 }
 
@@ -187,7 +199,7 @@ impl KioskStore {
         kdf: KdfParams,
         prepare: impl FnOnce(&mut KioskStore) -> Result<(), StoreError>,
     ) -> Result<KioskStore, StoreError> {
-        check_pin(pin)?;
+        check_pin(pin, KIOSK_PIN_MIN)?;
         if path.exists() {
             return Err(StoreError::AlreadySetUp(path.display().to_string()));
         }
@@ -391,7 +403,7 @@ impl KioskStore {
         new_pin: &str,
         kdf: KdfParams,
     ) -> Result<(), StoreError> {
-        check_pin(new_pin)?;
+        check_pin(new_pin, KIOSK_PIN_MIN)?;
         let wrapped = Self::wrapped_key(&self.conn)?;
         let data_key = unwrap_data_key(old_pin, &wrapped).map_err(|e| match e {
             CryptoError::WrongPin => StoreError::WrongPin,

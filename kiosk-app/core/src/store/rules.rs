@@ -240,7 +240,7 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("kiosk.db");
-        let mut store = KioskStore::create(&path, "2468", KdfParams::FOR_TESTS).unwrap();
+        let mut store = KioskStore::create(&path, "24682468", KdfParams::FOR_TESTS).unwrap();
         assert_eq!(
             store.gates().unwrap(),
             vec![],
@@ -259,9 +259,9 @@ mod tests {
             store.gates(),
             Err(StoreError::DamagedTable { table: "gates" })
         ));
-        store.downgrade_for_tests("2468", 2);
+        store.downgrade_for_tests("24682468", 2);
         drop(store);
-        let store = KioskStore::unlock(&path, "2468").unwrap();
+        let store = KioskStore::unlock(&path, "24682468").unwrap();
         assert_eq!(store.format().unwrap(), crate::store::STORE_FORMAT);
         assert_eq!(store.gates().unwrap(), vec![parsed]);
         assert_eq!(store.certificates().unwrap(), (vec![], vec![]));
@@ -270,7 +270,7 @@ mod tests {
             .execute("delete from meta where key = 'tag:forms'", [])
             .unwrap();
         drop(store);
-        let store = KioskStore::unlock(&path, "2468").unwrap();
+        let store = KioskStore::unlock(&path, "24682468").unwrap();
         assert!(matches!(
             store.forms(),
             Err(StoreError::DamagedTable { table: "forms" })

@@ -419,7 +419,7 @@ mod tests {
     use sync_protocol::crypto::{KdfParams, SecretKey};
     use sync_protocol::ids::{CheckInId, TicketId};
 
-    const PIN: &str = "246810";
+    const PIN: &str = "24681012";
 
     fn pending(store: &KioskStore) -> Vec<u64> {
         store

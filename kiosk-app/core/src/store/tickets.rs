@@ -257,7 +257,7 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("kiosk.db");
-        let store = KioskStore::create(&path, "2468", KdfParams::FOR_TESTS).unwrap();
+        let store = KioskStore::create(&path, "24682468", KdfParams::FOR_TESTS).unwrap();
         let now = sync_protocol::UnixMillis(1_800_000_000_000);
         let id = TicketId::new(now, &mut OsRng).to_bytes();
         let attendee = AttendeeId::new(now, &mut OsRng).to_bytes();
@@ -290,7 +290,7 @@ mod tests {
             .unwrap();
         // Deleting the flag alone changes nothing: the store's format says the codes are bound.
         drop(store);
-        let store = KioskStore::unlock(&path, "2468").unwrap();
+        let store = KioskStore::unlock(&path, "24682468").unwrap();
         assert!(matches!(
             store.ticket_by_code(&code),
             Err(StoreError::DamagedRow { .. })
@@ -298,9 +298,9 @@ mod tests {
         assert!(store.meta(META_TICKET_SEAL).unwrap().is_none());
         // A store a kiosk before format 1 left is upgraded.
         let mut store = store;
-        store.downgrade_for_tests("2468", 0);
+        store.downgrade_for_tests("24682468", 0);
         drop(store);
-        let store = KioskStore::unlock(&path, "2468").unwrap();
+        let store = KioskStore::unlock(&path, "24682468").unwrap();
         let ticket = store.ticket_by_code(&code).unwrap().unwrap();
         assert_eq!(ticket.code, "LEGACY-0001");
         assert!(store.meta(META_TICKET_SEAL).unwrap().is_some());

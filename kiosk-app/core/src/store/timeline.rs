@@ -395,7 +395,7 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("kiosk.db");
-        let mut store = KioskStore::create(&path, "2468", KdfParams::FOR_TESTS).unwrap();
+        let mut store = KioskStore::create(&path, "24682468", KdfParams::FOR_TESTS).unwrap();
         let now = sync_protocol::UnixMillis(1_800_000_000_000);
         let ticket = TicketId::new(now, &mut OsRng);
         store
@@ -418,9 +418,9 @@ mod tests {
                 ..
             })
         ));
-        store.downgrade_for_tests("2468", 3);
+        store.downgrade_for_tests("24682468", 3);
         drop(store);
-        let store = KioskStore::unlock(&path, "2468").unwrap();
+        let store = KioskStore::unlock(&path, "24682468").unwrap();
         assert_eq!(store.format().unwrap(), crate::store::STORE_FORMAT);
         assert_eq!(store.check_ins_at_unlock(), CheckInsAtUnlock::Whole);
         assert_eq!(store.check_ins_of(ticket).unwrap().len(), 1);
@@ -429,7 +429,7 @@ mod tests {
             .execute("delete from meta where key = ?1", params![META_COUNT])
             .unwrap();
         drop(store);
-        let store = KioskStore::unlock(&path, "2468").unwrap();
+        let store = KioskStore::unlock(&path, "24682468").unwrap();
         assert_eq!(
             store.check_ins_at_unlock(),
             CheckInsAtUnlock::Restored {
@@ -439,7 +439,7 @@ mod tests {
         );
         assert_eq!(store.check_ins_of(ticket).unwrap().len(), 1);
         drop(store);
-        let store = KioskStore::unlock(&path, "2468").unwrap();
+        let store = KioskStore::unlock(&path, "24682468").unwrap();
         assert_eq!(store.check_ins_at_unlock(), CheckInsAtUnlock::Whole);
         drop(store);
         let _ = std::fs::remove_dir_all(&dir);

@@ -20,7 +20,7 @@ use sync_protocol::ticket_code::{CodeClaims, issue_server_code};
 use sync_protocol::wire::Cursor;
 
 pub const T: UnixMillis = UnixMillis(1_790_000_000_000);
-pub const PIN: &str = "4711";
+pub const PIN: &str = "47114711";
 
 pub struct Fixture {
     pub dir: PathBuf,
