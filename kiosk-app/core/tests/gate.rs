@@ -705,3 +705,57 @@ fn check_ins_edited_or_removed_in_the_file_let_no_badge_in_twice() {
     let store = KioskStore::unlock(&f.path(), PIN).unwrap();
     assert_eq!(store.check_ins_at_unlock(), CheckInsAtUnlock::Whole);
 }
+
+/// The file does not show which tickets were scanned here, nor when: the outbox's envelope (a
+/// check-in's entity is its ticket) and the check-ins' times are sealed.
+#[test]
+fn the_file_shows_no_scanned_ticket_and_no_time() {
+    let mut f = Fixture::new("no-timeline");
+    let rng = &mut ChaCha20Rng::seed_from_u64(29);
+    let other_key = SecretKey::generate(rng);
+    let other_id = DeviceId::new(T, rng);
+    let mut store = enrolled(&mut f, &other_key, other_id);
+    let gate = f.snapshot.gates[0].id;
+    for (minutes, ticket) in f.snapshot.tickets.iter().enumerate() {
+        let scanned_at = T.plus_millis(minutes as u64 * 60_000);
+        let result = scan(
+            &mut store,
+            ticket.code.as_bytes(),
+            gate,
+            Direction::Entry,
+            scanned_at,
+            true,
+        )
+        .unwrap();
+        assert_eq!(result.verdict.code, VerdictCode::Admitted);
+    }
+    drop(store);
+    let raw = f.raw_bytes();
+    let contains = |needle: &[u8]| raw.windows(needle.len()).any(|w| w == needle);
+    for ticket in &f.snapshot.tickets {
+        assert!(
+            !contains(ticket.id.to_string().as_bytes()),
+            "ticket {} named in the file",
+            ticket.id
+        );
+    }
+    let conn = rusqlite::Connection::open(f.path()).unwrap();
+    let plain_times: i64 = conn
+        .query_row(
+            "select (select count(*) from check_ins where hlc <> 0)
+                  + (select count(*) from outbox where hlc <> 0 or created_at <> 0)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(plain_times, 0);
+    // Sanity: the check-ins are there, with what counting needs in plain.
+    let admitted: i64 = conn
+        .query_row(
+            "select count(*) from check_ins where admitted = 1 and direction = 0",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(admitted, f.snapshot.tickets.len() as i64);
+}

@@ -508,7 +508,8 @@ fn the_pin_is_checked_before_the_schema_is_touched() {
     let conn = rusqlite::Connection::open(f.path()).unwrap();
     conn.execute_batch(
         "alter table outbox drop column reject_sealed; drop table package_download;
-         alter table check_ins drop column tag; pragma user_version = 1;",
+         alter table check_ins drop column tag; alter table check_ins drop column hlc_sealed;
+         alter table outbox drop column envelope; pragma user_version = 1;",
     )
     .unwrap();
     drop(conn);

@@ -14,6 +14,7 @@ use sync_protocol::ids::{ChangeId, CheckInId, DeviceId, TicketId};
 use sync_protocol::ticket_code::TicketCode;
 use sync_protocol::verdict::CheckInFact;
 
+use super::outbox::{Envelope, open_envelope, seal_envelope};
 use super::package::status_code;
 use super::timeline::{self, CheckInRow};
 use super::{KioskStore, StoreError, hex, put_meta, row_aad};
@@ -36,13 +37,6 @@ fn fact(row: CheckInRow) -> Result<CheckInFact, StoreError> {
             id: hex(&row.id.to_bytes()),
         })?,
         annulled: row.annulled,
-    })
-}
-
-fn id16(bytes: &[u8], table: &'static str) -> Result<[u8; 16], StoreError> {
-    bytes.try_into().map_err(|_| StoreError::DamagedRow {
-        table,
-        id: hex(bytes),
     })
 }
 
@@ -150,10 +144,25 @@ impl KioskStore {
                     device: identity.device_id,
                     annulled: false,
                 };
-                timeline::add_own(&tx, (&self.tags, &self.sealing), &row)?;
+                timeline::add_own(
+                    &tx,
+                    timeline::RowKeys {
+                        tags: &self.tags,
+                        sealing: &self.sealing,
+                    },
+                    &row,
+                )?;
             }
             ChangeBody::CheckInAnnulment(a) => {
-                timeline::annul(&tx, &self.tags, a.check_in_id, identity.device_id)?;
+                timeline::annul(
+                    &tx,
+                    timeline::RowKeys {
+                        tags: &self.tags,
+                        sealing: &self.sealing,
+                    },
+                    a.check_in_id,
+                    identity.device_id,
+                )?;
             }
             ChangeBody::WalkIn(w) => {
                 let id = w.attendee.id.to_bytes();
@@ -197,20 +206,24 @@ impl KioskStore {
             &payload,
             &row_aad("outbox", &seq_bytes),
         );
+        let envelope = Envelope {
+            change_id: change.id,
+            hlc: packed,
+            kind: change.kind.clone(),
+            schema_version: change.schema_version,
+            entity_id: change.entity_id.clone(),
+            created_at: now.as_u64() as i64,
+        };
+        // The plain columns stay empty: the envelope holds them, sealed (see `outbox`).
         tx.execute(
             "insert into outbox (seq, change_id, hlc, kind, schema_version, entity_id, sealed,
-                                 package_version, created_at)
-             values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                                 package_version, created_at, envelope)
+             values (?1, x'', 0, '', 0, '', ?2, ?3, 0, ?4)",
             params![
                 seq,
-                change.id.to_bytes(),
-                packed,
-                change.kind,
-                change.schema_version,
-                change.entity_id,
                 sealed,
                 package_version as i64,
-                now.as_u64() as i64,
+                seal_envelope(&self.sealing, seq, &envelope),
             ],
         )?;
         tx.commit()?;
@@ -226,7 +239,7 @@ impl KioskStore {
         let mut rows = statement.query(params![ticket.to_bytes()])?;
         let mut facts = Vec::new();
         while let Some(r) = rows.next()? {
-            facts.push(fact(timeline::read_row(r, &self.tags)?)?);
+            facts.push(fact(timeline::read_row(r, self.row_keys())?)?);
         }
         Ok(facts)
     }
@@ -244,7 +257,7 @@ impl KioskStore {
         let Some(r) = rows.next()? else {
             return Ok(None);
         };
-        let row = timeline::read_row(r, &self.tags)?;
+        let row = timeline::read_row(r, self.row_keys())?;
         let (ticket, device) = (row.ticket, row.device);
         Ok(Some((ticket, device, fact(row)?)))
     }
@@ -257,45 +270,41 @@ impl KioskStore {
         // Above the sealed acknowledgement mark every row is pending, whatever its plain state.
         let mark = self.acknowledged_mark()?.min(i64::MAX as u64) as i64;
         let mut statement = self.conn.prepare_cached(
-            "select seq, change_id, hlc, kind, schema_version, entity_id, sealed, package_version
-             from outbox where state = 0
+            "select seq, envelope, sealed, package_version from outbox where state = 0
              union
-             select seq, change_id, hlc, kind, schema_version, entity_id, sealed, package_version
-             from outbox where seq > ?2
+             select seq, envelope, sealed, package_version from outbox where seq > ?2
              order by seq limit ?1",
         )?;
         let rows = statement.query_map(params![limit as i64, mark], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
-                r.get::<_, Vec<u8>>(1)?,
-                r.get::<_, i64>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, u16>(4)?,
-                r.get::<_, String>(5)?,
-                r.get::<_, Vec<u8>>(6)?,
-                r.get::<_, i64>(7)?,
+                r.get::<_, Option<Vec<u8>>>(1)?,
+                r.get::<_, Vec<u8>>(2)?,
+                r.get::<_, i64>(3)?,
             ))
         })?;
         let mut changes = Vec::new();
         for row in rows {
-            let (seq, change_id, hlc, kind, schema_version, entity_id, sealed, package_version) =
-                row?;
+            let (seq, envelope, sealed, package_version) = row?;
             let seq_bytes = seq.to_be_bytes();
+            let envelope = open_envelope(&self.sealing, seq, envelope.as_deref());
+            let hlc = envelope.as_ref().map(|e| e.hlc).unwrap_or(0);
             let read = || -> Result<Change, StoreError> {
                 let damaged = || StoreError::DamagedRow {
                     table: "outbox",
                     id: seq.to_string(),
                 };
+                let envelope = envelope?;
                 let payload = self.open_row("outbox", &seq_bytes, &sealed)?;
                 Ok(Change {
-                    id: ChangeId::from_bytes(id16(&change_id, "outbox")?).map_err(|_| damaged())?,
+                    id: envelope.change_id,
                     device_id: identity.device_id,
                     seq: seq as u64,
-                    hlc: Hlc::from_i64(hlc).ok_or_else(damaged)?,
+                    hlc: Hlc::from_i64(envelope.hlc).ok_or_else(damaged)?,
                     package_version: package_version as u64,
-                    kind: kind.clone(),
-                    schema_version,
-                    entity_id: entity_id.clone(),
+                    kind: envelope.kind,
+                    schema_version: envelope.schema_version,
+                    entity_id: envelope.entity_id,
                     payload: serde_json::from_slice(&payload).map_err(|_| damaged())?,
                 })
             };

@@ -19,6 +19,7 @@ mod coordinator;
 mod counts;
 mod download;
 mod identity;
+mod outbox;
 mod package;
 mod rules;
 mod sync;
@@ -94,6 +95,9 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!(
             "../../../../migrations/kiosk/0004_tagged_check_ins.sql"
         )),
+        M::up(include_str!(
+            "../../../../migrations/kiosk/0005_sealed_times.sql"
+        )),
     ])
 }
 
@@ -105,8 +109,9 @@ const META_WRAPPED_KEY: &str = "wrapped_data_key";
 /// it are pending whatever their plain state says). 3: the event's rules (event, ticket types,
 /// gates, forms, certificates, revoked kiosks) are tagged table by table; a table without its tag
 /// is refused as damaged. 4: every check-in row is tagged and their number sealed (an edited row is
-/// refused, removed rows are found and put back at unlock, see `timeline`).
-pub const STORE_FORMAT: u32 = 4;
+/// refused, removed rows are found and put back at unlock, see `timeline`). 5: times are sealed:
+/// each check-in's, and the outbox rows' envelopes (id, stamp, kind, entity, time; see `outbox`).
+pub const STORE_FORMAT: u32 = 5;
 
 /// An unlocked store.
 pub struct KioskStore {
@@ -153,6 +158,9 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // What is deleted or overwritten is zeroed in the file, not left in free pages (a value sealed
+    // at an upgrade leaves no plain copy behind).
+    conn.pragma_update(None, "secure_delete", "ON")?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     Ok(conn)
 }
@@ -289,7 +297,7 @@ impl KioskStore {
 
     /// Brings a store of an older format to [`STORE_FORMAT`]: every ticket's code sealed to its
     /// row, the identity sealed (format 1), the acknowledgement mark sealed (2), the rules tagged
-    /// (3), the check-ins tagged and counted (4); then the data key is wrapped again for the new format, after which the older layout
+    /// (3), the check-ins tagged and counted (4), times sealed (5); then the data key is wrapped again for the new format, after which the older layout
     /// is refused. A step cut short is done again at the next unlock.
     fn upgrade_format(
         &mut self,
@@ -308,8 +316,9 @@ impl KioskStore {
         if format < 3 {
             self.tag_rules()?;
         }
-        if format < 4 {
+        if format < 5 {
             self.tag_check_ins()?;
+            self.seal_outbox_envelopes()?;
         }
         self.wrap_for_format(pin, data_key, kdf, STORE_FORMAT)
     }
@@ -375,6 +384,9 @@ impl KioskStore {
                     "update check_ins set tag = null; delete from meta where key = 'check_in_count'",
                 )
                 .unwrap();
+        }
+        if format < 5 {
+            self.downgrade_times_for_tests();
         }
         self.wrap_for_format(pin, &data_key, wrapped.params(), format)
             .unwrap();

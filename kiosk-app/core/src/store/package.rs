@@ -12,7 +12,7 @@
 
 use rand::rngs::OsRng;
 use rusqlite::{Transaction, params};
-use sync_protocol::changes::WalkIn;
+use sync_protocol::changes::{ChangeKind, WalkIn};
 use sync_protocol::crypto::{PublicKey, RowTagKey, SealingKey, blind_index, open, seal};
 use sync_protocol::ids::EventId;
 use sync_protocol::model::{Direction, TicketStatus};
@@ -110,7 +110,14 @@ impl KioskStore {
                     &snapshot.attendees,
                     &snapshot.tickets,
                 )?;
-                write_check_ins(&tx, &self.tags, &snapshot.check_ins)?;
+                write_check_ins(
+                    &tx,
+                    timeline::RowKeys {
+                        tags: &self.tags,
+                        sealing: &self.sealing,
+                    },
+                    &snapshot.check_ins,
+                )?;
                 let held: std::collections::HashSet<_> =
                     snapshot.tickets.iter().map(|t| t.id).collect();
                 let (attendees, tickets): (Vec<_>, Vec<_>) = own_walk_ins(&tx, &self.sealing)?
@@ -154,7 +161,14 @@ impl KioskStore {
                     &delta.upsert_attendees,
                     &delta.upsert_tickets,
                 )?;
-                write_check_ins(&tx, &self.tags, &delta.upsert_check_ins)?;
+                write_check_ins(
+                    &tx,
+                    timeline::RowKeys {
+                        tags: &self.tags,
+                        sealing: &self.sealing,
+                    },
+                    &delta.upsert_check_ins,
+                )?;
             }
         }
         timeline::seal_count(&tx, &self.sealing)?;
@@ -259,12 +273,9 @@ fn write_small_tables(
 
 /// The walk-ins registered at this kiosk, from its outbox (which keeps every change made here).
 fn own_walk_ins(tx: &Transaction<'_>, sealing: &SealingKey) -> Result<Vec<WalkIn>, StoreError> {
-    let mut statement =
-        tx.prepare("select seq, sealed from outbox where kind = 'walk_in' order by seq")?;
-    let rows = statement.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
     let mut walk_ins = Vec::new();
-    for row in rows {
-        let (seq, sealed) = row?;
+    for (seq, _, sealed) in super::outbox::own_changes(tx, sealing, &[ChangeKind::WalkIn.as_str()])?
+    {
         let read = open(sealing, &sealed, &row_aad("outbox", &seq.to_be_bytes()))
             .ok()
             .and_then(|plain| serde_json::from_slice::<WalkIn>(&plain).ok());
@@ -323,7 +334,7 @@ fn write_people(
 /// Writes a package's check-ins (see `timeline`); the caller seals the count at the end.
 fn write_check_ins(
     tx: &Transaction<'_>,
-    tags: &RowTagKey,
+    keys: timeline::RowKeys<'_>,
     check_ins: &[KnownCheckIn],
 ) -> Result<(), StoreError> {
     for known in check_ins {
@@ -342,7 +353,7 @@ fn write_check_ins(
             device: known.device_id,
             annulled: known.annulled,
         };
-        timeline::put_from_package(tx, tags, &row)?;
+        timeline::put_from_package(tx, keys, &row)?;
     }
     Ok(())
 }

@@ -161,13 +161,13 @@ impl KioskStore {
     /// does not open (a damaged row) is shown as such; the other rows are unaffected.
     pub fn parked_changes(&self) -> Result<Vec<(u64, String, String, String)>, StoreError> {
         let mut statement = self.conn.prepare_cached(
-            "select seq, kind, coalesce(reject_code, ''), reject_sealed, reject_message
+            "select seq, envelope, coalesce(reject_code, ''), reject_sealed, reject_message
              from outbox where state = 2 order by seq",
         )?;
         let rows = statement.query_map([], |r| {
             Ok((
                 r.get::<_, i64>(0)? as u64,
-                r.get::<_, String>(1)?,
+                r.get::<_, Option<Vec<u8>>>(1)?,
                 r.get::<_, String>(2)?,
                 r.get::<_, Option<Vec<u8>>>(3)?,
                 r.get::<_, Option<String>>(4)?,
@@ -175,7 +175,10 @@ impl KioskStore {
         })?;
         let mut parked = Vec::new();
         for row in rows {
-            let (seq, kind, code, sealed, plain) = row?;
+            let (seq, envelope, code, sealed, plain) = row?;
+            let kind = super::outbox::open_envelope(&self.sealing, seq as i64, envelope.as_deref())
+                .map(|e| e.kind)
+                .unwrap_or_else(|_| "(damaged)".to_owned());
             let message = match (sealed, plain) {
                 (Some(sealed), _) => self
                     .open_row(REJECT_TABLE, &seq.to_be_bytes(), &sealed)
@@ -255,6 +258,10 @@ impl KioskStore {
     ) -> Result<PageApplied, StoreError> {
         let me = self.identity()?.map(|i| i.device_id);
         let mut tx = self.conn.transaction()?;
+        let keys = timeline::RowKeys {
+            tags: &self.tags,
+            sealing: &self.sealing,
+        };
         let mut applied = PageApplied::default();
         for item in items {
             // Each item in its own savepoint: one that breaks a local rule (a damaged row, a
@@ -284,11 +291,11 @@ impl KioskStore {
                                     device: change.device_id,
                                     annulled: false,
                                 };
-                                timeline::add_known(&sp, &self.tags, &row)?;
+                                timeline::add_known(&sp, keys, &row)?;
                                 applied.check_ins += 1;
                             }
                             ChangeBody::CheckInAnnulment(a) => {
-                                timeline::annul(&sp, &self.tags, a.check_in_id, change.device_id)?;
+                                timeline::annul(&sp, keys, a.check_in_id, change.device_id)?;
                             }
                             ChangeBody::WalkIn(w) => {
                                 let id = w.attendee.id.to_bytes();

@@ -4,6 +4,10 @@
 //! - **Each row is tagged**: an HMAC of all its columns (`sync_protocol::crypto::row_tag`, label
 //!   `check_ins`). A row edited (an admission turned into a refusal, marked annulled) or made up
 //!   is refused as damaged when the ticket is scanned; other tickets go on.
+//! - **Its time is sealed** (`hlc_sealed`, AES-GCM bound to the row; the plain `hlc` column holds
+//!   0), so the file does not show when a ticket came and went. What stays plain is what counting
+//!   admissions needs without opening every row: ticket, gate, direction, admitted, annulled, and
+//!   the kiosk.
 //! - **Their number is sealed** (meta `check_in_count`, AES-GCM bound to its key). A removed row
 //!   leaves nothing to tag, so every unlock counts the rows: fewer than sealed means rows were
 //!   removed, and the kiosk puts back what it can at once. Its own check-ins and annulments come
@@ -27,6 +31,18 @@ use super::{KioskStore, META_CURSOR, StoreError, hex, row_aad};
 
 /// The meta key of the sealed number of check-in rows.
 const META_COUNT: &str = "check_in_count";
+
+/// The keys a check-in row is written and read with.
+#[derive(Clone, Copy)]
+pub(super) struct RowKeys<'a> {
+    pub tags: &'a RowTagKey,
+    pub sealing: &'a SealingKey,
+}
+
+/// The associated data of a check-in's sealed time.
+fn hlc_aad(id: CheckInId) -> Vec<u8> {
+    row_aad("check_ins_hlc", &id.to_bytes())
+}
 
 /// One check-in row, as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,10 +84,13 @@ impl CheckInRow {
 
 /// Reads rows from `select <ROW_COLUMNS>, tag ...`, refusing one whose tag does not verify.
 pub(super) const ROW_COLUMNS: &str =
-    "id, ticket_id, gate_id, direction, admitted, hlc, device_id, annulled, tag";
+    "id, ticket_id, gate_id, direction, admitted, hlc, device_id, annulled, tag, hlc_sealed";
 
 /// A row read with [`ROW_COLUMNS`], and its stored tag.
-fn parse_row(r: &rusqlite::Row<'_>) -> Result<(CheckInRow, Option<Vec<u8>>), StoreError> {
+fn parse_row(
+    r: &rusqlite::Row<'_>,
+    sealing: &SealingKey,
+) -> Result<(CheckInRow, Option<Vec<u8>>), StoreError> {
     let id: Vec<u8> = r.get(0)?;
     let damaged = || StoreError::DamagedRow {
         table: "check_ins",
@@ -80,8 +99,17 @@ fn parse_row(r: &rusqlite::Row<'_>) -> Result<(CheckInRow, Option<Vec<u8>>), Sto
     let id16 = |i: usize| -> Result<[u8; 16], StoreError> {
         r.get::<_, Vec<u8>>(i)?.try_into().map_err(|_| damaged())
     };
+    let check_in = CheckInId::from_bytes(id16(0)?).map_err(|_| damaged())?;
+    // The time is sealed; a row from before format 5 has it plain until the upgrade.
+    let hlc = match r.get::<_, Option<Vec<u8>>>(9)? {
+        Some(sealed) => {
+            let plain = open(sealing, &sealed, &hlc_aad(check_in)).map_err(|_| damaged())?;
+            i64::from_be_bytes(plain[..].try_into().map_err(|_| damaged())?)
+        }
+        None => r.get(5)?,
+    };
     let row = CheckInRow {
-        id: CheckInId::from_bytes(id16(0)?).map_err(|_| damaged())?,
+        id: check_in,
         ticket: TicketId::from_bytes(id16(1)?).map_err(|_| damaged())?,
         gate: GateId::from_bytes(id16(2)?).map_err(|_| damaged())?,
         direction: match r.get::<_, i64>(3)? {
@@ -90,7 +118,7 @@ fn parse_row(r: &rusqlite::Row<'_>) -> Result<(CheckInRow, Option<Vec<u8>>), Sto
             _ => return Err(damaged()),
         },
         admitted: r.get(4)?,
-        hlc: r.get(5)?,
+        hlc,
         device: DeviceId::from_bytes(id16(6)?).map_err(|_| damaged())?,
         annulled: r.get(7)?,
     };
@@ -98,9 +126,9 @@ fn parse_row(r: &rusqlite::Row<'_>) -> Result<(CheckInRow, Option<Vec<u8>>), Sto
 }
 
 /// A row read with [`ROW_COLUMNS`], once its tag verifies.
-pub(super) fn read_row(r: &rusqlite::Row<'_>, key: &RowTagKey) -> Result<CheckInRow, StoreError> {
-    let (row, tag) = parse_row(r)?;
-    if tag.is_some_and(|tag| row.verifies(key, &tag)) {
+pub(super) fn read_row(r: &rusqlite::Row<'_>, keys: RowKeys<'_>) -> Result<CheckInRow, StoreError> {
+    let (row, tag) = parse_row(r, keys.sealing)?;
+    if tag.is_some_and(|tag| row.verifies(keys.tags, &tag)) {
         Ok(row)
     } else {
         tracing::error!(check_in = %row.id, ticket = %row.ticket, "a check-in row does not verify");
@@ -114,7 +142,7 @@ pub(super) fn read_row(r: &rusqlite::Row<'_>, key: &RowTagKey) -> Result<CheckIn
 /// The stored row `id`, if there and intact (`Ok(None)` also for a damaged row).
 fn intact_row(
     conn: &Connection,
-    key: &RowTagKey,
+    keys: RowKeys<'_>,
     id: CheckInId,
 ) -> Result<Option<CheckInRow>, StoreError> {
     let mut statement = conn.prepare_cached(&format!(
@@ -122,13 +150,13 @@ fn intact_row(
     ))?;
     let mut rows = statement.query(params![id.to_bytes()])?;
     match rows.next()? {
-        Some(r) => Ok(read_row(r, key).ok()),
+        Some(r) => Ok(read_row(r, keys).ok()),
         None => Ok(None),
     }
 }
 
 /// Writes `row` with its tag, in place of any row with its id. Returns whether the row is new.
-fn put(conn: &Connection, key: &RowTagKey, row: &CheckInRow) -> Result<bool, StoreError> {
+fn put(conn: &Connection, keys: RowKeys<'_>, row: &CheckInRow) -> Result<bool, StoreError> {
     let existed: bool = conn
         .query_row(
             "select 1 from check_ins where id = ?1",
@@ -138,11 +166,13 @@ fn put(conn: &Connection, key: &RowTagKey, row: &CheckInRow) -> Result<bool, Sto
         .optional()?
         .is_some();
     conn.prepare_cached(
-        "insert into check_ins (id, ticket_id, gate_id, direction, admitted, hlc, device_id, annulled, tag)
-         values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+        "insert into check_ins (id, ticket_id, gate_id, direction, admitted, hlc, device_id,
+                                annulled, tag, hlc_sealed)
+         values (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?8, ?9)
          on conflict (id) do update set ticket_id = excluded.ticket_id, gate_id = excluded.gate_id,
-           direction = excluded.direction, admitted = excluded.admitted, hlc = excluded.hlc,
-           device_id = excluded.device_id, annulled = excluded.annulled, tag = excluded.tag",
+           direction = excluded.direction, admitted = excluded.admitted, hlc = 0,
+           device_id = excluded.device_id, annulled = excluded.annulled, tag = excluded.tag,
+           hlc_sealed = excluded.hlc_sealed",
     )?
     .execute(params![
         row.id.to_bytes(),
@@ -150,10 +180,15 @@ fn put(conn: &Connection, key: &RowTagKey, row: &CheckInRow) -> Result<bool, Sto
         row.gate.to_bytes(),
         direction_code(row.direction),
         row.admitted,
-        row.hlc,
         row.device.to_bytes(),
         row.annulled,
-        row.tag(key),
+        row.tag(keys.tags),
+        seal(
+            keys.sealing,
+            &mut OsRng,
+            &row.hlc.to_be_bytes(),
+            &hlc_aad(row.id)
+        ),
     ])?;
     Ok(!existed)
 }
@@ -161,12 +196,12 @@ fn put(conn: &Connection, key: &RowTagKey, row: &CheckInRow) -> Result<bool, Sto
 /// Adds a check-in made here (the scan path): the row and one more in the sealed count.
 pub(super) fn add_own(
     conn: &Connection,
-    keys: (&RowTagKey, &SealingKey),
+    keys: RowKeys<'_>,
     row: &CheckInRow,
 ) -> Result<(), StoreError> {
-    if put(conn, keys.0, row)? {
-        let count = sealed_count(conn, keys.1)?.unwrap_or(0);
-        seal_count_as(conn, keys.1, count + 1)?;
+    if put(conn, keys, row)? {
+        let count = sealed_count(conn, keys.sealing)?.unwrap_or(0);
+        seal_count_as(conn, keys.sealing, count + 1)?;
     }
     Ok(())
 }
@@ -175,11 +210,11 @@ pub(super) fn add_own(
 /// [`seal_count`] at the end of the batch.
 pub(super) fn add_known(
     conn: &Connection,
-    key: &RowTagKey,
+    keys: RowKeys<'_>,
     row: &CheckInRow,
 ) -> Result<(), StoreError> {
-    if intact_row(conn, key, row.id)?.is_none() {
-        put(conn, key, row)?;
+    if intact_row(conn, keys, row.id)?.is_none() {
+        put(conn, keys, row)?;
     }
     Ok(())
 }
@@ -189,14 +224,14 @@ pub(super) fn add_known(
 /// [`seal_count`] at the end of the batch.
 pub(super) fn put_from_package(
     conn: &Connection,
-    key: &RowTagKey,
+    keys: RowKeys<'_>,
     row: &CheckInRow,
 ) -> Result<(), StoreError> {
     let annulled =
-        row.annulled || intact_row(conn, key, row.id)?.is_some_and(|stored| stored.annulled);
+        row.annulled || intact_row(conn, keys, row.id)?.is_some_and(|stored| stored.annulled);
     put(
         conn,
-        key,
+        keys,
         &CheckInRow {
             annulled,
             ..row.clone()
@@ -208,15 +243,15 @@ pub(super) fn put_from_package(
 /// Marks the check-in `id` by `device` annulled, if it is here and intact. Returns whether it did.
 pub(super) fn annul(
     conn: &Connection,
-    key: &RowTagKey,
+    keys: RowKeys<'_>,
     id: CheckInId,
     device: DeviceId,
 ) -> Result<bool, StoreError> {
-    match intact_row(conn, key, id)? {
+    match intact_row(conn, keys, id)? {
         Some(row) if row.device == device => {
             put(
                 conn,
-                key,
+                keys,
                 &CheckInRow {
                     annulled: true,
                     ..row
@@ -286,6 +321,14 @@ pub enum CheckInsAtUnlock {
 }
 
 impl KioskStore {
+    /// The keys check-in rows are read with.
+    pub(super) fn row_keys(&self) -> RowKeys<'_> {
+        RowKeys {
+            tags: &self.tags,
+            sealing: &self.sealing,
+        }
+    }
+
     /// Checks at unlock that no check-in row was removed, and puts back what was (see the module
     /// doc). A store from before the tags has its rows tagged and its count sealed, once.
     pub(super) fn check_check_ins(&mut self) -> Result<CheckInsAtUnlock, StoreError> {
@@ -304,18 +347,22 @@ impl KioskStore {
         // A kiosk not enrolled yet has made no change of its own.
         let me = self.identity()?.map(|i| i.device_id);
         let tx = self.conn.transaction()?;
+        let keys = RowKeys {
+            tags: &self.tags,
+            sealing: &self.sealing,
+        };
         let before = row_count(&tx)?;
         if let Some(me) = me {
-            let mut statement = tx.prepare(
-                "select seq, kind, hlc, sealed from outbox where kind in (?1, ?2) order by seq",
+            let own = super::outbox::own_changes(
+                &tx,
+                &self.sealing,
+                &[
+                    ChangeKind::CheckIn.as_str(),
+                    ChangeKind::CheckInAnnulment.as_str(),
+                ],
             )?;
-            let mut rows = statement.query(params![
-                ChangeKind::CheckIn.as_str(),
-                ChangeKind::CheckInAnnulment.as_str()
-            ])?;
-            while let Some(r) = rows.next()? {
-                let (seq, kind, hlc, sealed): (i64, String, i64, Vec<u8>) =
-                    (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+            for (seq, envelope, sealed) in own {
+                let (kind, hlc) = (envelope.kind, envelope.hlc);
                 let Ok(plain) = open(
                     &self.sealing,
                     &sealed,
@@ -338,9 +385,9 @@ impl KioskStore {
                         device: me,
                         annulled: false,
                     };
-                    add_known(&tx, &self.tags, &row)?;
+                    add_known(&tx, keys, &row)?;
                 } else if let Ok(a) = serde_json::from_slice::<CheckInAnnulment>(&plain) {
-                    annul(&tx, &self.tags, a.check_in_id, me)?;
+                    annul(&tx, keys, a.check_in_id, me)?;
                 }
             }
         }
@@ -356,7 +403,8 @@ impl KioskStore {
         Ok(CheckInsAtUnlock::Restored { missing, restored })
     }
 
-    /// Tags every check-in row and seals their number (a store from before format 4, once).
+    /// Tags every check-in row, seals its time and seals their number (a store from before
+    /// format 5, once).
     pub(super) fn tag_check_ins(&mut self) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         let rows = {
@@ -364,7 +412,7 @@ impl KioskStore {
             let mut rows = statement.query([])?;
             let mut parsed = Vec::new();
             while let Some(r) = rows.next()? {
-                match parse_row(r) {
+                match parse_row(r, &self.sealing) {
                     Ok((row, _)) => parsed.push(row),
                     // Left untagged: refused as damaged when its ticket is scanned.
                     Err(e) => tracing::error!(error = %e, "a check-in row cannot be read"),
@@ -373,7 +421,14 @@ impl KioskStore {
             parsed
         };
         for row in &rows {
-            put(&tx, &self.tags, row)?;
+            put(
+                &tx,
+                RowKeys {
+                    tags: &self.tags,
+                    sealing: &self.sealing,
+                },
+                row,
+            )?;
         }
         seal_count(&tx, &self.sealing)?;
         tx.commit()?;
