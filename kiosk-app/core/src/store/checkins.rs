@@ -14,7 +14,7 @@ use sync_protocol::ids::{ChangeId, CheckInId, DeviceId, TicketId};
 use sync_protocol::ticket_code::TicketCode;
 use sync_protocol::verdict::CheckInFact;
 
-use super::outbox::{Envelope, open_envelope, seal_envelope};
+use super::outbox::{Envelope, next_seq, open_envelope, seal_envelope};
 use super::package::status_code;
 use super::timeline::{self, CheckInRow};
 use super::{KioskStore, StoreError, hex, put_meta, row_aad};
@@ -120,9 +120,7 @@ impl KioskStore {
             .to_i64()
             .ok_or_else(|| StoreError::Malformed("clock beyond range".into()))?;
         put_meta(&tx, META_HLC, packed)?;
-        let seq: i64 = tx.query_row("select coalesce(max(seq), 0) + 1 from outbox", [], |r| {
-            r.get(0)
-        })?;
+        let seq = next_seq(&tx, &self.sealing)?;
         let change = Change::new(
             ChangeId::new(now, &mut OsRng),
             identity.device_id,

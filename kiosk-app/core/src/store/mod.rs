@@ -292,6 +292,7 @@ impl KioskStore {
             store.upgrade_format(pin, &data_key, wrapped.params())?;
         }
         store.check_ins_at_unlock = store.check_check_ins()?;
+        store.fill_outbox_gaps()?;
         Ok(store)
     }
 

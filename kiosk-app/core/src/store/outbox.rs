@@ -9,10 +9,14 @@
 //! happen when a package is applied or at unlock, not per scan.
 //!
 //! The outbox's state (pending, acknowledged, parked) stays plain, covered by the sealed
-//! acknowledgement mark (`sync`).
+//! acknowledgement mark (`sync`). Its rows are never removed, and the highest seq given out is
+//! sealed too (the head, meta `outbox_head`): at unlock every seq up to the head has a row, and a
+//! row removed from the file is replaced by a damaged placeholder, which the push sends and the
+//! server parks, so the coordinator sees the loss and the server's acknowledgement is never held
+//! back by the gap.
 
 use rand::rngs::OsRng;
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use sync_protocol::crypto::{SealingKey, open, seal};
 use sync_protocol::ids::ChangeId;
@@ -20,6 +24,59 @@ use sync_protocol::ids::ChangeId;
 use super::{KioskStore, StoreError, row_aad};
 
 const ENVELOPE_TABLE: &str = "outbox_envelope";
+const META_HEAD: &str = "outbox_head";
+
+/// The sealed head: the highest seq given out (`None`: none recorded, or the value was removed).
+fn sealed_head(conn: &Connection, sealing: &SealingKey) -> Result<Option<u64>, StoreError> {
+    let Some(sealed) = conn
+        .query_row(
+            "select value from meta where key = ?1",
+            params![META_HEAD],
+            |r| r.get::<_, Vec<u8>>(0),
+        )
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let damaged = || StoreError::DamagedRow {
+        table: "meta",
+        id: META_HEAD.into(),
+    };
+    let plain =
+        open(sealing, &sealed, &row_aad("meta", META_HEAD.as_bytes())).map_err(|_| damaged())?;
+    Ok(Some(u64::from_be_bytes(
+        plain[..].try_into().map_err(|_| damaged())?,
+    )))
+}
+
+fn put_head(conn: &Connection, sealing: &SealingKey, head: u64) -> Result<(), StoreError> {
+    let sealed = seal(
+        sealing,
+        &mut OsRng,
+        &head.to_be_bytes(),
+        &row_aad("meta", META_HEAD.as_bytes()),
+    );
+    conn.execute(
+        "insert into meta (key, value) values (?1, ?2)
+         on conflict (key) do update set value = excluded.value",
+        params![META_HEAD, sealed],
+    )?;
+    Ok(())
+}
+
+fn highest_row(conn: &Connection) -> Result<u64, StoreError> {
+    let n: i64 = conn.query_row("select coalesce(max(seq), 0) from outbox", [], |r| r.get(0))?;
+    Ok(n.max(0) as u64)
+}
+
+/// Gives out the seq of a new change: one above the sealed head and every row (so a seq is never
+/// given twice, even when the last rows were removed from the file), and moves the head to it.
+pub(super) fn next_seq(conn: &Connection, sealing: &SealingKey) -> Result<i64, StoreError> {
+    let head = sealed_head(conn, sealing).unwrap_or(None).unwrap_or(0);
+    let seq = head.max(highest_row(conn)?) + 1;
+    put_head(conn, sealing, seq)?;
+    Ok(seq as i64)
+}
 
 /// A change's envelope, as sealed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,6 +151,65 @@ pub(super) fn own_changes(
 type PlainEnvelope = (i64, Vec<u8>, i64, String, u16, String, i64);
 
 impl KioskStore {
+    /// At unlock: every seq up to the head has a row. A seq whose row was removed from the file
+    /// gets a damaged placeholder (pushed like any change, parked by the server, shown to the
+    /// coordinator). Returns how many were missing.
+    pub(super) fn fill_outbox_gaps(&mut self) -> Result<u64, StoreError> {
+        let tx = self.conn.transaction()?;
+        let head = match sealed_head(&tx, &self.sealing) {
+            Ok(Some(head)) => head,
+            Ok(None) => 0,
+            Err(e) => {
+                tracing::error!(error = %e, "the outbox head does not open: taken from the rows");
+                0
+            }
+        };
+        let top = head.max(highest_row(&tx)?);
+        let present: std::collections::HashSet<u64> = {
+            let mut statement = tx.prepare("select seq from outbox")?;
+            let rows = statement.query_map([], |r| r.get::<_, i64>(0))?;
+            rows.map(|seq| seq.map(|s| s.max(0) as u64))
+                .collect::<Result<_, _>>()?
+        };
+        let mut missing = 0;
+        for seq in (1..=top).filter(|seq| !present.contains(seq)) {
+            missing += 1;
+            tracing::error!(
+                seq,
+                "an outbox row was removed from the kiosk's file: sent as damaged"
+            );
+            let seq = seq as i64;
+            let envelope = Envelope {
+                change_id: ChangeId::new(sync_protocol::UnixMillis(1), &mut OsRng),
+                hlc: 0,
+                kind: super::DAMAGED_KIND.into(),
+                schema_version: 1,
+                entity_id: format!("outbox-{seq}"),
+                created_at: 0,
+            };
+            let payload = serde_json::json!({
+                "reason": "this change was removed from the kiosk's file; what it held is lost"
+            });
+            let sealed = seal(
+                &self.sealing,
+                &mut OsRng,
+                &serde_json::to_vec(&payload).expect("json serializes"),
+                &row_aad("outbox", &seq.to_be_bytes()),
+            );
+            tx.execute(
+                "insert into outbox (seq, change_id, hlc, kind, schema_version, entity_id, sealed,
+                                     package_version, created_at, envelope)
+                 values (?1, x'', 0, '', 0, '', ?2, 0, 0, ?3)",
+                params![seq, sealed, seal_envelope(&self.sealing, seq, &envelope)],
+            )?;
+        }
+        if head != top || missing > 0 {
+            put_head(&tx, &self.sealing, top)?;
+        }
+        tx.commit()?;
+        Ok(missing)
+    }
+
     /// Seals the envelopes of outbox rows written before format 5 from their plain columns, and
     /// empties those (at unlock, once).
     pub(super) fn seal_outbox_envelopes(&mut self) -> Result<(), StoreError> {
@@ -278,6 +394,59 @@ mod tests {
             store.check_ins_at_unlock(),
             crate::store::CheckInsAtUnlock::Whole
         );
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Rows removed from the file, in the middle or at the end, come back as damaged
+    /// placeholders at unlock: the server parks them and its acknowledgement goes on; a seq is
+    /// never given twice.
+    #[test]
+    fn removed_rows_are_sent_as_damaged_and_no_seq_is_given_twice() {
+        let dir = std::env::temp_dir().join(format!("gp-outbox-gaps-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("kiosk.db");
+        let server = SecretKey::generate(&mut OsRng);
+        let device_key = SecretKey::generate(&mut OsRng);
+        let mut store = KioskStore::create(&path, PIN, KdfParams::FOR_TESTS).unwrap();
+        store
+            .save_identity(&test_identity(&server, &device_key), "token", &device_key)
+            .unwrap();
+        let now = UnixMillis(1_800_000_000_000);
+        let check_in = || {
+            ChangeBody::CheckIn(CheckIn {
+                id: CheckInId::new(now, &mut OsRng),
+                ticket_id: TicketId::new(now, &mut OsRng),
+                gate_id: GateId::new(now, &mut OsRng),
+                direction: Direction::Entry,
+                verdict: VerdictCode::Admitted,
+                offline: true,
+                scanned_at: now,
+            })
+        };
+        for _ in 0..5 {
+            store.record(&check_in(), now).unwrap();
+        }
+        store
+            .conn
+            .execute("delete from outbox where seq in (2, 5)", [])
+            .unwrap();
+        drop(store);
+        let mut store = KioskStore::unlock(&path, PIN).unwrap();
+        let pending = store.pending_changes(10).unwrap();
+        let kinds: Vec<(u64, &str)> = pending.iter().map(|c| (c.seq, c.kind.as_str())).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                (1, "check_in"),
+                (2, crate::store::DAMAGED_KIND),
+                (3, "check_in"),
+                (4, "check_in"),
+                (5, crate::store::DAMAGED_KIND),
+            ]
+        );
+        assert_eq!(store.record(&check_in(), now).unwrap().seq, 6);
         drop(store);
         let _ = std::fs::remove_dir_all(&dir);
     }
