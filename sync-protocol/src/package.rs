@@ -97,12 +97,54 @@ pub struct PackageDelta {
     pub remove_check_ins: Vec<CheckInId>,
 }
 
-/// A package body.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A package body: `{"kind": "full" | "delta", ...the snapshot's or delta's fields}`.
+///
+/// Read by hand rather than by serde's internally tagged derive, which first copies the whole
+/// object into an untyped buffer to find the tag: for a package of 100,000 tickets that buffer
+/// cost more memory than the package itself. Here `kind` must be the first key (as every body
+/// this crate writes has it) and the rest is read straight into its type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum PackageBody {
     Full(PackageSnapshot),
     Delta(PackageDelta),
+}
+
+impl<'de> Deserialize<'de> for PackageBody {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(BodyVisitor)
+    }
+}
+
+struct BodyVisitor;
+
+impl<'de> serde::de::Visitor<'de> for BodyVisitor {
+    type Value = PackageBody;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a package body: an object whose first key is \"kind\"")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<PackageBody, A::Error> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        enum Kind {
+            Full,
+            Delta,
+        }
+        let key: Option<std::borrow::Cow<'de, str>> = map.next_key()?;
+        if key.as_deref() != Some("kind") {
+            return Err(serde::de::Error::custom(
+                "a package body starts with its \"kind\" (full or delta)",
+            ));
+        }
+        let kind: Kind = map.next_value()?;
+        let rest = serde::de::value::MapAccessDeserializer::new(map);
+        match kind {
+            Kind::Full => PackageSnapshot::deserialize(rest).map(PackageBody::Full),
+            Kind::Delta => PackageDelta::deserialize(rest).map(PackageBody::Delta),
+        }
+    }
 }
 
 /// Why a package was refused. The kiosk keeps what it had in every case.
@@ -307,13 +349,44 @@ pub fn open_package(
     event_id: EventId,
     held_version: Option<u64>,
 ) -> Result<(PackageManifest, PackageBody), PackageError> {
-    let manifest = verify_manifest(&file.manifest, server_key, event_id, held_version)?;
-    if file.body.len() as u64 != manifest.body_len || sha256_hex(&file.body) != manifest.body_sha256
-    {
+    open_parts(
+        &file.manifest,
+        &file.body,
+        server_key,
+        event_id,
+        held_version,
+    )
+}
+
+/// [`open_package`] for a file read in place ([`PackageFileRef`]): the body is not copied.
+pub fn open_package_ref(
+    file: &PackageFileRef<'_>,
+    server_key: &PublicKey,
+    event_id: EventId,
+    held_version: Option<u64>,
+) -> Result<(PackageManifest, PackageBody), PackageError> {
+    open_parts(
+        &file.manifest,
+        file.body,
+        server_key,
+        event_id,
+        held_version,
+    )
+}
+
+fn open_parts(
+    manifest: &Signed<PackageManifest>,
+    body: &[u8],
+    server_key: &PublicKey,
+    event_id: EventId,
+    held_version: Option<u64>,
+) -> Result<(PackageManifest, PackageBody), PackageError> {
+    let manifest = verify_manifest(manifest, server_key, event_id, held_version)?;
+    if body.len() as u64 != manifest.body_len || sha256_hex(body) != manifest.body_sha256 {
         return Err(PackageError::BodyMismatch);
     }
-    let body: PackageBody = serde_json::from_slice(&file.body)
-        .map_err(|e| PackageError::MalformedBody(e.to_string()))?;
+    let body: PackageBody =
+        serde_json::from_slice(body).map_err(|e| PackageError::MalformedBody(e.to_string()))?;
     check_kind(&manifest, &body)?;
     Ok((manifest, body))
 }
@@ -433,6 +506,25 @@ impl PackageFile {
 
     /// Reads the file form; the content is checked later by [`open_package`].
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, PackageError> {
+        let file = PackageFileRef::from_bytes(bytes)?;
+        Ok(Self {
+            manifest: file.manifest,
+            body: file.body.to_vec(),
+        })
+    }
+}
+
+/// A package file read in place: its manifest, and its body borrowed from the bytes (a package
+/// of 100,000 tickets has a body of tens of megabytes, not worth a second copy).
+#[derive(Debug, Clone)]
+pub struct PackageFileRef<'a> {
+    pub manifest: Signed<PackageManifest>,
+    pub body: &'a [u8],
+}
+
+impl<'a> PackageFileRef<'a> {
+    /// Reads the file form; the content is checked later by [`open_package_ref`].
+    pub fn from_bytes(bytes: &'a [u8]) -> Result<Self, PackageError> {
         let rest = bytes
             .strip_prefix(FILE_MAGIC)
             .ok_or(PackageError::NotAPackageFile)?;
@@ -444,7 +536,7 @@ impl PackageFile {
             serde_json::from_slice(&rest[..newline]).map_err(|_| PackageError::NotAPackageFile)?;
         Ok(Self {
             manifest,
-            body: rest[newline + 1..].to_vec(),
+            body: &rest[newline + 1..],
         })
     }
 }
@@ -542,6 +634,35 @@ mod tests {
         assert_eq!(manifest.version, 1);
         assert_eq!(manifest.ticket_count, 3);
         assert_eq!(body, PackageBody::Full(snap));
+    }
+
+    /// Bodies round-trip, read in place and through a reader; one whose kind is not its first key,
+    /// or is unknown, is refused with a message that says so.
+    #[test]
+    fn a_body_is_read_straight_into_its_kind() {
+        let mut rng = ChaCha20Rng::seed_from_u64(3);
+        let snap = snapshot(&mut rng, 3);
+        let mut next = snap.clone();
+        next.tickets[0].status = TicketStatus::Canceled;
+        for body in [
+            PackageBody::Full(snap.clone()),
+            PackageBody::Delta(diff(&snap, &next)),
+        ] {
+            let bytes = serde_json::to_vec(&body).unwrap();
+            assert!(bytes.starts_with(b"{\"kind\":"));
+            assert_eq!(serde_json::from_slice::<PackageBody>(&bytes).unwrap(), body);
+            let read: PackageBody = serde_json::from_reader(Trickle(&bytes)).unwrap();
+            assert_eq!(read, body);
+        }
+        let moved = r#"{"base_version":1,"kind":"delta"}"#;
+        let err = serde_json::from_str::<PackageBody>(moved).unwrap_err();
+        assert!(
+            err.to_string().contains("starts with its \"kind\""),
+            "{err}"
+        );
+        let unknown = r#"{"kind":"partial"}"#;
+        assert!(serde_json::from_str::<PackageBody>(unknown).is_err());
+        assert!(serde_json::from_str::<PackageBody>("[]").is_err());
     }
 
     /// A reader that hands out a few bytes at a time, as a download read back chunk by chunk.

@@ -25,7 +25,6 @@ use sync_protocol::UnixMillis;
 use sync_protocol::crypto::KdfParams;
 use sync_protocol::ids::{AttendeeId, CheckInId, GateId, TicketId};
 use sync_protocol::model::{Direction, Gate};
-use sync_protocol::package::PackageFile;
 
 pub use error::{AppError, ErrorKind, UiError};
 pub use view::*;
@@ -322,9 +321,7 @@ impl Kiosk {
         let store = self.store()?;
         let mut store = lock(&store);
         let identity = store.identity()?.ok_or(AppError::NotEnrolled)?;
-        let package =
-            PackageFile::from_bytes(bytes).map_err(|e| AppError::PackageRefused(e.to_string()))?;
-        let manifest = store.apply_package(&package, &identity.server_key, identity.event_id)?;
+        let manifest = store.apply_package_bytes(bytes, &identity.server_key, identity.event_id)?;
         let applied = PackageApplied {
             version: manifest.version,
             tickets: store.ticket_count()?,

@@ -17,8 +17,8 @@ use sync_protocol::crypto::{PublicKey, RowTagKey, SealingKey, blind_index, open,
 use sync_protocol::ids::EventId;
 use sync_protocol::model::{Direction, TicketStatus};
 use sync_protocol::package::{
-    KnownCheckIn, PackageBody, PackageDelta, PackageFile, PackageManifest, PackageSnapshot,
-    open_package,
+    KnownCheckIn, PackageBody, PackageDelta, PackageFile, PackageFileRef, PackageManifest,
+    PackageSnapshot, open_package, open_package_ref,
 };
 use sync_protocol::ticket_code::TicketCode;
 
@@ -71,6 +71,19 @@ impl KioskStore {
     ) -> Result<PackageManifest, StoreError> {
         let held = self.package_version()?;
         let (manifest, body) = open_package(file, server_key, event_id, held)?;
+        self.apply_opened(manifest, &body)
+    }
+
+    /// [`KioskStore::apply_package`] for a file's bytes, read in place (the body is not copied).
+    pub fn apply_package_bytes(
+        &mut self,
+        bytes: &[u8],
+        server_key: &PublicKey,
+        event_id: EventId,
+    ) -> Result<PackageManifest, StoreError> {
+        let held = self.package_version()?;
+        let file = PackageFileRef::from_bytes(bytes)?;
+        let (manifest, body) = open_package_ref(&file, server_key, event_id, held)?;
         self.apply_opened(manifest, &body)
     }
 
