@@ -17,6 +17,21 @@ function usesEnter(target: EventTarget | null): boolean {
 }
 
 /**
+ * The longest pause between two keys of a scan: the collector's default (scanner speed), unless
+ * this window's session widened it (sessionStorage `gatepass.wedgeMaxGapMs`). Only the
+ * end-to-end tests set it: their WebDriver keys reach a loaded test machine slower than any
+ * scanner types, and the gap rule itself is tested on its own (tests/unit/wedge.test.ts).
+ */
+function sessionMaxGapMs(): number | undefined {
+  try {
+    const value = Number(window.sessionStorage.getItem('gatepass.wedgeMaxGapMs'));
+    return value > 0 ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * The keyboard wedge on the whole window: keys that come scanner-fast while focus is outside
  * text fields are collected, and Enter hands the code over. Keys of a burst after the first
  * are kept from the page, so a scanner never presses the focused button.
@@ -25,7 +40,7 @@ export function useWedge(handlers: WedgeHandlers): void {
   const latest = useRef(handlers);
   latest.current = handlers;
   useEffect(() => {
-    const collector = new WedgeCollector();
+    const collector = new WedgeCollector({ maxGapMs: sessionMaxGapMs() });
     const onKeyDown = (event: KeyboardEvent) => {
       if (event.isComposing || event.ctrlKey || event.altKey || event.metaKey) return;
       if (isTextEntry(event.target)) {
