@@ -493,6 +493,51 @@ pub(super) fn put_meta(
     Ok(())
 }
 
+/// A number kept sealed in `meta` under `key` (a mark, a head, a count that plain SQL must not
+/// move): `None` when absent; one that does not open is a damaged row.
+pub(super) fn sealed_meta_u64(
+    conn: &Connection,
+    sealing: &SealingKey,
+    key: &'static str,
+) -> Result<Option<u64>, StoreError> {
+    let Some(sealed) = conn
+        .query_row("select value from meta where key = ?1", params![key], |r| {
+            r.get::<_, Vec<u8>>(0)
+        })
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let damaged = || StoreError::DamagedRow {
+        table: "meta",
+        id: key.into(),
+    };
+    let plain = open(sealing, &sealed, &row_aad("meta", key.as_bytes())).map_err(|_| damaged())?;
+    let bytes: [u8; 8] = plain[..].try_into().map_err(|_| damaged())?;
+    Ok(Some(u64::from_be_bytes(bytes)))
+}
+
+/// Seals `value` in `meta` under `key` (see [`sealed_meta_u64`]).
+pub(super) fn put_sealed_meta_u64(
+    conn: &Connection,
+    sealing: &SealingKey,
+    key: &'static str,
+    value: u64,
+) -> Result<(), StoreError> {
+    let sealed = sync_protocol::crypto::seal(
+        sealing,
+        &mut OsRng,
+        &value.to_be_bytes(),
+        &row_aad("meta", key.as_bytes()),
+    );
+    conn.execute(
+        "insert into meta (key, value) values (?1, ?2)
+         on conflict (key) do update set value = excluded.value",
+        params![key, sealed],
+    )?;
+    Ok(())
+}
+
 /// Associated data binding a sealed value to its row.
 fn row_aad(table: &str, id: &[u8]) -> Vec<u8> {
     let mut aad = Vec::with_capacity(table.len() + 1 + id.len());

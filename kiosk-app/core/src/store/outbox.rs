@@ -16,52 +16,23 @@
 //! back by the gap.
 
 use rand::rngs::OsRng;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
 use sync_protocol::crypto::{SealingKey, open, seal};
 use sync_protocol::ids::ChangeId;
 
-use super::{KioskStore, StoreError, row_aad};
+use super::{KioskStore, StoreError, put_sealed_meta_u64, row_aad, sealed_meta_u64};
 
 const ENVELOPE_TABLE: &str = "outbox_envelope";
 const META_HEAD: &str = "outbox_head";
 
 /// The sealed head: the highest seq given out (`None`: none recorded, or the value was removed).
 fn sealed_head(conn: &Connection, sealing: &SealingKey) -> Result<Option<u64>, StoreError> {
-    let Some(sealed) = conn
-        .query_row(
-            "select value from meta where key = ?1",
-            params![META_HEAD],
-            |r| r.get::<_, Vec<u8>>(0),
-        )
-        .optional()?
-    else {
-        return Ok(None);
-    };
-    let damaged = || StoreError::DamagedRow {
-        table: "meta",
-        id: META_HEAD.into(),
-    };
-    let plain =
-        open(sealing, &sealed, &row_aad("meta", META_HEAD.as_bytes())).map_err(|_| damaged())?;
-    Ok(Some(u64::from_be_bytes(
-        plain[..].try_into().map_err(|_| damaged())?,
-    )))
+    sealed_meta_u64(conn, sealing, META_HEAD)
 }
 
 fn put_head(conn: &Connection, sealing: &SealingKey, head: u64) -> Result<(), StoreError> {
-    let sealed = seal(
-        sealing,
-        &mut OsRng,
-        &head.to_be_bytes(),
-        &row_aad("meta", META_HEAD.as_bytes()),
-    );
-    conn.execute(
-        "insert into meta (key, value) values (?1, ?2)
-         on conflict (key) do update set value = excluded.value",
-        params![META_HEAD, sealed],
-    )?;
-    Ok(())
+    put_sealed_meta_u64(conn, sealing, META_HEAD, head)
 }
 
 fn highest_row(conn: &Connection) -> Result<u64, StoreError> {

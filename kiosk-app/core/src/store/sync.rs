@@ -46,18 +46,7 @@ fn put_acknowledged_mark(
     sealing: &SealingKey,
     mark: u64,
 ) -> Result<(), StoreError> {
-    let sealed = seal(
-        sealing,
-        &mut OsRng,
-        &mark.to_be_bytes(),
-        &row_aad("meta", META_ACKNOWLEDGED.as_bytes()),
-    );
-    conn.execute(
-        "insert into meta (key, value) values (?1, ?2)
-         on conflict (key) do update set value = excluded.value",
-        params![META_ACKNOWLEDGED, sealed],
-    )?;
-    Ok(())
+    super::put_sealed_meta_u64(conn, sealing, META_ACKNOWLEDGED, mark)
 }
 
 impl KioskStore {
@@ -126,15 +115,7 @@ impl KioskStore {
     /// keep them from the server. Absent: 0 (every row is sent again; the server answers
     /// duplicates). One that does not open is a damaged row.
     pub fn acknowledged_mark(&self) -> Result<u64, StoreError> {
-        let Some(sealed) = self.meta(META_ACKNOWLEDGED)? else {
-            return Ok(0);
-        };
-        let plain = self.open_row("meta", META_ACKNOWLEDGED.as_bytes(), &sealed)?;
-        let bytes: [u8; 8] = plain[..].try_into().map_err(|_| StoreError::DamagedRow {
-            table: "meta",
-            id: META_ACKNOWLEDGED.into(),
-        })?;
-        Ok(u64::from_be_bytes(bytes))
+        Ok(super::sealed_meta_u64(&self.conn, &self.sealing, META_ACKNOWLEDGED)?.unwrap_or(0))
     }
 
     /// Seals the acknowledgement mark of a store from before format 2, from the plain states:

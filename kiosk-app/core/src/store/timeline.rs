@@ -27,7 +27,9 @@ use sync_protocol::model::Direction;
 use sync_protocol::wire::Cursor;
 
 use super::package::direction_code;
-use super::{KioskStore, META_CURSOR, StoreError, hex, row_aad};
+use super::{
+    KioskStore, META_CURSOR, StoreError, hex, put_sealed_meta_u64, row_aad, sealed_meta_u64,
+};
 
 /// The meta key of the sealed number of check-in rows.
 const META_COUNT: &str = "check_in_count";
@@ -264,39 +266,11 @@ pub(super) fn annul(
 }
 
 fn sealed_count(conn: &Connection, sealing: &SealingKey) -> Result<Option<u64>, StoreError> {
-    let Some(sealed) = conn
-        .query_row(
-            "select value from meta where key = ?1",
-            params![META_COUNT],
-            |r| r.get::<_, Vec<u8>>(0),
-        )
-        .optional()?
-    else {
-        return Ok(None);
-    };
-    let damaged = || StoreError::DamagedRow {
-        table: "meta",
-        id: META_COUNT.into(),
-    };
-    let plain =
-        open(sealing, &sealed, &row_aad("meta", META_COUNT.as_bytes())).map_err(|_| damaged())?;
-    let bytes: [u8; 8] = plain[..].try_into().map_err(|_| damaged())?;
-    Ok(Some(u64::from_be_bytes(bytes)))
+    sealed_meta_u64(conn, sealing, META_COUNT)
 }
 
 fn seal_count_as(conn: &Connection, sealing: &SealingKey, count: u64) -> Result<(), StoreError> {
-    let sealed = seal(
-        sealing,
-        &mut OsRng,
-        &count.to_be_bytes(),
-        &row_aad("meta", META_COUNT.as_bytes()),
-    );
-    conn.execute(
-        "insert into meta (key, value) values (?1, ?2)
-         on conflict (key) do update set value = excluded.value",
-        params![META_COUNT, sealed],
-    )?;
-    Ok(())
+    put_sealed_meta_u64(conn, sealing, META_COUNT, count)
 }
 
 fn row_count(conn: &Connection) -> Result<u64, StoreError> {
