@@ -132,16 +132,7 @@ impl KioskStore {
 
         match body {
             ChangeBody::CheckIn(c) => {
-                let row = CheckInRow {
-                    id: c.id,
-                    ticket: c.ticket_id,
-                    gate: c.gate_id,
-                    direction: c.direction,
-                    admitted: c.verdict.admits(),
-                    hlc: packed,
-                    device: identity.device_id,
-                    annulled: false,
-                };
+                let row = CheckInRow::of(c, packed, identity.device_id);
                 timeline::add_own(
                     &tx,
                     timeline::RowKeys {

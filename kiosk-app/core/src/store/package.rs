@@ -357,14 +357,8 @@ fn write_check_ins(
             .to_i64()
             .ok_or_else(|| StoreError::Malformed(format!("check-in {} stamp", c.id)))?;
         let row = CheckInRow {
-            id: c.id,
-            ticket: c.ticket_id,
-            gate: c.gate_id,
-            direction: c.direction,
-            admitted: c.verdict.admits(),
-            hlc,
-            device: known.device_id,
             annulled: known.annulled,
+            ..CheckInRow::of(c, hlc, known.device_id)
         };
         timeline::put_from_package(tx, keys, &row)?;
     }

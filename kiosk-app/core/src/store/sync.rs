@@ -262,16 +262,7 @@ impl KioskStore {
                         };
                         match body {
                             ChangeBody::CheckIn(c) => {
-                                let row = CheckInRow {
-                                    id: c.id,
-                                    ticket: c.ticket_id,
-                                    gate: c.gate_id,
-                                    direction: c.direction,
-                                    admitted: c.verdict.admits(),
-                                    hlc,
-                                    device: change.device_id,
-                                    annulled: false,
-                                };
+                                let row = CheckInRow::of(&c, hlc, change.device_id);
                                 timeline::add_known(&sp, keys, &row)?;
                                 applied.check_ins += 1;
                             }

@@ -60,6 +60,20 @@ pub(super) struct CheckInRow {
 }
 
 impl CheckInRow {
+    /// The row of `check_in`, stamped `hlc`, made by `device`, not annulled.
+    pub fn of(check_in: &CheckIn, hlc: i64, device: DeviceId) -> CheckInRow {
+        CheckInRow {
+            id: check_in.id,
+            ticket: check_in.ticket_id,
+            gate: check_in.gate_id,
+            direction: check_in.direction,
+            admitted: check_in.verdict.admits(),
+            hlc,
+            device,
+            annulled: false,
+        }
+    }
+
     fn tag(&self, key: &RowTagKey) -> [u8; 32] {
         self.tagger(key).finish()
     }
@@ -349,16 +363,7 @@ impl KioskStore {
                     let Ok(c) = serde_json::from_slice::<CheckIn>(&plain) else {
                         continue;
                     };
-                    let row = CheckInRow {
-                        id: c.id,
-                        ticket: c.ticket_id,
-                        gate: c.gate_id,
-                        direction: c.direction,
-                        admitted: c.verdict.admits(),
-                        hlc,
-                        device: me,
-                        annulled: false,
-                    };
+                    let row = CheckInRow::of(&c, hlc, me);
                     add_known(&tx, keys, &row)?;
                 } else if let Ok(a) = serde_json::from_slice::<CheckInAnnulment>(&plain) {
                     annul(&tx, keys, a.check_in_id, me)?;
