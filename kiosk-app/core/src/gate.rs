@@ -83,12 +83,12 @@ pub fn scan(
 ) -> Result<ScanResult, GateError> {
     let identity = store.identity()?.ok_or(GateError::NotEnrolled)?;
     let now = store.corrected(now)?;
-    let gates = store.gates()?;
-    let gate = gates
-        .iter()
-        .find(|g| g.id == gate_id)
+    // The gate's own row: an edited gate is refused here, and only it (see `store::rules`).
+    let gate = store
+        .gate(gate_id)?
         .ok_or(GateError::UnknownGate(gate_id))?;
-    let ticket_types = store.ticket_types()?;
+    let gate = &gate;
+    let gates = store.gates()?;
 
     let mut validity_from_code = None;
     let mut signed_claims = None;
@@ -141,12 +141,17 @@ pub fn scan(
         Some((id, _, _)) => store.check_ins_of(id)?,
         None => Vec::new(),
     };
+    // The ticket type's own row, for its validity: an edited type is refused, not read as none.
+    let ticket_type_rules = match known {
+        Some((_, ticket_type, _)) => store.ticket_type(ticket_type)?,
+        None => None,
+    };
     let scanned = match known {
         Some((id, ticket_type, status)) => ScannedTicket::Known(KnownTicket {
             id,
             ticket_type,
             status,
-            validity: validity(&ticket_types, ticket_type, validity_from_code),
+            validity: validity(ticket_type_rules.as_ref(), validity_from_code),
             answered: &answered,
         }),
         None if bad_signature => ScannedTicket::BadSignature,
@@ -233,16 +238,8 @@ pub fn annul(
 }
 
 /// The window in which a ticket admits: its type's, narrowed by the code's own bounds.
-fn validity(
-    ticket_types: &[TicketType],
-    ticket_type: sync_protocol::ids::TicketTypeId,
-    from_code: Option<Validity>,
-) -> Validity {
-    let from_type = ticket_types
-        .iter()
-        .find(|t| t.id == ticket_type)
-        .map(Validity::from)
-        .unwrap_or_default();
+fn validity(ticket_type: Option<&TicketType>, from_code: Option<Validity>) -> Validity {
+    let from_type = ticket_type.map(Validity::from).unwrap_or_default();
     let Some(code) = from_code else {
         return from_type;
     };

@@ -167,15 +167,16 @@ pub fn register(
     let identity = store.identity()?.ok_or(WalkInError::NotReady)?;
     let now = store.corrected(now)?;
     let device_key = store.device_key()?.ok_or(WalkInError::NotReady)?;
-    let ticket_types = store.ticket_types()?;
     let ticket_type = match request.ticket_type_id {
-        Some(id) => ticket_types
-            .iter()
-            .find(|t| t.id == id)
+        Some(id) => store
+            .ticket_type(id)?
             .ok_or(WalkInError::UnknownTicketType(id))?,
-        None => ticket_types.first().ok_or(WalkInError::NoTicketType)?,
-    }
-    .clone();
+        None => store
+            .ticket_types()?
+            .into_iter()
+            .next()
+            .ok_or(WalkInError::NoTicketType)?,
+    };
 
     let mut errors = check_person(&mut request);
     let form = current_form(store)?;

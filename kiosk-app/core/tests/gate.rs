@@ -12,8 +12,8 @@ use sync_protocol::certificate::DeviceCertificate;
 use sync_protocol::changes::{Change, ChangeBody, CheckIn};
 use sync_protocol::crypto::{KdfParams, SecretKey, Signed};
 use sync_protocol::hlc::Hlc;
-use sync_protocol::ids::{ChangeId, CheckInId, DeviceId, TicketId};
-use sync_protocol::model::Direction;
+use sync_protocol::ids::{ChangeId, CheckInId, DeviceId, GateId, TicketId, TicketTypeId};
+use sync_protocol::model::{Direction, Gate, TicketType};
 use sync_protocol::ticket_code::{CodeClaims, issue_device_code};
 use sync_protocol::verdict::VerdictCode;
 use sync_protocol::wire::{Cursor, PullItem};
@@ -758,4 +758,100 @@ fn the_file_shows_no_scanned_ticket_and_no_time() {
         )
         .unwrap();
     assert_eq!(admitted, f.snapshot.tickets.len() as i64);
+}
+
+/// A gate or ticket type edited in the file (with the file but not the PIN) is refused alone: scans
+/// at that gate, or of tickets of that type, answer the damage; the other gates and types go on
+/// admitting; the next full package puts it right.
+#[test]
+fn an_edited_gate_or_ticket_type_is_refused_alone() {
+    let mut f = Fixture::new("rule-row-tamper");
+    let rng = &mut ChaCha20Rng::seed_from_u64(31);
+    let (north, day) = (
+        f.snapshot.gates[0].clone(),
+        f.snapshot.ticket_types[0].clone(),
+    );
+    let south = Gate {
+        id: GateId::new(T, rng),
+        name: "South".into(),
+        ..north.clone()
+    };
+    let evening = TicketType {
+        id: TicketTypeId::new(T, rng),
+        name: "Evening".into(),
+        ..day.clone()
+    };
+    f.snapshot.gates.push(south.clone());
+    f.snapshot.ticket_types.push(evening.clone());
+    f.snapshot.tickets[2].ticket_type_id = evening.id;
+    let other_key = SecretKey::generate(rng);
+    let mut store = enrolled(&mut f, &other_key, DeviceId::new(T, rng));
+    drop(store);
+    let tickets = f.snapshot.tickets.clone();
+    let entry = |store: &mut KioskStore, code: &str, gate: GateId, minutes: u64| {
+        scan(
+            store,
+            code.as_bytes(),
+            gate,
+            Direction::Entry,
+            T.plus_millis(minutes * 60_000),
+            true,
+        )
+    };
+    let tamper = |sql: String| {
+        rusqlite::Connection::open(f.path())
+            .unwrap()
+            .execute_batch(&sql)
+            .unwrap()
+    };
+    let damaged = |result: Result<_, GateError>, what: &str| match result {
+        Err(GateError::Store(StoreError::DamagedRule { item, .. })) => assert_eq!(item, what),
+        other => panic!("a damaged {what} was read: {other:?}"),
+    };
+
+    // North is made to let every ticket type in: it refuses; South admits.
+    tamper(format!(
+        "update gates set body = replace(body, 'North', 'Every door') where id = x'{}'",
+        hex(&north.id.to_bytes())
+    ));
+    store = KioskStore::unlock(&f.path(), PIN).unwrap();
+    damaged(entry(&mut store, &tickets[1].code, north.id, 1), "gate");
+    assert_eq!(store.gates().unwrap(), vec![south.clone()]);
+    let admitted = entry(&mut store, &tickets[1].code, south.id, 2).unwrap();
+    assert_eq!(admitted.verdict.code, VerdictCode::Admitted);
+
+    // The evening type loses its tag: its tickets are refused, day passes still admit.
+    tamper(format!(
+        "update ticket_types set tag = null where id = x'{}'",
+        hex(&evening.id.to_bytes())
+    ));
+    drop(store);
+    store = KioskStore::unlock(&f.path(), PIN).unwrap();
+    damaged(
+        entry(&mut store, &tickets[2].code, south.id, 3),
+        "ticket type",
+    );
+    assert_eq!(store.ticket_types().unwrap(), vec![day.clone()]);
+    let admitted = entry(&mut store, &tickets[0].code, south.id, 4).unwrap();
+    assert_eq!(admitted.verdict.code, VerdictCode::Admitted);
+
+    // The next full package is the way back.
+    store
+        .apply_package(
+            &f.package(&f.snapshot, 2),
+            &f.key.public_key(),
+            f.event_id(),
+        )
+        .unwrap();
+    let mut gates = vec![north.clone(), south];
+    gates.sort_by_key(|g| g.id.to_bytes());
+    let mut got = store.gates().unwrap();
+    got.sort_by_key(|g| g.id.to_bytes());
+    assert_eq!(got, gates);
+    let admitted = entry(&mut store, &tickets[2].code, north.id, 5).unwrap();
+    assert_eq!(admitted.verdict.code, VerdictCode::Admitted);
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -509,7 +509,9 @@ fn the_pin_is_checked_before_the_schema_is_touched() {
     conn.execute_batch(
         "alter table outbox drop column reject_sealed; drop table package_download;
          alter table check_ins drop column tag; alter table check_ins drop column hlc_sealed;
-         alter table outbox drop column envelope; pragma user_version = 1;",
+         alter table outbox drop column envelope; alter table event drop column tag;
+         alter table ticket_types drop column tag; alter table gates drop column tag;
+         alter table forms drop column tag; pragma user_version = 1;",
     )
     .unwrap();
     drop(conn);
@@ -731,11 +733,19 @@ fn rules_edited_in_the_file_are_refused_until_the_next_package() {
 
     let gate = snapshot.gates[0].id;
     let other_type = sync_protocol::ids::TicketTypeId::new(T, &mut ChaCha20Rng::seed_from_u64(6));
-    let tampers: [(&str, String); 5] = [
+    let other_gate = sync_protocol::ids::GateId::new(T, &mut ChaCha20Rng::seed_from_u64(7));
+    // Rows added or removed, an edited event, a tag removed: the whole table is refused (an
+    // edited gate or ticket type is refused alone: tests/gate.rs).
+    let tampers: [(&str, String); 6] = [
+        (
+            "event",
+            "update event set body = replace(body, 'Harbour', 'Harbor')".into(),
+        ),
         (
             "gates",
             format!(
-                "update gates set body = replace(body, 'North', 'Every door') where id = x'{}'",
+                "insert into gates (id, body, tag) select x'{}', replace(body, 'North', 'Every door'), tag from gates where id = x'{}'",
+                hex(&other_gate.to_bytes()),
                 hex(&gate.to_bytes())
             ),
         ),

@@ -205,7 +205,11 @@ impl Kiosk {
             time_zone: e.time_zone,
         });
         state.gate = match state.settings.gate_id {
-            Some(id) => store.gates()?.into_iter().find(|g| g.id == id),
+            // A gate whose row is damaged shows as none picked; scanning there says why.
+            Some(id) => match store.gate(id) {
+                Err(crate::store::StoreError::DamagedRule { .. }) => None,
+                other => other?,
+            },
             None => None,
         };
         state.phase = match (&identity, state.package_version) {
@@ -367,9 +371,8 @@ impl Kiosk {
     }
 
     fn gate(&self, id: GateId) -> Result<Gate, AppError> {
-        self.gates()?
-            .into_iter()
-            .find(|g| g.id == id)
+        lock(&self.store()?)
+            .gate(id)?
             .ok_or_else(|| AppError::invalid("gate_id", "this gate is not in the package"))
     }
 

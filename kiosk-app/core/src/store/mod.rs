@@ -76,6 +76,12 @@ pub enum StoreError {
         "the event's {table} are damaged or were tampered with: sync to fetch the package again"
     )]
     DamagedTable { table: &'static str },
+    /// One row of the event's rules (a gate, a ticket type) whose tag does not verify; the other
+    /// rows of its table are still read (see `rules`).
+    #[error(
+        "the event's {item} {id} is damaged or was tampered with: sync to fetch the package again"
+    )]
+    DamagedRule { item: &'static str, id: String },
     #[error("stored data is malformed: {0}")]
     Malformed(String),
     #[error("package refused: {0}")]
@@ -98,6 +104,9 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!(
             "../../../../migrations/kiosk/0005_sealed_times.sql"
         )),
+        M::up(include_str!(
+            "../../../../migrations/kiosk/0006_tagged_rule_rows.sql"
+        )),
     ])
 }
 
@@ -111,7 +120,9 @@ const META_WRAPPED_KEY: &str = "wrapped_data_key";
 /// is refused as damaged. 4: every check-in row is tagged and their number sealed (an edited row is
 /// refused, removed rows are found and put back at unlock, see `timeline`). 5: times are sealed:
 /// each check-in's, and the outbox rows' envelopes (id, stamp, kind, entity, time; see `outbox`).
-pub const STORE_FORMAT: u32 = 5;
+/// 6: the rules are tagged row by row as well, so an edited gate or ticket type is refused alone
+/// (see `rules`).
+pub const STORE_FORMAT: u32 = 6;
 
 /// An unlocked store.
 pub struct KioskStore {
@@ -298,8 +309,9 @@ impl KioskStore {
 
     /// Brings a store of an older format to [`STORE_FORMAT`]: every ticket's code sealed to its
     /// row, the identity sealed (format 1), the acknowledgement mark sealed (2), the rules tagged
-    /// (3), the check-ins tagged and counted (4), times sealed (5); then the data key is wrapped again for the new format, after which the older layout
-    /// is refused. A step cut short is done again at the next unlock.
+    /// (3), the check-ins tagged and counted (4), times sealed (5), the rules tagged row by row (6);
+    /// then the data key is wrapped again for the new format, after which the older layout is
+    /// refused. A step cut short is done again at the next unlock.
     fn upgrade_format(
         &mut self,
         pin: &str,
@@ -320,6 +332,9 @@ impl KioskStore {
         if format < 5 {
             self.tag_check_ins()?;
             self.seal_outbox_envelopes()?;
+        }
+        if (3..6).contains(&format) {
+            self.tag_rule_rows()?;
         }
         self.wrap_for_format(pin, data_key, kdf, STORE_FORMAT)
     }
@@ -373,6 +388,9 @@ impl KioskStore {
             self.conn
                 .execute("delete from meta where key = 'acknowledged_seq'", [])
                 .unwrap();
+        }
+        if format < 6 {
+            self.untag_rule_rows_for_tests();
         }
         if format < 3 {
             self.conn

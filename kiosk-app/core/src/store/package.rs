@@ -22,7 +22,7 @@ use sync_protocol::package::{
 };
 use sync_protocol::ticket_code::TicketCode;
 
-use super::rules::{Rules, write_tag};
+use super::rules::{Rules, write_tags};
 use super::timeline::{self, CheckInRow};
 use super::{KioskStore, StoreError, row_aad};
 
@@ -279,7 +279,7 @@ fn write_small_tables(
         )?;
     }
     for rules in Rules::ALL {
-        write_tag(tx, tags, rules)?;
+        write_tags(tx, tags, rules)?;
     }
     Ok(())
 }
