@@ -4,7 +4,9 @@
 //! The server binary is looked up next to the test executable's `deps/` folder (cargo builds it
 //! for the workspace's tests) or at `SYNC_SERVER_BIN`.
 
+pub mod convergence;
 pub mod db;
+pub mod faultnet;
 pub mod kiosk;
 pub mod proxy;
 pub mod seed;

@@ -2,7 +2,7 @@
 //! data folder and port.
 
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -17,11 +17,14 @@ pub fn server_binary() -> PathBuf {
 /// Path of a binary of the workspace (`sync-server`, `kiosk`) built beside these tests.
 pub fn workspace_binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    // target/<profile>/deps/<test> -> target/<profile>/sync-server
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("test executable lives in target/<profile>/deps");
+    // target/<profile>/deps/<test> (a test) or target/<profile>/<bin> (the convergence runner)
+    // -> target/<profile>/sync-server
+    let mut profile_dir = exe.parent().expect("the executable lives in a folder");
+    if profile_dir.ends_with("deps") {
+        profile_dir = profile_dir
+            .parent()
+            .expect("deps lives in target/<profile>");
+    }
     let path = profile_dir.join(name);
     assert!(
         path.exists(),
@@ -37,6 +40,8 @@ pub struct ServerProcess {
     port: u16,
     database_url: String,
     data_dir: PathBuf,
+    /// Whether dropping this process removes the data folder (a sibling shares its first's).
+    owns_data_dir: bool,
     child: Option<Child>,
 }
 
@@ -67,10 +72,32 @@ impl ServerProcess {
             port,
             database_url: database_url.to_owned(),
             data_dir,
+            owns_data_dir: true,
             child: None,
         };
         server.spawn().await;
         server
+    }
+
+    /// A second instance of the same server: the same database and data folder (so the same
+    /// signing key), on a port of its own, as two instances behind a load balancer.
+    pub async fn start_sibling(&self) -> ServerProcess {
+        let port = free_port();
+        let mut server = ServerProcess {
+            base: format!("http://127.0.0.1:{port}"),
+            port,
+            database_url: self.database_url.clone(),
+            data_dir: self.data_dir.clone(),
+            owns_data_dir: false,
+            child: None,
+        };
+        server.spawn().await;
+        server
+    }
+
+    /// Whether the process is running (not killed).
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
     }
 
     async fn spawn(&mut self) {
@@ -157,6 +184,8 @@ impl ServerProcess {
 impl Drop for ServerProcess {
     fn drop(&mut self) {
         self.kill();
-        let _ = std::fs::remove_dir_all(&self.data_dir);
+        if self.owns_data_dir {
+            let _ = std::fs::remove_dir_all(&self.data_dir);
+        }
     }
 }

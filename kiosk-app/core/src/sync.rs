@@ -430,10 +430,12 @@ impl SyncClient {
             .map_err(|e| SyncError::Offline(e.to_string()))?;
         let status = response.status();
         if status.is_success() {
-            return response
-                .json()
-                .await
-                .map_err(|e| SyncError::Protocol(e.to_string()));
+            // Read whole first: a connection lost half-way through the answer is the network
+            // (offline, retried), not an answer the kiosk cannot read.
+            let body = response.bytes().await.map_err(|e| {
+                SyncError::Offline(format!("the connection was lost during the answer: {e}"))
+            })?;
+            return serde_json::from_slice(&body).map_err(|e| SyncError::Protocol(e.to_string()));
         }
         let body: Option<ErrorBody> = response.json().await.ok();
         match body {

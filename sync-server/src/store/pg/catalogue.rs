@@ -19,9 +19,11 @@ use sync_protocol::ticket_code::SIGNED_PREFIX;
 use sync_protocol::wire::{Cursor, PullItem};
 use uuid::Uuid;
 
+use super::ingest::{TicketAliases, lock, recompute_tickets, upsert_conflicts};
 use super::staff::write_audit;
 use super::{FEED_CHANNEL, PgStore, to_i64};
 use crate::import::{ImportRow, LineError};
+use crate::ingest::lock_keys;
 use crate::store::{
     AuditEntry, CatalogueStore, DeviceRecord, FormVersion, ImportOutcome, ImportSummary, IssueCode,
     StatusChange, StoreError, TicketRecord,
@@ -754,6 +756,19 @@ impl CatalogueStore for PgStore {
         audit: impl FnOnce(&StatusChange) -> AuditEntry + Send,
     ) -> Result<StatusChange, StoreError> {
         let mut tx = self.pool().begin().await?;
+        // The ticket's ingest lock first (the filer takes it before reading statuses), so the
+        // conflicts recomputed below see every check-in filed before and none half-filed.
+        let event_of: Option<Uuid> =
+            sqlx::query_scalar("select event_id from tickets where id = $1")
+                .bind(ticket_id.as_uuid())
+                .fetch_optional(&mut *tx)
+                .await?;
+        let event_of = event_of.ok_or(StoreError::NotFound("ticket"))?;
+        lock(
+            &mut tx,
+            &lock_keys(event_of, [ticket_id.as_uuid()], [], false),
+        )
+        .await?;
         let row = sqlx::query(
             "select event_id, status, status_hlc from tickets where id = $1 for update",
         )
@@ -790,6 +805,14 @@ impl CatalogueStore for PgStore {
             .bind(hlc_i64(hlc)?)
             .execute(&mut *tx)
             .await?;
+        // The ticket's conflicts follow from its statuses too: an admission stamped after this
+        // status, filed before it was set, is an admission while revoked or canceled now
+        // (docs/conflicts.md). Recomputed here, whatever the order things reached the server.
+        let touched = std::collections::BTreeSet::from([ticket_id.as_uuid()]);
+        let aliases = TicketAliases::load(&mut tx, event_id, &touched).await?;
+        let touched = touched.iter().map(|&t| aliases.canonical(t)).collect();
+        let conflicts = recompute_tickets(&mut tx, event_id, &aliases, &touched).await?;
+        upsert_conflicts(&mut tx, event_id, &conflicts).await?;
         let item = serde_json::to_value(PullItem::TicketStatus {
             position: Cursor::START,
             ticket_id,

@@ -546,10 +546,44 @@ pub(crate) async fn recompute_tickets(
         .iter()
         .filter_map(|&t| TicketId::from_uuid(t).ok())
         .collect();
-    Ok(ticket_conflicts(&gates, &facts, &statuses, &tickets)
+    let rows: Vec<ConflictRow> = ticket_conflicts(&gates, &facts, &statuses, &tickets)
         .iter()
         .map(ConflictRow::of)
-        .collect())
+        .collect();
+    retire_superseded(conn, event, touched, &rows).await?;
+    Ok(rows)
+}
+
+/// Resolves the open ticket conflicts of `touched` that the recomputation no longer finds.
+///
+/// A check-in that reaches the server late can come before those it already holds (a kiosk that
+/// was offline, or whose clock was behind): the earliest admission is then another one, and a
+/// double admission first found between two later check-ins no longer holds; the recomputation
+/// lists the conflicts that do. The old one is kept, resolved by the system with the reason, so
+/// that coordinators see each extra admission once. Should it hold again (the earlier check-in
+/// annulled), [`upsert_conflicts`] opens it again.
+async fn retire_superseded(
+    conn: &mut PgConnection,
+    event: EventId,
+    touched: &BTreeSet<Uuid>,
+    holding: &[ConflictRow],
+) -> Result<(), StoreError> {
+    let touched: Vec<Uuid> = touched.iter().copied().collect();
+    let holding: Vec<Uuid> = holding.iter().map(|c| c.id).collect();
+    sqlx::query(
+        "update conflicts set status = 'resolved', resolved_by = 'system', resolved_at = now(),
+             resolution = jsonb_build_object('action', 'superseded', 'note',
+                 'a check-in that reached the server later comes first: this conflict no longer holds, the open ones of the ticket replace it')
+         where event_id = $1 and status = 'open' and records[1] = any($2::uuid[])
+           and kind in ('double_admission', 'admitted_while_canceled', 'admitted_while_revoked')
+           and not (id = any($3::uuid[]))",
+    )
+    .bind(event.as_uuid())
+    .bind(&touched)
+    .bind(&holding)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// Stores walk-ins: the attendee always, the ticket or a parked ticket.
@@ -951,7 +985,10 @@ pub(crate) async fn upsert_conflicts(
                 array(select jsonb_array_elements_text(s.records)::uuid), s.detail, s.at
          from unnest($2::uuid[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[], $7::bigint[])
               as s(id, kind, key, records, detail, at)
-         on conflict (id) do nothing",
+         on conflict (id) do update set status = 'open', resolution = null,
+             resolved_by = null, resolved_at = null
+           where conflicts.status = 'resolved' and conflicts.resolved_by = 'system'
+             and conflicts.resolution ->> 'action' = 'superseded'",
     )
     .bind(event.as_uuid())
     .bind(&ids)
