@@ -1380,3 +1380,100 @@ async fn filing_the_whole_feed_again_changes_nothing() {
     app.stop().await;
     db.drop_db().await;
 }
+
+/// The (first, second) check-in ids of the double admissions in `found`.
+fn admission_pairs(found: &[Value]) -> std::collections::BTreeSet<(String, String)> {
+    found
+        .iter()
+        .filter(|c| c["kind"] == "double_admission")
+        .map(|c| {
+            let id = |side: &str| {
+                c["detail"][side]["check_in_id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            };
+            (id("first"), id("second"))
+        })
+        .collect()
+}
+
+/// Conflicts follow from the set of facts, whatever order they reach the server in (found by
+/// the convergence test, seeds 13 and 42): an admission that arrives late but comes first (an
+/// offline kiosk, a clock behind) replaces the double admission found between two later ones;
+/// a ticket revoked after an admission stamped later was filed flags it, as it does the other
+/// way round.
+#[tokio::test]
+async fn conflicts_follow_the_facts_whatever_order_they_arrive_in() {
+    use sync_server::store::CatalogueStore;
+    let (db, app) = app().await;
+    let venue = Venue::new(&app).await;
+    let gate = venue.gate(&app, "Main", "never").await;
+    let (_, ticket) = venue
+        .attendee(&app, "Ear", "Ly", None, "valid", Hlc::ZERO)
+        .await;
+    let (_, revoked) = venue
+        .attendee(&app, "La", "Te", None, "valid", Hlc::ZERO)
+        .await;
+    let mut online = app.enrol(venue.event).await;
+    let mut offline = app.enrol(venue.event).await;
+    let admin = app.staff("ada", Role::Admin).await;
+
+    let second = change(&mut online, admit(ticket, gate, Direction::Entry), 200);
+    let third = change(&mut online, admit(ticket, gate, Direction::Entry), 300);
+    push(&app, &online, &[second.clone(), third.clone()]).await;
+    let open = conflicts(&app, &admin, venue.event, "?status=open").await;
+    assert_eq!(
+        admission_pairs(&open),
+        [(check_in_id(&second), check_in_id(&third))].into()
+    );
+
+    // The offline kiosk admitted the ticket first; its push comes last.
+    let first = change(&mut offline, admit(ticket, gate, Direction::Entry), 100);
+    push(&app, &offline, &[first.clone()]).await;
+    let open = conflicts(&app, &admin, venue.event, "?status=open").await;
+    assert_eq!(
+        admission_pairs(&open),
+        [
+            (check_in_id(&first), check_in_id(&second)),
+            (check_in_id(&first), check_in_id(&third)),
+        ]
+        .into(),
+        "each later admission conflicts with the first, and only with it: {open:#?}"
+    );
+    let resolved = conflicts(&app, &admin, venue.event, "?status=resolved").await;
+    assert_eq!(resolved.len(), 1, "{resolved:#?}");
+    assert_eq!(resolved[0]["resolution"]["action"], "superseded");
+    assert_eq!(resolved[0]["resolved_by"], "system");
+
+    // An admission stamped a day ahead is filed; then the ticket is revoked.
+    let admitted = change(
+        &mut offline,
+        admit(revoked, gate, Direction::Entry),
+        86_400_000,
+    );
+    push(&app, &offline, &[admitted.clone()]).await;
+    app.store
+        .set_ticket_status(
+            revoked,
+            TicketStatus::Revoked,
+            Hlc::new(T0.as_u64() + 5_000, 0),
+            |_| support::test_audit("ticket.revoke"),
+        )
+        .await
+        .unwrap();
+    let flagged = conflicts(
+        &app,
+        &admin,
+        venue.event,
+        "?status=open&kind=admitted_while_revoked",
+    )
+    .await;
+    assert_eq!(flagged.len(), 1, "{flagged:#?}");
+    assert_eq!(
+        flagged[0]["detail"]["admission"]["check_in_id"],
+        check_in_id(&admitted)
+    );
+    app.stop().await;
+    db.drop_db().await;
+}
