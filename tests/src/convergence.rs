@@ -1,13 +1,12 @@
-//! The randomized convergence test: kiosk engines, two server instances on one Postgres, and a
-//! fault link per kiosk, driven by a seeded random schedule of venue operations and faults. After
-//! the schedule everything is healed, sync settles, and the run checks that nothing was lost,
-//! doubled or left behind (see [`run`]).
+//! The randomized convergence test: kiosk engines (store and background sync loop), two server
+//! instances on one Postgres, and a fault link per kiosk, driven by a seeded random schedule of
+//! venue operations and faults. After the schedule everything is healed, sync settles, and the run
+//! checks that nothing was lost, doubled or left behind (see [`run`] and docs/testing.md).
 //!
 //! A seed fixes the schedule: which operations and faults, in which order, with which codes,
-//! names and delays. Timing is real (a kill lands wherever the process is at that moment, a
-//! timed-out sync stops wherever it was), so a replay runs the same schedule, not necessarily the
-//! same interleaving; a failure prints its seed and its schedule. docs/testing.md tells how to run
-//! many seeds.
+//! names and delays. Timing is real (a kill lands wherever the process is at that moment, the
+//! background loops run on their own), so a replay runs the same schedule, not necessarily the
+//! same interleaving; a failure prints its seed and its schedule.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -16,6 +15,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use kiosk_core::background::{Clock, LoopConfig, SyncHandle, SyncLoop, system_clock};
 use kiosk_core::gate::{annul, scan};
 use kiosk_core::store::KioskStore;
 use kiosk_core::sync::SyncClient;
@@ -35,7 +35,7 @@ use uuid::Uuid;
 
 use crate::db::{TestDb, filer_settled};
 use crate::faultnet::{Link, LinkMode};
-use crate::kiosk::{enrolled_store, now};
+use crate::kiosk::enrolled_store;
 use crate::seed;
 use crate::server::{ServerProcess, workspace_binary};
 
@@ -79,11 +79,13 @@ struct Gatekeeper {
     dir: PathBuf,
     /// `None` while the kiosk's process is down (killed, not yet reopened).
     store: Option<Arc<Mutex<KioskStore>>>,
+    /// The engine's background sync over the open store (as the kiosk app runs it).
+    sync: Option<SyncHandle>,
     client: SyncClient,
     link: Link,
     device_id: DeviceId,
-    /// How wrong this kiosk's clock is.
-    skew_ms: i64,
+    /// This kiosk's clock (a day wrong on some).
+    clock: Clock,
     /// This kiosk's admissions, newest last (for annulments).
     admissions: Vec<CheckInId>,
     /// Codes this kiosk issued to walk-ins.
@@ -92,23 +94,83 @@ struct Gatekeeper {
 
 impl Drop for Gatekeeper {
     fn drop(&mut self) {
+        self.sync = None;
         self.store = None;
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
+/// A clock a day ahead, and one a day behind.
+fn clock_ahead() -> UnixMillis {
+    UnixMillis(system_clock().as_u64() + DAY_MS as u64)
+}
+
+fn clock_behind() -> UnixMillis {
+    UnixMillis(system_clock().as_u64() - DAY_MS as u64)
+}
+
+/// The background loop of the test: it syncs often, pushes soon after a local change and comes
+/// back fast after a failure, so that it runs many times during a schedule.
+fn loop_config() -> LoopConfig {
+    LoopConfig {
+        interval: Duration::from_millis(800),
+        local_change_delay: Duration::from_millis(100),
+        backoff_start: Duration::from_millis(50),
+        backoff_cap: Duration::from_secs(1),
+        live: true,
+    }
+}
+
 impl Gatekeeper {
     fn now(&self) -> UnixMillis {
-        UnixMillis((now().as_u64() as i64 + self.skew_ms).max(0) as u64)
+        (self.clock)()
     }
 
-    fn store(&mut self) -> Arc<Mutex<KioskStore>> {
+    /// The open store, reopened after a kill.
+    fn open_store(&mut self) -> Arc<Mutex<KioskStore>> {
         if self.store.is_none() {
             let store = KioskStore::unlock(&self.dir.join("kiosk.db"), PIN)
                 .unwrap_or_else(|e| panic!("{}: the store does not reopen: {e}", self.label));
             self.store = Some(Arc::new(Mutex::new(store)));
         }
         self.store.clone().expect("opened above")
+    }
+
+    /// The open store with its background sync running (both started again after a kill).
+    fn store(&mut self) -> Arc<Mutex<KioskStore>> {
+        let store = self.open_store();
+        if self.sync.is_none() {
+            self.sync = Some(SyncLoop::spawn(
+                store.clone(),
+                self.client.clone(),
+                loop_config(),
+                self.clock,
+                kiosk_core::events::channel(),
+            ));
+        }
+        store
+    }
+
+    /// A local change was recorded: the background sync pushes it soon.
+    fn changed(&self) {
+        if let Some(sync) = &self.sync {
+            sync.notify_local_change();
+        }
+    }
+
+    /// Stops the background sync.
+    async fn stop_sync(&mut self) {
+        if let Some(sync) = self.sync.take() {
+            tokio::time::timeout(Duration::from_secs(30), sync.shutdown())
+                .await
+                .unwrap_or_else(|_| panic!("{}: the background sync did not stop", self.label));
+        }
+    }
+
+    /// Stops the background sync and closes the store, as the kiosk's process ending does.
+    async fn close(&mut self) {
+        self.stop_sync().await;
+        self.store = None;
     }
 }
 
@@ -145,6 +207,8 @@ pub async fn run(seed: u64, config: Config) -> Summary {
 async fn run_logged(seed: u64, config: Config, log: Arc<Mutex<Log>>) -> Summary {
     let rng = &mut ChaCha20Rng::seed_from_u64(seed);
     let db = TestDb::new().await;
+    // A failed run leaves its database behind, for a look at what the server holds.
+    log.lock().unwrap().step(0, format!("database {}", db.url));
     let mut servers = vec![ServerProcess::start(&db.url).await];
     servers.push(servers[0].start_sibling().await);
     let addrs: Vec<_> = servers.iter().map(ServerProcess::addr).collect();
@@ -162,28 +226,31 @@ async fn run_logged(seed: u64, config: Config, log: Arc<Mutex<Log>>) -> Summary 
         let (store, dir, version) =
             enrolled_store(&link.url(), &pool, event.event_id, &label).await;
         assert_eq!(version, Some(1));
-        let client = SyncClient::for_store(&store).unwrap();
         let device_id = store.identity().unwrap().unwrap().device_id;
         // One kiosk in four has a clock a day wrong, ahead or behind.
-        let skew_ms = match rng.gen_range(0..8) {
-            0 => DAY_MS,
-            1 => -DAY_MS,
-            _ => 0,
+        let (clock, said): (Clock, _) = match rng.gen_range(0..8) {
+            0 => (clock_ahead, "a day ahead"),
+            1 => (clock_behind, "a day behind"),
+            _ => (system_clock, "right"),
         };
+        let client = SyncClient::for_store(&store).unwrap().with_clock(clock);
         log.lock()
             .unwrap()
-            .step(0, format!("{label}: clock {:+} h", skew_ms / 3_600_000));
-        kiosks.push(Gatekeeper {
+            .step(0, format!("{label}: clock {said}"));
+        let mut kiosk = Gatekeeper {
             label,
             dir,
             store: Some(Arc::new(Mutex::new(store))),
+            sync: None,
             client,
             link,
             device_id,
-            skew_ms,
+            clock,
             admissions: Vec::new(),
             walk_in_codes: Vec::new(),
-        });
+        };
+        kiosk.store();
+        kiosks.push(kiosk);
     }
     let gate = event.gate_id;
     let names = ["Ada Byron", "Alan Turing", "Grace Hopper"];
@@ -219,6 +286,7 @@ async fn run_logged(seed: u64, config: Config, log: Arc<Mutex<Log>>) -> Summary 
                     at,
                     offline,
                 );
+                kiosk.changed();
                 match result {
                     Ok(r) => {
                         if r.verdict.code == sync_protocol::verdict::VerdictCode::Admitted
@@ -241,6 +309,7 @@ async fn run_logged(seed: u64, config: Config, log: Arc<Mutex<Log>>) -> Summary 
                         let at = kiosk.now();
                         let store = kiosk.store();
                         let result = annul(&mut store.lock().unwrap(), id, at);
+                        kiosk.changed();
                         format!(
                             "{}: annul {id} -> {:?}",
                             kiosk.label,
@@ -267,6 +336,7 @@ async fn run_logged(seed: u64, config: Config, log: Arc<Mutex<Log>>) -> Summary 
                 let store = kiosk.store();
                 let registered = register(&mut store.lock().unwrap(), request, at)
                     .unwrap_or_else(|e| panic!("{}: walk-in refused: {e}", kiosk.label));
+                kiosk.changed();
                 kiosk.walk_in_codes.push(registered.ticket.code.clone());
                 summary.walk_ins += 1;
                 format!(
@@ -274,13 +344,14 @@ async fn run_logged(seed: u64, config: Config, log: Arc<Mutex<Log>>) -> Summary 
                     kiosk.label, registered.ticket.code
                 )
             }
-            // Sync, cut short by a random deadline.
+            // A sync asked for now (the sync button), waited for until a random deadline; the
+            // background loop syncs besides, on its own.
             48..=69 => {
                 let kiosk = &mut kiosks[k];
                 let deadline = Duration::from_millis(rng.gen_range(200..3_000));
-                let store = kiosk.store();
-                let result =
-                    tokio::time::timeout(deadline, kiosk.client.sync_once(&store, |_| {})).await;
+                kiosk.store();
+                let sync = kiosk.sync.as_ref().expect("started by store()");
+                let result = tokio::time::timeout(deadline, sync.sync_now(|_| {})).await;
                 let outcome = match result {
                     Ok(Ok(r)) => format!("pushed {} pulled {}", r.pushed, r.pulled),
                     Ok(Err(e)) => format!("error: {e}"),
@@ -326,7 +397,7 @@ async fn run_logged(seed: u64, config: Config, log: Arc<Mutex<Log>>) -> Summary 
             82..=86 => {
                 summary.faults += 1;
                 let kiosk = &mut kiosks[k];
-                kiosk.store = None;
+                kiosk.close().await;
                 let after = Duration::from_millis(rng.gen_range(0..400));
                 let args: Vec<String> = if rng.gen_bool(0.7) {
                     vec!["sync".into()]
@@ -398,6 +469,39 @@ async fn run_logged(seed: u64, config: Config, log: Arc<Mutex<Log>>) -> Summary 
         kiosk.link.heal();
         kiosk.store();
     }
+    // The background loops push everything on their own...
+    let start = std::time::Instant::now();
+    loop {
+        let mut pending = 0;
+        for kiosk in &mut kiosks {
+            pending += kiosk
+                .open_store()
+                .lock()
+                .unwrap()
+                .outbox_counts()
+                .unwrap()
+                .0;
+        }
+        if pending == 0 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the background loops left {pending} changes unpushed for 60 s on a healed network"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    log.lock().unwrap().step(
+        0,
+        format!(
+            "background loops pushed everything in {:?}",
+            start.elapsed()
+        ),
+    );
+    // ...then they stop, and rounds of syncs make sure every kiosk has pulled everything.
+    for kiosk in &mut kiosks {
+        kiosk.stop_sync().await;
+    }
     settle(&mut kiosks, &pool, &log).await;
     check(&kiosks, &pool, event.event_id, &mut summary).await;
     drop(kiosks);
@@ -437,7 +541,7 @@ async fn settle(kiosks: &mut [Gatekeeper], pool: &PgPool, log: &Arc<Mutex<Log>>)
     for round in 1..=30 {
         let mut moved = 0;
         for kiosk in kiosks.iter_mut() {
-            let store = kiosk.store();
+            let store = kiosk.open_store();
             // As the background loop does, a failed sync is tried again; on a healed network
             // one may still meet a connection that a fault left half-closed, never five in a row.
             let mut attempt = 0;
