@@ -26,11 +26,12 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use sqlx::PgPool;
 use sync_protocol::UnixMillis;
-use sync_protocol::changes::Change;
+use sync_protocol::changes::{AttendeeEdit, Change, ChangeBody, FieldEdit};
 use sync_protocol::hlc::Hlc;
 use sync_protocol::ids::{ChangeId, CheckInId, DeviceId, TicketId};
 use sync_protocol::merge::{MergeState, TicketStatusChange};
 use sync_protocol::model::{Direction, TicketStatus};
+use sync_protocol::ticket_code::TicketCode;
 use uuid::Uuid;
 
 use crate::db::{TestDb, filer_settled};
@@ -69,6 +70,7 @@ pub struct Summary {
     pub changes: u64,
     pub check_ins: u64,
     pub walk_ins: u64,
+    pub edits: u64,
     pub conflicts: u64,
     pub faults: u64,
 }
@@ -318,6 +320,47 @@ async fn run_logged(seed: u64, config: Config, log: Arc<Mutex<Log>>) -> Summary 
                     }
                     None => format!("{}: nothing to annul", kiosk.label),
                 }
+            }
+            // A desk corrects a guest's name or phone (two desks may correct the same field).
+            40..=47 if rng.gen_bool(0.35) => {
+                let kiosk = &mut kiosks[k];
+                let code = codes.choose(rng).unwrap().clone();
+                let (field, value) = if rng.gen_bool(0.5) {
+                    ("first_name", *["Anna", "Bea", "Cyd"].choose(rng).unwrap())
+                } else {
+                    (
+                        "phone",
+                        *["+49 30 1111", "+49 30 2222"].choose(rng).unwrap(),
+                    )
+                };
+                let at = kiosk.now();
+                let store = kiosk.store();
+                let mut store = store.lock().unwrap();
+                let ticket = store
+                    .ticket_by_code(&TicketCode::parse(&code).unwrap())
+                    .unwrap()
+                    .expect("a seeded ticket is in the package");
+                let edit = ChangeBody::AttendeeEdit(AttendeeEdit {
+                    attendee_id: ticket.attendee_id,
+                    fields: [(
+                        field.to_owned(),
+                        FieldEdit {
+                            value: serde_json::Value::String(value.into()),
+                            seen: None,
+                        },
+                    )]
+                    .into(),
+                });
+                let change = store
+                    .record(&edit, at)
+                    .unwrap_or_else(|e| panic!("{}: edit refused: {e}", kiosk.label));
+                drop(store);
+                kiosk.changed();
+                summary.edits += 1;
+                format!(
+                    "{}: edit {code} {field} = {value} (seq {})",
+                    kiosk.label, change.seq
+                )
             }
             // Walk-ins, some the same person at two desks.
             40..=47 => {

@@ -37,11 +37,12 @@ async fn main() {
         let began = Instant::now();
         let summary = run(seed, config).await;
         println!(
-            "seed {seed}: ok in {:.1} s ({} changes, {} check-ins, {} walk-ins, {} conflicts, {} faults)",
+            "seed {seed}: ok in {:.1} s ({} changes, {} check-ins, {} walk-ins, {} edits, {} conflicts, {} faults)",
             began.elapsed().as_secs_f64(),
             summary.changes,
             summary.check_ins,
             summary.walk_ins,
+            summary.edits,
             summary.conflicts,
             summary.faults
         );
