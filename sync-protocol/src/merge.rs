@@ -52,6 +52,26 @@ impl From<&Change> for ChangeMeta {
     }
 }
 
+/// How long after its check-in an annulment still counts, by HLC wall time (pretix uses the same
+/// 15 minutes). Kiosks offer "undo" for a shorter time (the person is still at the gate).
+pub const ANNUL_WINDOW_MS: u64 = 15 * 60_000;
+
+/// Whether an annulment stamped `annulment` for `annulled_ticket` annuls the check-in stamped
+/// `check_in` of `ticket`: only from the device that made the check-in, for the same ticket,
+/// stamped after it and within [`ANNUL_WINDOW_MS`]. The server, every kiosk and the merge apply
+/// this one rule, so they agree on which check-ins count.
+pub fn annulment_counts(
+    annulment: ChangeMeta,
+    annulled_ticket: TicketId,
+    check_in: ChangeMeta,
+    ticket: TicketId,
+) -> bool {
+    annulment.device_id == check_in.device_id
+        && annulled_ticket == ticket
+        && annulment.hlc >= check_in.hlc
+        && annulment.hlc.wall_ms - check_in.hlc.wall_ms <= ANNUL_WINDOW_MS
+}
+
 /// A ticket status set by the server (cancel, revoke, reinstate), with its stamp.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct TicketStatusChange {
@@ -309,8 +329,8 @@ pub struct MergeState {
     package: BTreeMap<AttendeeId, Attendee>,
     package_index: DuplicateIndex,
     check_ins: BTreeMap<TicketId, BTreeMap<CheckInId, CheckInRecord>>,
-    /// (ticket, check-in) -> devices that annulled it.
-    annulments: BTreeMap<(TicketId, CheckInId), BTreeSet<DeviceId>>,
+    /// (ticket, check-in) -> who annulled it, when.
+    annulments: BTreeMap<(TicketId, CheckInId), BTreeSet<ChangeMeta>>,
     statuses: BTreeMap<TicketId, BTreeSet<(Hlc, TicketStatus)>>,
     edits: BTreeMap<AttendeeId, BTreeMap<String, BTreeSet<FieldVersion>>>,
     walk_ins: BTreeMap<AttendeeId, WalkInRecord>,
@@ -351,7 +371,7 @@ impl MergeState {
                 .annulments
                 .entry((a.ticket_id, a.check_in_id))
                 .or_default()
-                .insert(meta.device_id),
+                .insert(meta),
             ChangeBody::WalkIn(walk_in) => self.add_walk_in(WalkInRecord {
                 meta,
                 walk_in: walk_in.clone(),
@@ -430,9 +450,17 @@ impl MergeState {
 
     /// Whether the device that made this check-in annulled it.
     pub fn is_annulled(&self, record: &CheckInRecord) -> bool {
+        let made = ChangeMeta {
+            hlc: record.hlc,
+            device_id: record.device_id,
+        };
         self.annulments
             .get(&(record.ticket_id, record.check_in_id))
-            .is_some_and(|devices| devices.contains(&record.device_id))
+            .is_some_and(|by| {
+                by.iter().any(|&annulment| {
+                    annulment_counts(annulment, record.ticket_id, made, record.ticket_id)
+                })
+            })
     }
 
     /// Check-ins where someone passed (admitted, not annulled), entries and exits, in order.
@@ -1127,6 +1155,34 @@ mod tests {
         let mut other = base.to_vec();
         other.push(by_other);
         assert_eq!(kinds(&merged(&other)), [ConflictKind::DoubleAdmission]);
+    }
+
+    /// The server, the kiosks and the merge share one annulment rule: an annulment stamped
+    /// before its check-in, past the window, or naming another ticket annuls nothing (found by
+    /// the convergence test: a kiosk whose clock was pulled a day ahead annulled its check-in,
+    /// the server did not count it and the other kiosks did).
+    #[test]
+    fn annulment_counts_only_within_the_window_and_for_its_ticket() {
+        let base = [
+            (meta(1, 100), entry(1, NEVER)),
+            (meta(2, 200), entry(2, NEVER)),
+        ];
+        for (annulment, counts) in [
+            ((meta(1, 100 + ANNUL_WINDOW_MS), annul(1, 0)), true),
+            ((meta(1, 101 + ANNUL_WINDOW_MS), annul(1, 0)), false),
+            ((meta(1, 99), annul(1, 0)), false),
+            ((meta(1, 110), annul(1, 1)), false),
+        ] {
+            let mut changes = base.to_vec();
+            changes.push(annulment.clone());
+            let state = merged(&changes);
+            let expected: &[ConflictKind] = if counts {
+                &[]
+            } else {
+                &[ConflictKind::DoubleAdmission]
+            };
+            assert_eq!(kinds(&state), expected, "{annulment:?}");
+        }
     }
 
     #[test]

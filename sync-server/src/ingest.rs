@@ -33,8 +33,7 @@ use sync_protocol::merge::{
 use sync_protocol::model::{Attendee, Gate, GateMode, Reentry};
 use uuid::Uuid;
 
-/// How long after its check-in an annulment still counts (by HLC wall time).
-pub const ANNUL_WINDOW_MS: u64 = 15 * 60_000;
+pub use sync_protocol::merge::ANNUL_WINDOW_MS;
 
 /// Kind name of a server-only conflict: a walk-in ticket parked instead of filed.
 pub const PARKED_TICKET: &str = "parked_ticket";
@@ -102,16 +101,22 @@ pub struct StoredCheckIn {
     pub annulled: bool,
 }
 
-/// Whether `annulment`, made as `meta`, annuls `check_in`.
+/// Whether `annulment`, made as `meta`, annuls `check_in` (the protocol's one rule,
+/// [`sync_protocol::merge::annulment_counts`]).
 pub fn annulment_counts(
     meta: ChangeMeta,
     annulment: &CheckInAnnulment,
     check_in: &CheckInRecord,
 ) -> bool {
-    meta.device_id == check_in.device_id
-        && annulment.ticket_id == check_in.ticket_id
-        && meta.hlc >= check_in.hlc
-        && meta.hlc.wall_ms - check_in.hlc.wall_ms <= ANNUL_WINDOW_MS
+    sync_protocol::merge::annulment_counts(
+        meta,
+        annulment.ticket_id,
+        ChangeMeta {
+            hlc: check_in.hlc,
+            device_id: check_in.device_id,
+        },
+        check_in.ticket_id,
+    )
 }
 
 /// A gate as the merge needs it: only the re-entry rule matters.

@@ -7,7 +7,7 @@ use std::hint::black_box;
 use criterion::{Criterion, criterion_group, criterion_main};
 use kiosk_core::scan::GrayFrame;
 use kiosk_core::scan::Ladder;
-use kiosk_core::scan::decode::{Decoder, Rxing};
+use kiosk_core::scan::decode::{Decoder, LiveDecoder, Rxing};
 use kiosk_core::scan::synthetic::{Distortion, generate, photograph};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
@@ -40,6 +40,18 @@ fn decode(c: &mut Criterion) {
     });
     group.bench_function("ladder, no code", |b| {
         b.iter(|| ladder.decode(black_box(&empty)))
+    });
+    // A live camera: the usual frame runs the fast rungs; one in FULL_EVERY runs all of them.
+    group.bench_function("live camera, no code, a fast frame", |b| {
+        b.iter(|| ladder.decode_with(black_box(&empty), false))
+    });
+    let mut live = LiveDecoder::new(Ladder::default());
+    group.bench_function("live camera, no code, FULL_EVERY frames in a row", |b| {
+        b.iter(|| {
+            for _ in 0..LiveDecoder::FULL_EVERY {
+                black_box(live.decode(black_box(&empty)));
+            }
+        })
     });
     group.finish();
 }

@@ -228,7 +228,12 @@ pub fn annul(
         ticket_id,
         reason: ANNUL_REASON.to_owned(),
     });
-    let change = store.record(&body, now)?;
+    let change = match store.record(&body, now) {
+        // Within the undo time by the clock, but the stamp it would get is past the protocol's
+        // window (this kiosk's clock was pulled ahead): refused, as the server would.
+        Err(StoreError::AnnulmentTooLate) => return Err(GateError::AnnulTooLate(check_in_id)),
+        other => other?,
+    };
     tracing::info!(check_in = %check_in_id, seq = change.seq, "check-in annulled");
     Ok(Annulled {
         check_in_id,

@@ -18,6 +18,7 @@ use base64::Engine;
 use super::{
     AppError, CameraInfo, CameraStatus, Kiosk, Point, PreviewFrame, ScanOutcome, ScanSource,
 };
+use crate::scan::decode::LiveDecoder;
 use crate::scan::decode::Outline;
 use crate::scan::frame::spawn_producer;
 use crate::scan::replay::DirectoryReplay;
@@ -184,7 +185,7 @@ fn decode_loop(
     info: CameraInfo,
     producer: JoinHandle<Result<(), ScanError>>,
 ) {
-    let ladder = Ladder::default();
+    let mut decoder = LiveDecoder::new(Ladder::default());
     let mut debounce = Debounce::new(DEBOUNCE_MS);
     let mut last_preview: Option<Instant> = None;
     let mut running = false;
@@ -201,7 +202,7 @@ fn decode_loop(
                 camera: info.clone(),
             });
         }
-        let read = ladder.decode(&frame);
+        let read = decoder.decode(&frame);
         if last_preview.is_none_or(|t| t.elapsed() >= PREVIEW_INTERVAL) {
             last_preview = Some(Instant::now());
             if let Some(preview) = preview(&frame, read.outline) {

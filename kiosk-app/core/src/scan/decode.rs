@@ -211,6 +211,9 @@ impl Retry {
 pub struct Step {
     pub decoder: Box<dyn Decoder>,
     pub retry: Retry,
+    /// Run only on a live camera's full frames (see [`LiveDecoder`]): a slow rung that reads few
+    /// codes the others miss.
+    pub full_only: bool,
 }
 
 impl Step {
@@ -218,7 +221,14 @@ impl Step {
         Self {
             decoder: Box::new(decoder),
             retry,
+            full_only: false,
         }
+    }
+
+    /// A rung a live camera runs only on its full frames.
+    pub fn full_only(mut self) -> Self {
+        self.full_only = true;
+        self
     }
 
     pub fn label(&self) -> String {
@@ -228,7 +238,9 @@ impl Step {
 
 /// The fallback ladder: each step runs (panic-guarded) until one reads a code. The default order
 /// was measured on the synthetic set (docs/benchmarks.md, "Decoding"): rxing first (best and
-/// fastest), then rqrr, then inverted and rescaled retries.
+/// fastest), then rqrr, then inverted and rescaled retries. rqrr costs most of a frame with no
+/// code in it and reads few codes rxing misses, so a live camera runs it on one frame in
+/// [`LiveDecoder::FULL_EVERY`] only.
 pub struct Ladder {
     steps: Vec<Step>,
 }
@@ -237,12 +249,37 @@ impl Default for Ladder {
     fn default() -> Self {
         Self::new(vec![
             Step::new(Rxing, Retry::AsIs),
-            Step::new(Rqrr, Retry::AsIs),
+            Step::new(Rqrr, Retry::AsIs).full_only(),
             Step::new(Rxing, Retry::Inverted),
             Step::new(Rxing, Retry::Half),
-            Step::new(Rqrr, Retry::Half),
+            Step::new(Rqrr, Retry::Half).full_only(),
             Step::new(Rxing, Retry::Doubled),
         ])
+    }
+}
+
+/// The ladder over a live camera's frames: every frame gets the fast rungs, one frame in
+/// [`LiveDecoder::FULL_EVERY`] gets every rung. A badge stays in view for many frames (a camera
+/// gives 15 to 30 a second), so a code only a slow rung reads is still read within
+/// `FULL_EVERY` frames, while the usual frame (no code in it) costs the fast rungs alone.
+pub struct LiveDecoder {
+    ladder: Ladder,
+    frames: u64,
+}
+
+impl LiveDecoder {
+    /// One frame in this many runs every rung.
+    pub const FULL_EVERY: u64 = 3;
+
+    pub fn new(ladder: Ladder) -> Self {
+        Self { ladder, frames: 0 }
+    }
+
+    /// Decodes the next frame of the stream.
+    pub fn decode(&mut self, frame: &GrayFrame) -> LadderResult {
+        let full = self.frames.is_multiple_of(Self::FULL_EVERY);
+        self.frames = self.frames.wrapping_add(1);
+        self.ladder.decode_with(frame, full)
     }
 }
 
@@ -266,13 +303,18 @@ impl Ladder {
         &self.steps
     }
 
-    /// Decodes `frame`, stopping at the first step that reads anything. Payloads are unique, in
-    /// the order found.
+    /// Decodes `frame` with every step, stopping at the first that reads anything. Payloads are
+    /// unique, in the order found.
     pub fn decode(&self, frame: &GrayFrame) -> LadderResult {
+        self.decode_with(frame, true)
+    }
+
+    /// [`Ladder::decode`], leaving out the `full_only` steps unless `full`.
+    pub fn decode_with(&self, frame: &GrayFrame, full: bool) -> LadderResult {
         let mut inverted = None;
         let mut half = None;
         let mut doubled = None;
-        for step in &self.steps {
+        for step in self.steps.iter().filter(|s| full || !s.full_only) {
             let input = match step.retry {
                 Retry::AsIs => frame,
                 Retry::Inverted => &*inverted.get_or_insert_with(|| frame.inverted()),
@@ -323,6 +365,34 @@ impl Decoder for Ladder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A code only a full frame's rungs read (rqrr) is read within `FULL_EVERY` frames of a live
+    /// stream, whichever frame the badge comes into view on; the fast frames skip rqrr.
+    #[test]
+    fn a_live_camera_reads_a_code_only_rqrr_reads_within_a_few_frames() {
+        let ladder = Ladder::default();
+        // Low contrast is where rqrr reads what rxing does not (docs/benchmarks.md, "Decoding").
+        let sample = crate::scan::synthetic::generate(20250601, 10)
+            .into_iter()
+            .filter(|s| s.distortion == crate::scan::synthetic::Distortion::LowContrast)
+            .find(|s| ladder.decode(&s.frame).step.as_deref() == Some("rqrr"))
+            .expect("the synthetic set has codes only rqrr reads");
+        assert!(
+            ladder.decode_with(&sample.frame, false).payloads.is_empty(),
+            "a fast frame runs no rqrr"
+        );
+        for offset in 0..LiveDecoder::FULL_EVERY {
+            let mut live = LiveDecoder::new(Ladder::default());
+            for _ in 0..offset {
+                live.decode(&GrayFrame::new(64, 64, vec![255; 64 * 64]).unwrap());
+            }
+            let read = (0..LiveDecoder::FULL_EVERY)
+                .map(|_| live.decode(&sample.frame))
+                .find(|r| !r.payloads.is_empty())
+                .expect("read within FULL_EVERY frames");
+            assert_eq!(read.payloads, vec![sample.payload.clone()]);
+        }
+    }
 
     struct Panics;
     impl Decoder for Panics {

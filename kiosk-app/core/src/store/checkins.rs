@@ -143,15 +143,23 @@ impl KioskStore {
                 )?;
             }
             ChangeBody::CheckInAnnulment(a) => {
-                timeline::annul(
+                let counts = timeline::annul(
                     &tx,
                     timeline::RowKeys {
                         tags: &self.tags,
                         sealing: &self.sealing,
                     },
                     a.check_in_id,
+                    a.ticket_id,
                     identity.device_id,
+                    packed,
                 )?;
+                // An annulment the server would not count (stamped too long after its check-in,
+                // as when this kiosk's clock was pulled ahead) is not made at all: otherwise this
+                // kiosk would count the check-in annulled and every other one would not.
+                if !counts {
+                    return Err(StoreError::AnnulmentTooLate);
+                }
             }
             ChangeBody::WalkIn(w) => {
                 let id = w.attendee.id.to_bytes();

@@ -82,6 +82,10 @@ pub enum StoreError {
         "the event's {item} {id} is damaged or was tampered with: sync to fetch the package again"
     )]
     DamagedRule { item: &'static str, id: String },
+    /// An annulment that the protocol's rule would not count (`sync_protocol::merge::
+    /// annulment_counts`): not this kiosk's check-in, or stamped too long after it.
+    #[error("this check-in can no longer be annulled")]
+    AnnulmentTooLate,
     #[error("stored data is malformed: {0}")]
     Malformed(String),
     #[error("package refused: {0}")]

@@ -267,7 +267,14 @@ impl KioskStore {
                                 applied.check_ins += 1;
                             }
                             ChangeBody::CheckInAnnulment(a) => {
-                                timeline::annul(&sp, keys, a.check_in_id, change.device_id)?;
+                                timeline::annul(
+                                    &sp,
+                                    keys,
+                                    a.check_in_id,
+                                    a.ticket_id,
+                                    change.device_id,
+                                    hlc,
+                                )?;
                             }
                             ChangeBody::WalkIn(w) => {
                                 let id = w.attendee.id.to_bytes();
@@ -394,9 +401,7 @@ mod tests {
     use crate::store::STORE_FORMAT;
     use crate::store::identity::test_identity;
     use sync_protocol::UnixMillis;
-    use sync_protocol::changes::CheckInAnnulment;
     use sync_protocol::crypto::{KdfParams, SecretKey};
-    use sync_protocol::ids::{CheckInId, TicketId};
 
     const PIN: &str = "24681012";
 
@@ -426,10 +431,9 @@ mod tests {
             .unwrap();
         let now = UnixMillis(1_800_000_000_000);
         for _ in 0..4 {
-            let body = ChangeBody::CheckInAnnulment(CheckInAnnulment {
-                check_in_id: CheckInId::new(now, &mut OsRng),
-                ticket_id: TicketId::new(now, &mut OsRng),
-                reason: "test".into(),
+            let body = ChangeBody::AttendeeEdit(sync_protocol::changes::AttendeeEdit {
+                attendee_id: sync_protocol::ids::AttendeeId::new(now, &mut OsRng),
+                fields: Default::default(),
             });
             store.record(&body, now).unwrap();
         }

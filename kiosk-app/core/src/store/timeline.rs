@@ -22,7 +22,9 @@ use rand::rngs::OsRng;
 use rusqlite::{Connection, OptionalExtension, params};
 use sync_protocol::changes::{ChangeKind, CheckIn, CheckInAnnulment};
 use sync_protocol::crypto::{RowTagKey, RowTagger, SealingKey, open, seal};
+use sync_protocol::hlc::Hlc;
 use sync_protocol::ids::{CheckInId, DeviceId, GateId, TicketId};
+use sync_protocol::merge::{ChangeMeta, annulment_counts};
 use sync_protocol::model::Direction;
 use sync_protocol::wire::Cursor;
 
@@ -256,27 +258,46 @@ pub(super) fn put_from_package(
     Ok(())
 }
 
-/// Marks the check-in `id` by `device` annulled, if it is here and intact. Returns whether it did.
+/// Marks the check-in `id` annulled by an annulment of `ticket` stamped `at` by `device`, when
+/// the protocol's rule counts it (`sync_protocol::merge::annulment_counts`: its own device, the
+/// same ticket, within the window by stamps), as the server does. Returns whether it did.
 pub(super) fn annul(
     conn: &Connection,
     keys: RowKeys<'_>,
     id: CheckInId,
+    ticket: TicketId,
     device: DeviceId,
+    at: i64,
 ) -> Result<bool, StoreError> {
-    match intact_row(conn, keys, id)? {
-        Some(row) if row.device == device => {
-            put(
-                conn,
-                keys,
-                &CheckInRow {
-                    annulled: true,
-                    ..row
-                },
-            )?;
-            Ok(true)
-        }
-        _ => Ok(false),
+    let (Some(row), Some(at)) = (intact_row(conn, keys, id)?, Hlc::from_i64(at)) else {
+        return Ok(false);
+    };
+    let counts = Hlc::from_i64(row.hlc).is_some_and(|made| {
+        annulment_counts(
+            ChangeMeta {
+                hlc: at,
+                device_id: device,
+            },
+            ticket,
+            ChangeMeta {
+                hlc: made,
+                device_id: row.device,
+            },
+            row.ticket,
+        )
+    });
+    if !counts {
+        return Ok(false);
     }
+    put(
+        conn,
+        keys,
+        &CheckInRow {
+            annulled: true,
+            ..row
+        },
+    )?;
+    Ok(true)
 }
 
 fn sealed_count(conn: &Connection, sealing: &SealingKey) -> Result<Option<u64>, StoreError> {
@@ -366,7 +387,7 @@ impl KioskStore {
                     let row = CheckInRow::of(&c, hlc, me);
                     add_known(&tx, keys, &row)?;
                 } else if let Ok(a) = serde_json::from_slice::<CheckInAnnulment>(&plain) {
-                    annul(&tx, keys, a.check_in_id, me)?;
+                    annul(&tx, keys, a.check_in_id, a.ticket_id, me, hlc)?;
                 }
             }
         }
