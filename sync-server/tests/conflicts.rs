@@ -1430,7 +1430,7 @@ async fn conflicts_follow_the_facts_whatever_order_they_arrive_in() {
 
     // The offline kiosk admitted the ticket first; its push comes last.
     let first = change(&mut offline, admit(ticket, gate, Direction::Entry), 100);
-    push(&app, &offline, &[first.clone()]).await;
+    push(&app, &offline, std::slice::from_ref(&first)).await;
     let open = conflicts(&app, &admin, venue.event, "?status=open").await;
     assert_eq!(
         admission_pairs(&open),
@@ -1452,7 +1452,7 @@ async fn conflicts_follow_the_facts_whatever_order_they_arrive_in() {
         admit(revoked, gate, Direction::Entry),
         86_400_000,
     );
-    push(&app, &offline, &[admitted.clone()]).await;
+    push(&app, &offline, std::slice::from_ref(&admitted)).await;
     app.store
         .set_ticket_status(
             revoked,
