@@ -227,13 +227,7 @@ fn read_checked(
     rules: Rules,
 ) -> Result<Vec<RuleRow>, StoreError> {
     let rows = raw_rows(conn, rules)?;
-    let stored: Option<Vec<u8>> = conn
-        .query_row(
-            "select value from meta where key = ?1",
-            params![rules.meta_key()],
-            |r| r.get(0),
-        )
-        .optional()?;
+    let stored = stored_tag(conn, rules)?;
     let damaged_table = || {
         tracing::error!(table = rules.table(), "the table's tag does not verify");
         StoreError::DamagedTable {
@@ -299,6 +293,33 @@ fn tags_verify(conn: &Connection, key: &RowTagKey, rules: Rules) -> Result<bool,
     }
 }
 
+/// The table's tag as `meta` holds it.
+fn stored_tag(conn: &Connection, rules: Rules) -> Result<Option<Vec<u8>>, StoreError> {
+    Ok(conn
+        .query_row(
+            "select value from meta where key = ?1",
+            params![rules.meta_key()],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+/// The tag of store formats 3 to 5 over `rules`: every column of every row, in order, labelled
+/// with the table's name.
+fn whole_table_tagger(
+    conn: &Connection,
+    key: &RowTagKey,
+    rules: Rules,
+) -> Result<RowTagger, StoreError> {
+    let mut tagger = RowTagger::new(key, rules.table());
+    for row in raw_rows(conn, rules)? {
+        for column in &row.columns {
+            tagger.part(column);
+        }
+    }
+    Ok(tagger)
+}
+
 /// Whether `rules` verifies under the tag of store formats 3 to 5: one HMAC of every column of
 /// every row, in order, labelled with the table's name.
 fn whole_table_tag_verifies(
@@ -306,19 +327,8 @@ fn whole_table_tag_verifies(
     key: &RowTagKey,
     rules: Rules,
 ) -> Result<bool, StoreError> {
-    let mut tagger = RowTagger::new(key, rules.table());
-    for row in raw_rows(conn, rules)? {
-        for column in &row.columns {
-            tagger.part(column);
-        }
-    }
-    let stored: Option<Vec<u8>> = conn
-        .query_row(
-            "select value from meta where key = ?1",
-            params![rules.meta_key()],
-            |r| r.get(0),
-        )
-        .optional()?;
+    let tagger = whole_table_tagger(conn, key, rules)?;
+    let stored = stored_tag(conn, rules)?;
     Ok(stored.is_some_and(|stored| tagger.verify(&stored)))
 }
 
@@ -453,12 +463,7 @@ impl KioskStore {
                     .execute(&format!("update {} set tag = null", rules.table()), [])
                     .unwrap();
             }
-            let mut tagger = RowTagger::new(&self.tags, rules.table());
-            for row in raw_rows(&self.conn, rules).unwrap() {
-                for column in &row.columns {
-                    tagger.part(column);
-                }
-            }
+            let tagger = whole_table_tagger(&self.conn, &self.tags, rules).unwrap();
             self.conn
                 .execute(
                     "update meta set value = ?2 where key = ?1",
