@@ -12,7 +12,8 @@ use serde_json::json;
 use sync_protocol::UnixMillis;
 use sync_protocol::certificate::{BadgeCertificate, DeviceCertificate};
 use sync_protocol::changes::{
-    AttendeeEdit, Change, ChangeBody, CheckIn, CheckInAnnulment, FailedScan, FieldEdit, WalkIn,
+    AttendeeEdit, Change, ChangeBody, CheckIn, CheckInAnnulment, FailedScan, FieldEdit, FoundBy,
+    WalkIn,
 };
 use sync_protocol::crypto::{SecretKey, Signed};
 use sync_protocol::hlc::Hlc;
@@ -106,6 +107,7 @@ fn main() {
         verdict: VerdictCode::Admitted,
         offline: true,
         scanned_at: T,
+        found_by: FoundBy::Code,
     });
     let change = Change::new(
         ChangeId::new(T, rng),
@@ -133,6 +135,7 @@ fn main() {
             scanned_text: "HELLO-WORLD".into(),
             offline: true,
             scanned_at: T,
+            found_by: FoundBy::Code,
         },
     );
     show(

@@ -72,6 +72,45 @@ pub struct CheckIn {
     pub offline: bool,
     /// The kiosk's wall clock at the scan, for display; ordering uses the change's HLC.
     pub scanned_at: UnixMillis,
+    /// How the ticket was found: its code read, or the guest picked from a search by name.
+    #[serde(default, skip_serializing_if = "FoundBy::is_code")]
+    pub found_by: FoundBy,
+}
+
+/// How a kiosk found the ticket it judged. Absent on the wire means [`FoundBy::Code`], so
+/// changes made before the field existed read as they were meant.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FoundBy {
+    /// Its code was read: the camera, a scanner, or typed by the volunteer.
+    #[default]
+    Code,
+    /// A volunteer found the guest by name, email or part of the code and picked them.
+    Search,
+}
+
+impl FoundBy {
+    /// Whether the code was read (the usual way, left out of the wire form).
+    pub fn is_code(&self) -> bool {
+        *self == FoundBy::Code
+    }
+
+    /// The name stored and shown: `code` or `search`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FoundBy::Code => "code",
+            FoundBy::Search => "search",
+        }
+    }
+
+    /// The value named `s` (`None` for any other text).
+    pub fn parse(s: &str) -> Option<FoundBy> {
+        [FoundBy::Code, FoundBy::Search]
+            .into_iter()
+            .find(|f| f.as_str() == s)
+    }
 }
 
 /// A scan that did not admit anyone and matched no known ticket, or was refused.
@@ -87,6 +126,9 @@ pub struct FailedScan {
     pub scanned_text: String,
     pub offline: bool,
     pub scanned_at: UnixMillis,
+    /// How the ticket was found (see [`CheckIn::found_by`]).
+    #[serde(default, skip_serializing_if = "FoundBy::is_code")]
+    pub found_by: FoundBy,
 }
 
 /// What a scanned payload said, as printable text of at most `max_chars` characters that any

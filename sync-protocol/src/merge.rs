@@ -862,7 +862,7 @@ fn behind_country_code(international: &str, national: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::changes::{CheckInAnnulment, FieldEdit};
+    use crate::changes::{CheckInAnnulment, FieldEdit, FoundBy};
     use crate::ids::{ChangeId, TicketTypeId};
     use crate::model::{GateMode, Ticket};
     use proptest::prelude::*;
@@ -965,6 +965,7 @@ mod tests {
             },
             offline: true,
             scanned_at: UnixMillis(0),
+            found_by: FoundBy::Code,
         })
     }
 

@@ -36,7 +36,7 @@ use futures_util::StreamExt;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 use support::{Kiosk, T0, TestApp, TestDb};
-use sync_protocol::changes::{Change, ChangeBody, CheckIn};
+use sync_protocol::changes::{Change, ChangeBody, CheckIn, FoundBy};
 use sync_protocol::crypto::SecretKey;
 use sync_protocol::hlc::Hlc;
 use sync_protocol::ids::{
@@ -144,6 +144,7 @@ fn admission(kiosk: &mut Kiosk, ticket: TicketId, gate: GateId) -> Change {
         verdict: VerdictCode::Admitted,
         offline: true,
         scanned_at: sync_protocol::UnixMillis(now),
+        found_by: FoundBy::Code,
     });
     Change::new(
         ChangeId::new(T0, &mut kiosk.rng),

@@ -23,7 +23,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use sync_protocol::changes::{
-    AttendeeEdit, Change, ChangeBody, CheckIn, CheckInAnnulment, FailedScan, FieldEdit, WalkIn,
+    AttendeeEdit, Change, ChangeBody, CheckIn, CheckInAnnulment, FailedScan, FieldEdit, FoundBy,
+    WalkIn,
 };
 use sync_protocol::hlc::Hlc;
 use sync_protocol::ids::{AttendeeId, CheckInId, DeviceId, GateId, TicketId};
@@ -156,6 +157,7 @@ pub fn ticket_conflicts(
                 verdict: r.verdict,
                 offline: r.offline,
                 scanned_at: r.scanned_at,
+                found_by: FoundBy::Code,
             }),
         );
         if stored.annulled {

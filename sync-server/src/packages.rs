@@ -337,7 +337,7 @@ mod tests {
     fn annulled_check_ins_are_marked_not_dropped() {
         use rand_chacha::ChaCha20Rng;
         use rand_core::SeedableRng;
-        use sync_protocol::changes::CheckIn;
+        use sync_protocol::changes::{CheckIn, FoundBy};
         use sync_protocol::hlc::Hlc;
         use sync_protocol::ids::{CheckInId, DeviceId, GateId, TicketId};
         use sync_protocol::model::Direction;
@@ -356,6 +356,7 @@ mod tests {
                 verdict: VerdictCode::Admitted,
                 offline: false,
                 scanned_at: t0,
+                found_by: FoundBy::Code,
             },
             device_id: device,
             hlc: Hlc::new(t0.as_u64(), 0),

@@ -9,7 +9,8 @@ use rand_core::SeedableRng;
 use serde_json::{Value, json};
 use support::{Kiosk, T0, TestApp, TestDb};
 use sync_protocol::changes::{
-    AttendeeEdit, Change, ChangeBody, CheckIn, CheckInAnnulment, FailedScan, FieldEdit, WalkIn,
+    AttendeeEdit, Change, ChangeBody, CheckIn, CheckInAnnulment, FailedScan, FieldEdit, FoundBy,
+    WalkIn,
 };
 use sync_protocol::crypto::SecretKey;
 use sync_protocol::hlc::Hlc;
@@ -157,6 +158,7 @@ fn admit(ticket: TicketId, gate: GateId, direction: Direction) -> ChangeBody {
         verdict: VerdictCode::Admitted,
         offline: true,
         scanned_at: T0,
+        found_by: FoundBy::Code,
     })
 }
 
@@ -846,6 +848,8 @@ async fn exports_and_counts_per_gate_and_hour() {
         verdict: VerdictCode::WrongGate,
         offline: false,
         scanned_at: T0,
+        // Picked from a search by name at the kiosk: the export says so.
+        found_by: FoundBy::Search,
     });
     let failed = ChangeBody::FailedScan(FailedScan {
         id: CheckInId::new(T0, &mut rng()),
@@ -856,6 +860,7 @@ async fn exports_and_counts_per_gate_and_hour() {
         scanned_text: "HELLO, \"WORLD\"".into(),
         offline: false,
         scanned_at: T0,
+        found_by: FoundBy::Code,
     });
     let changes = vec![
         change(&mut kiosk, admit(t1, north, Direction::Entry), 0),
@@ -901,7 +906,15 @@ async fn exports_and_counts_per_gate_and_hour() {
     assert!(lines[0].starts_with("check_in_id,ticket_id,attendee_id,attendee_name,gate_id"));
     assert!(csv.contains("\"South, side door\""), "{csv}");
     assert!(csv.contains("'=cmd Evil"), "formulas are defused: {csv}");
-    assert!(csv.contains("wrong_gate"));
+    assert!(lines[0].ends_with(",found_by"), "{csv}");
+    for line in &lines[1..] {
+        let found_by = if line.contains("wrong_gate") {
+            ",search"
+        } else {
+            ",code"
+        };
+        assert!(line.ends_with(found_by), "{line}");
+    }
     assert!(csv.contains("2026-09-21T"), "{csv}");
     let registrations = get_text(&app, &coordinator, venue.event, "export/registrations.csv").await;
     assert_eq!(registrations.lines().count(), 3, "{registrations}");

@@ -9,7 +9,7 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use serde_json::{Value, json};
 use support::{Kiosk, T0, TestApp, TestDb};
-use sync_protocol::changes::{CheckIn, CheckInAnnulment};
+use sync_protocol::changes::{CheckIn, CheckInAnnulment, FoundBy};
 use sync_protocol::crypto::SecretKey;
 use sync_protocol::forms::Form;
 use sync_protocol::hlc::Hlc;
@@ -331,6 +331,7 @@ async fn check_in(
         verdict: VerdictCode::Admitted,
         offline: true,
         scanned_at: T0,
+        found_by: FoundBy::Code,
     };
     let payload = serde_json::to_value(&check_in).unwrap();
     let hlc = store_change(app, kiosk, "check_in", ticket.to_string(), payload, true).await;

@@ -6,7 +6,8 @@
 // pick the gate, scan with the keyboard-wedge path (admitted, already used, unknown, wrong
 // gate; also as real X key presses with nothing focused, each verdict's tone checked), then the
 // server goes away (offline, scans keep working, changes wait), comes back (the waiting changes
-// drain); then the desk registers a walk-in, the camera (a replay folder) admits their badge at
+// drain); a guest without a badge is found by name and admitted from the list; then the desk
+// registers a walk-in, the camera (a replay folder) admits their badge at
 // the gate, the coordinator screen shows the server's conflicts, and the server has the walk-in
 // and the check-in; last, under a window manager, kiosk mode fills the screen, refuses to close
 // and is left with the coordinator PIN. A screenshot of each screen and verdict lands in artifacts/e2e/.
@@ -242,6 +243,24 @@ describe('the kiosk window at a gate, against the real server', { timeout: 300_0
     await server.start();
     await driver.waitForText('.sync-indicator', /Online[\s\S]*All sent/, 60_000);
     await screenshot('11-gate-back-online');
+  });
+
+  it('finds a guest without a badge by name, admits them from the list, and the server says so', { timeout: 90_000 }, async () => {
+    await driver.waitGone('.verdict', 10_000);
+    // The gate is the VIP lounge (an earlier test picked it): DEMO-0050 is a VIP ticket.
+    await driver.fill('#guest-search', 'guest50 demo');
+    const first = await driver.waitForText('.guest-row', /Guest50 Demo[\s\S]*VIP[\s\S]*Not in yet/, 15_000);
+    assert.match(first, /guest50@example\.org/);
+    await screenshot('11a-guest-search');
+    await driver.click(button('Admit'));
+    assert.match(await verdictOf('admitted'), /Guest50 Demo/);
+    await screenshot('11b-verdict-admitted-by-search');
+    await driver.waitForText('.sync-indicator', /Online[\s\S]*All sent/, 60_000);
+    const { stdout } = await promisify(execFile)(SERVER_BIN, ['admin', 'export', 'check-ins', '--event', EVENT], { timeout: 60_000 });
+    const line = stdout.split('\n').find((l) => l.includes('Guest50 Demo') && l.includes(',admitted,'));
+    assert.ok(line, `the admission is on the server:\n${stdout.slice(-600)}`);
+    assert.ok(line.endsWith(',search'), `the server knows it was found by search: ${line}`);
+    await driver.waitGone('.verdict', 10_000);
   });
 
   it('registers a walk-in, whose badge the camera admits at the gate, and the server has both', { timeout: 120_000 }, async () => {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use sync_protocol::UnixMillis;
-use sync_protocol::changes::{Change, ChangeBody, CheckIn};
+use sync_protocol::changes::{Change, ChangeBody, CheckIn, FoundBy};
 use sync_protocol::crypto::SecretKey;
 use sync_protocol::hlc::{DEFAULT_MAX_DRIFT_MS, HlcClock};
 use sync_protocol::ids::{ChangeId, CheckInId, DeviceId, EventId, GateId, TicketId};
@@ -92,6 +92,7 @@ impl SimKiosk {
                 verdict: VerdictCode::Admitted,
                 offline: true,
                 scanned_at: now,
+                found_by: FoundBy::Code,
             });
             let seq = self.outbox.len() as u64 + 1;
             let hlc = self.clock.tick(now);

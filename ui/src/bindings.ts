@@ -48,6 +48,8 @@ export type Reentry = "never" | "after_exit" | "always";
 
 export type Direction = "entry" | "exit";
 
+export type TicketStatus = "valid" | "canceled" | "revoked";
+
 export type Verdict = { code: VerdictCode, 
 /**
  * A sentence for the volunteer, in English.
@@ -207,7 +209,7 @@ show_names: boolean,
  */
 desk_lock_minutes: number, };
 
-export type ScanSource = "camera" | "wedge" | "typed";
+export type ScanSource = "camera" | "wedge" | "typed" | "search";
 
 export type ScanOutcome = { verdict: Verdict, ticket_id: TicketId | null, 
 /**
@@ -226,6 +228,26 @@ check_in_id: CheckInId | null,
  * Outbox sequence number of the recorded check-in or failed scan.
  */
 seq: number, };
+
+export type GuestHit = { ticket_id: TicketId, 
+/**
+ * The attendee's name (empty when the ticket has no attendee).
+ */
+name: string, email: string | null, 
+/**
+ * The ticket type's name, when known here.
+ */
+ticket_type: string | null, status: TicketStatus, 
+/**
+ * Entries that count, at every gate, as far as this kiosk knows (its own and those synced).
+ */
+entries: number, 
+/**
+ * When the last of them was.
+ */
+last_entry_at: UnixMillis | null, };
+
+export type GuestSearchView = { query: string, hits: Array<GuestHit>, total: number, };
 
 export type WalkInSetup = { form: Form | null, ticket_types: Array<TicketType>, };
 

@@ -7,6 +7,9 @@
 //! BENCH_TICKETS=1000000 cargo bench -p kiosk-core --bench gate # 1,000,000 tickets
 //! ```
 //!
+//! Then guest searches as a volunteer types names (one search per keystroke) and walk-ins at
+//! the desk (form checked, ticket recorded, badge drawn), each followed now and then by a search.
+//!
 //! Prints the import time, the scan latencies (p50, p99, max: a gate's volunteer waits for each
 //! one, so the tail matters, which a mean would hide), and the peak resident memory after import
 //! and after the scans. Targets (issue "Kiosk engine speed and memory"): import <= 1 s and scan
@@ -31,6 +34,7 @@ use sync_protocol::wire::Cursor;
 
 const T: UnixMillis = UnixMillis(1_800_000_000_000);
 const SCANS: usize = 3_000;
+const WALK_INS: usize = 200;
 
 fn code(i: usize) -> String {
     format!("BENCH-{i:07}")
@@ -99,7 +103,7 @@ fn package(tickets: usize) -> (Vec<u8>, Identity, SecretKey, GateId) {
         event: event.clone(),
         ticket_types: vec![day],
         gates: vec![gate.clone()],
-        forms: vec![],
+        forms: vec![walk_in_form()],
         attendees,
         tickets: all,
         check_ins: vec![],
@@ -125,6 +129,21 @@ fn package(tickets: usize) -> (Vec<u8>, Identity, SecretKey, GateId) {
         badge_certificate: None,
     };
     (file, identity, device_key, gate.id)
+}
+
+/// The walk-in form of a conference desk: a required company, an optional role from a list.
+fn walk_in_form() -> sync_protocol::forms::Form {
+    serde_json::from_value(serde_json::json!({
+        "id": "01890a5d-ac96-774b-bcce-b302099a8057",
+        "version": 1,
+        "title": "Walk-in",
+        "pages": [{ "id": "p", "title": "About you", "sections": [{ "id": "s", "title": "", "fields": [
+            { "id": "company", "label": "Company", "kind": "text", "required": true },
+            { "id": "role", "label": "Role", "kind": "single_choice",
+              "choices": [{ "id": "dev", "label": "Developer" }, { "id": "ops", "label": "Operations" }] }
+        ]}]}]
+    }))
+    .expect("the bench's form parses")
 }
 
 /// Peak resident memory of this process so far, in MB (Linux: VmHWM).
@@ -232,18 +251,81 @@ fn run(dir: &std::path::Path) {
     }
     let after_scans = peak_rss_mb();
 
+    // Finding a guest as a volunteer types a name: one search per keystroke, the best 20 shown.
+    let started = Instant::now();
+    let first = kiosk.search_guests("guest", 20).unwrap();
+    let first_search = started.elapsed();
+    assert_eq!(first.total as usize, tickets);
+    let mut typed = Vec::new();
+    let step = (tickets / 50).max(1);
+    for n in (0..tickets).step_by(step).take(50) {
+        let name = format!("Guest{n} Bench");
+        for end in 1..=name.len() {
+            let started = Instant::now();
+            let found = kiosk.search_guests(&name[..end], 20).unwrap();
+            typed.push(started.elapsed());
+            assert!(!found.hits.is_empty(), "{}", &name[..end]);
+        }
+        assert_eq!(
+            kiosk.search_guests(&name, 20).unwrap().hits[0].name,
+            name,
+            "the whole name ranks its guest first"
+        );
+    }
+    for query in ["guest7@example", "0004242", "bench guest99"] {
+        let started = Instant::now();
+        kiosk.search_guests(query, 20).unwrap();
+        typed.push(started.elapsed());
+    }
+    let after_search = peak_rss_mb();
+
+    // Walk-ins at the desk: the form checked, the ticket issued and recorded, the badge drawn.
+    let mut walk_ins = Vec::with_capacity(WALK_INS);
+    let mut search_after_walk_in = Vec::with_capacity(WALK_INS / 10);
+    for n in 0..WALK_INS {
+        let started = Instant::now();
+        let badge = kiosk
+            .register_walk_in(kiosk_core::walkin::WalkInRequest {
+                first_name: format!("Walk{n}"),
+                last_name: "In".into(),
+                email: Some(format!("walk{n}@example.org")),
+                answers: [("company".to_owned(), serde_json::json!("Harbour Ltd"))].into(),
+                ..Default::default()
+            })
+            .unwrap();
+        walk_ins.push(started.elapsed());
+        assert!(badge.qr_svg.contains("<svg"));
+        if n % 10 == 0 {
+            // The first search after a new guest builds the index again.
+            let started = Instant::now();
+            let found = kiosk.search_guests(&format!("walk{n}"), 20).unwrap();
+            search_after_walk_in.push(started.elapsed());
+            assert_eq!(found.hits[0].name, format!("Walk{n} In"));
+        }
+    }
+
     let quantile = |sorted: &[Duration], q: f64| {
         sorted[((sorted.len() as f64 * q) as usize).min(sorted.len() - 1)]
     };
     latencies.sort();
     refused.sort();
+    typed.sort();
+    walk_ins.sort();
+    search_after_walk_in.sort();
     println!(
         "kiosk engine, {tickets} tickets (release, synchronous=FULL, through the engine handle)"
     );
     println!("  package import from file: {:.0} ms", ms(import));
+    println!(
+        "  first guest search after import (opens every ticket, builds the index): {:.0} ms",
+        ms(first_search)
+    );
     for (what, sorted) in [
         ("scan, admitted", &latencies),
         ("scan, re-entry refused", &refused),
+        ("search, per keystroke", &typed),
+        ("walk-in, form to badge", &walk_ins),
+        ("search after a walk-in", &search_after_walk_in),
     ] {
         println!(
             "  {what:<24} n={:<5} p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
@@ -254,6 +336,6 @@ fn run(dir: &std::path::Path) {
         );
     }
     println!(
-        "  peak resident memory of the engine's process: {before_import:.0} MB at start, {after_import:.0} MB after import, {after_scans:.0} MB after the scans"
+        "  peak resident memory of the engine's process: {before_import:.0} MB at start, {after_import:.0} MB after import, {after_scans:.0} MB after the scans, {after_search:.0} MB after the searches"
     );
 }

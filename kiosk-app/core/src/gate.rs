@@ -12,7 +12,9 @@ use rand::rngs::OsRng;
 use serde::Serialize;
 use sync_protocol::UnixMillis;
 use sync_protocol::certificate::CertificateSet;
-use sync_protocol::changes::{ChangeBody, CheckIn, CheckInAnnulment, FailedScan, scanned_text};
+use sync_protocol::changes::{
+    ChangeBody, CheckIn, CheckInAnnulment, FailedScan, FoundBy, scanned_text,
+};
 use sync_protocol::ids::{CheckInId, GateId, TicketId};
 use sync_protocol::model::{Direction, TicketStatus, TicketType};
 use sync_protocol::ticket_code::{TicketCode, verify};
@@ -29,6 +31,8 @@ pub enum GateError {
     NotEnrolled,
     #[error("gate {0} is not in this kiosk's package")]
     UnknownGate(GateId),
+    #[error("ticket {0} is not in this kiosk's package")]
+    UnknownTicket(TicketId),
     #[error("check-in {0} is not known at this kiosk")]
     UnknownCheckIn(CheckInId),
     #[error("check-in {0} was made by another kiosk: only that kiosk can annul it")]
@@ -82,21 +86,84 @@ pub fn scan(
     offline: bool,
 ) -> Result<ScanResult, GateError> {
     let identity = store.identity()?.ok_or(GateError::NotEnrolled)?;
-    let now = store.corrected(now)?;
-    // The gate's own row: an edited gate is refused here, and only it (see `store::rules`).
-    let gate = store
-        .gate(gate_id)?
-        .ok_or(GateError::UnknownGate(gate_id))?;
-    let gate = &gate;
-    let gates = store.gates()?;
+    let found = find_by_code(store, &identity, payload)?;
+    let at = Judging {
+        gate_id,
+        direction,
+        now,
+        offline,
+        found_by: FoundBy::Code,
+        scanned_text: scanned_text(payload, MAX_SCANNED_TEXT),
+    };
+    judge(store, found, at)
+}
 
-    let mut validity_from_code = None;
-    let mut signed_claims = None;
-    let record: Option<TicketRecord>;
-    let mut bad_signature = false;
+/// Judges the ticket a volunteer picked from a search by name at `gate_id` and records the
+/// outcome, as [`scan`] does for a code: the same rules, and the check-in says it was found by
+/// search. A ticket this kiosk does not hold (gone with the last package) is an error, not a
+/// verdict: there was nothing to scan.
+pub fn admit_found(
+    store: &mut KioskStore,
+    ticket_id: TicketId,
+    gate_id: GateId,
+    direction: Direction,
+    now: UnixMillis,
+    offline: bool,
+) -> Result<ScanResult, GateError> {
+    let record = store
+        .ticket_by_id(ticket_id)?
+        .ok_or(GateError::UnknownTicket(ticket_id))?;
+    let found = Found {
+        record: Some(record),
+        ..Found::default()
+    };
+    let at = Judging {
+        gate_id,
+        direction,
+        now,
+        offline,
+        found_by: FoundBy::Search,
+        scanned_text: String::new(),
+    };
+    judge(store, found, at)
+}
+
+/// What a code told of its ticket.
+#[derive(Default)]
+struct Found {
+    /// The ticket's record, when this kiosk holds it.
+    record: Option<TicketRecord>,
+    /// The validity a verified signed code carries.
+    validity_from_code: Option<Validity>,
+    /// The ticket and type a verified signed code claims (a ticket newer than the package).
+    signed_claims: Option<(TicketId, sync_protocol::ids::TicketTypeId)>,
+    /// A signed code whose signature does not verify.
+    bad_signature: bool,
+}
+
+/// Where and how a ticket is judged.
+struct Judging {
+    gate_id: GateId,
+    direction: Direction,
+    now: UnixMillis,
+    offline: bool,
+    found_by: FoundBy,
+    /// What was scanned, for a failed scan's record (empty for a search).
+    scanned_text: String,
+}
+
+/// Reads a scanned payload: an opaque code by its blind index, a signed code verified offline.
+fn find_by_code(
+    store: &KioskStore,
+    identity: &crate::store::Identity,
+    payload: &[u8],
+) -> Result<Found, GateError> {
+    let mut found = Found::default();
     match TicketCode::parse_bytes(payload) {
-        Err(_) => record = None,
-        Ok(TicketCode::Opaque(code)) => record = store.ticket_by_code(&TicketCode::Opaque(code))?,
+        Err(_) => {}
+        Ok(TicketCode::Opaque(code)) => {
+            found.record = store.ticket_by_code(&TicketCode::Opaque(code))?;
+        }
         Ok(TicketCode::Signed(code)) => {
             let (certificates, revoked) = store.certificates()?;
             let set = CertificateSet::new(
@@ -107,20 +174,44 @@ pub fn scan(
             );
             match verify(&code, identity.event_id, &identity.server_key, &set) {
                 Ok(verified) => {
-                    validity_from_code = Some(Validity {
+                    found.validity_from_code = Some(Validity {
                         from: verified.valid_from(),
                         until: verified.valid_until(),
                     });
-                    signed_claims = Some((verified.ticket_id(), verified.ticket_type_id()));
-                    record = store.ticket_by_id(verified.ticket_id())?;
+                    found.signed_claims = Some((verified.ticket_id(), verified.ticket_type_id()));
+                    found.record = store.ticket_by_id(verified.ticket_id())?;
                 }
-                Err(_) => {
-                    bad_signature = true;
-                    record = None;
-                }
+                Err(_) => found.bad_signature = true,
             }
         }
     }
+    Ok(found)
+}
+
+/// Decides the verdict for what was found and records it (check-in, or failed scan) with its
+/// outbox row before answering.
+fn judge(store: &mut KioskStore, found: Found, at: Judging) -> Result<ScanResult, GateError> {
+    let Judging {
+        gate_id,
+        direction,
+        now,
+        offline,
+        found_by,
+        scanned_text,
+    } = at;
+    let now = store.corrected(now)?;
+    // The gate's own row: an edited gate is refused here, and only it (see `store::rules`).
+    let gate = store
+        .gate(gate_id)?
+        .ok_or(GateError::UnknownGate(gate_id))?;
+    let gate = &gate;
+    let gates = store.gates()?;
+    let Found {
+        record,
+        validity_from_code,
+        signed_claims,
+        bad_signature,
+    } = found;
 
     // What the kiosk knows of the ticket: its record, or only what a verified code claims
     // (a ticket sold or registered after the last package).
@@ -176,6 +267,7 @@ pub fn scan(
             verdict: verdict.code,
             offline,
             scanned_at: now,
+            found_by,
         }),
         _ => ChangeBody::FailedScan(FailedScan {
             id: CheckInId::new(now, &mut OsRng),
@@ -183,9 +275,10 @@ pub fn scan(
             direction,
             ticket_id: known.map(|(id, _, _)| id),
             verdict: verdict.code,
-            scanned_text: scanned_text(payload, MAX_SCANNED_TEXT),
+            scanned_text,
             offline,
             scanned_at: now,
+            found_by,
         }),
     };
     let check_in_id = match &body {

@@ -16,6 +16,7 @@
 //! - [`walkin`] and [`badge`]: registering walk-ins and drawing their badges.
 //! - [`inspect`]: reading a code or a package file without a store.
 //! - [`scan`]: frame sources, QR decoders and their ladder, debounce, the keyboard wedge.
+//! - [`search`]: finding a guest by name, email or part of the code (an index in memory).
 
 pub mod app;
 pub mod background;
@@ -26,6 +27,7 @@ pub mod gate;
 pub mod headless;
 pub mod inspect;
 pub mod scan;
+pub mod search;
 pub mod store;
 pub mod sync;
 pub mod walkin;

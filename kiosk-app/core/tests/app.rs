@@ -452,3 +452,151 @@ fn a_volunteer_can_undo_an_admission_moments_later() {
         .unwrap_err();
     assert_eq!(refused.kind(), ErrorKind::Invalid);
 }
+
+/// The last change this kiosk recorded, as it will be pushed.
+fn last_change(kiosk: &Kiosk) -> sync_protocol::changes::ChangeBody {
+    let store = kiosk.store().unwrap();
+    let store = store.lock().unwrap();
+    let pending = store.pending_changes(1000).unwrap();
+    pending.last().unwrap().body().unwrap()
+}
+
+#[test]
+fn a_guest_without_a_badge_is_found_by_name_and_admitted_from_the_list() {
+    use sync_protocol::changes::{ChangeBody, FoundBy};
+    use sync_protocol::model::TicketStatus;
+
+    let mut f = Fixture::new("app-search");
+    let kiosk = ready(&mut f);
+    let grace = f
+        .snapshot
+        .tickets
+        .iter()
+        .find(|t| t.code == "SECRET-CODE-1")
+        .unwrap()
+        .id;
+
+    // By name (any case, part of a word), by email, by part of the code.
+    for query in ["grace", "HOPPER", "grace hop", "grace@example", "CODE-1"] {
+        let found = kiosk.search_guests(query, 10).unwrap();
+        assert_eq!(found.total, 1, "{query}");
+        let hit = &found.hits[0];
+        assert_eq!(
+            (hit.ticket_id, hit.name.as_str()),
+            (grace, "Grace Hopper"),
+            "{query}"
+        );
+        assert_eq!(hit.ticket_type.as_deref(), Some("Day pass"));
+        assert_eq!(hit.email.as_deref(), Some("grace@example.org"));
+        assert_eq!(
+            (hit.status, hit.entries, hit.last_entry_at),
+            (TicketStatus::Valid, 0, None)
+        );
+    }
+    assert_eq!(kiosk.search_guests("example.org", 10).unwrap().total, 3);
+    assert_eq!(kiosk.search_guests("nobody", 10).unwrap().total, 0);
+    assert_eq!(kiosk.search_guests("", 10).unwrap().total, 0);
+
+    // Admitted from the list: the same rules as a scan, and the check-in says how it was found.
+    let outcome = kiosk.admit_found(grace).unwrap();
+    assert_eq!(outcome.verdict.code, VerdictCode::Admitted);
+    assert_eq!(outcome.source, ScanSource::Search);
+    assert_eq!(outcome.attendee_name.as_deref(), Some("Grace Hopper"));
+    let ChangeBody::CheckIn(check_in) = last_change(&kiosk) else {
+        panic!("a check-in was recorded")
+    };
+    assert_eq!(
+        (check_in.ticket_id, check_in.found_by),
+        (grace, FoundBy::Search)
+    );
+    let hit = kiosk.search_guests("grace", 10).unwrap().hits.remove(0);
+    assert_eq!((hit.entries, hit.last_entry_at.is_some()), (1, true));
+
+    // Picked again while inside: refused as a second scan would be, and recorded as such.
+    let again = kiosk.admit_found(grace).unwrap();
+    assert!(!again.verdict.code.admits(), "{:?}", again.verdict);
+    let ChangeBody::FailedScan(failed) = last_change(&kiosk) else {
+        panic!("a failed scan was recorded")
+    };
+    assert_eq!(
+        (failed.ticket_id, failed.found_by),
+        (Some(grace), FoundBy::Search)
+    );
+    assert_eq!(failed.scanned_text, "");
+
+    // A scanned code still says it was read.
+    let ada = &f
+        .snapshot
+        .tickets
+        .iter()
+        .find(|t| t.code.starts_with("GP1:"))
+        .unwrap()
+        .code;
+    kiosk.scan(ada.as_bytes(), ScanSource::Camera).unwrap();
+    let ChangeBody::CheckIn(scanned) = last_change(&kiosk) else {
+        panic!("a check-in was recorded")
+    };
+    assert_eq!(scanned.found_by, FoundBy::Code);
+    assert!(
+        !serde_json::to_string(&scanned)
+            .unwrap()
+            .contains("found_by"),
+        "a read code keeps the wire form it always had"
+    );
+
+    // A ticket the kiosk does not hold is an error, not a verdict.
+    let unknown = sync_protocol::ids::TicketId::new(T, &mut ChaCha20Rng::seed_from_u64(99));
+    assert_eq!(
+        kiosk.admit_found(unknown).unwrap_err().to_ui().kind,
+        ErrorKind::Invalid
+    );
+}
+
+#[test]
+fn the_search_sees_new_walk_ins_survives_a_lock_and_never_reaches_the_disk() {
+    let mut f = Fixture::new("app-search-walkin");
+    let kiosk = ready(&mut f);
+    assert_eq!(kiosk.search_guests("noether", 10).unwrap().total, 0);
+    kiosk
+        .register_walk_in(WalkInRequest {
+            first_name: "Emmy".into(),
+            last_name: "Noether".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    // The index built by the search above is dropped with the new guest.
+    let found = kiosk.search_guests("emmy noe", 10).unwrap();
+    assert_eq!(found.hits.len(), 1);
+    assert_eq!(found.hits[0].name, "Emmy Noether");
+
+    // Locked: no search; unlocked: built again from the store.
+    kiosk.lock();
+    assert!(matches!(
+        kiosk.search_guests("grace", 10),
+        Err(AppError::Locked)
+    ));
+    kiosk.unlock(KIOSK_PIN).unwrap();
+    assert_eq!(kiosk.search_guests("grace", 10).unwrap().total, 1);
+    assert_eq!(kiosk.search_guests("emmy", 10).unwrap().total, 1);
+
+    // Nothing the search holds was written out in plaintext.
+    let raw = f.raw_bytes();
+    for text in ["Hopper", "hopper", "Noether", "noether", "grace@example"] {
+        assert!(
+            !raw.windows(text.len()).any(|w| w == text.as_bytes()),
+            "{text} is on disk in plaintext"
+        );
+    }
+}
+
+#[test]
+fn a_kiosk_that_hides_names_offers_no_search() {
+    let mut f = Fixture::new("app-search-hidden");
+    let kiosk = ready(&mut f);
+    let mut settings = kiosk.settings();
+    settings.show_names = false;
+    kiosk.save_settings(settings).unwrap();
+    let refused = kiosk.search_guests("grace", 10).unwrap_err().to_ui();
+    assert_eq!(refused.kind, ErrorKind::Invalid);
+    assert_eq!(refused.field.as_deref(), Some("query"));
+}

@@ -9,7 +9,7 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use support::{Fixture, PIN, T};
 use sync_protocol::certificate::DeviceCertificate;
-use sync_protocol::changes::{Change, ChangeBody, CheckIn};
+use sync_protocol::changes::{Change, ChangeBody, CheckIn, FoundBy};
 use sync_protocol::crypto::{KdfParams, SecretKey, Signed};
 use sync_protocol::hlc::Hlc;
 use sync_protocol::ids::{ChangeId, CheckInId, DeviceId, GateId, TicketId, TicketTypeId};
@@ -285,6 +285,7 @@ fn a_kiosk_annuls_only_its_own_recent_check_in_and_only_once() {
         verdict: VerdictCode::Admitted,
         offline: false,
         scanned_at: at(1),
+        found_by: FoundBy::Code,
     });
     let change = Change::new(
         ChangeId::new(at(1), rng),
@@ -419,6 +420,7 @@ fn a_full_package_forgets_nothing_pulled_after_it_nor_this_kiosks_walk_ins() {
         verdict: VerdictCode::Admitted,
         offline: false,
         scanned_at: T,
+        found_by: FoundBy::Code,
     });
     let page = [
         PullItem::TicketStatus {
@@ -602,6 +604,7 @@ fn check_ins_edited_or_removed_in_the_file_let_no_badge_in_twice() {
         verdict: VerdictCode::Admitted,
         offline: false,
         scanned_at: T,
+        found_by: FoundBy::Code,
     });
     let page = [PullItem::DeviceChange {
         position: Cursor { tx: 5, pos: 1 },

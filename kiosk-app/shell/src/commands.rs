@@ -3,14 +3,14 @@
 //! to it). The list, with arguments and answers, is in docs/kiosk-app.md.
 
 use kiosk_core::app::{
-    AppError, AppState, BadgeView, CameraInfo, CameraStatus, ConflictsView, OutboxView,
-    PackageApplied, PreviewFrame, ScanOutcome, ScanSource, Settings, WalkInSetup,
+    AppError, AppState, BadgeView, CameraInfo, CameraStatus, ConflictsView, GuestSearchView,
+    OutboxView, PackageApplied, PreviewFrame, ScanOutcome, ScanSource, Settings, WalkInSetup,
 };
 use kiosk_core::background::SyncStatus;
 use kiosk_core::store::GateCounts;
 use kiosk_core::sync::{SyncProgress, SyncReport};
 use kiosk_core::walkin::WalkInRequest;
-use sync_protocol::ids::{CheckInId, GateId};
+use sync_protocol::ids::{CheckInId, GateId, TicketId};
 use sync_protocol::model::{Direction, Gate};
 use tauri::ipc::{Channel, InvokeBody, Request};
 use tauri::{AppHandle, State, WebviewWindow};
@@ -106,6 +106,22 @@ pub fn set_direction(shell: State<'_, Shell>, direction: Direction) -> Answer<Ap
 #[tauri::command]
 pub fn scan_code(shell: State<'_, Shell>, code: String, source: ScanSource) -> Answer<ScanOutcome> {
     shell.kiosk.scan(code.trim().as_bytes(), source)
+}
+
+/// Guests matching what the volunteer typed, best first.
+#[tauri::command]
+pub fn search_guests(
+    shell: State<'_, Shell>,
+    query: String,
+    limit: Option<usize>,
+) -> Answer<GuestSearchView> {
+    shell.kiosk.search_guests(&query, limit.unwrap_or(20))
+}
+
+/// Judges the ticket of a guest picked from the search list, as a scan of its code would be.
+#[tauri::command]
+pub fn admit_found(shell: State<'_, Shell>, ticket_id: TicketId) -> Answer<ScanOutcome> {
+    shell.kiosk.admit_found(ticket_id)
 }
 
 #[tauri::command]

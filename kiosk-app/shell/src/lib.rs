@@ -107,6 +107,8 @@ pub fn run() {
             commands::select_gate,
             commands::set_direction,
             commands::scan_code,
+            commands::search_guests,
+            commands::admit_found,
             commands::annul_check_in,
             commands::counts,
             commands::walk_in_setup,

@@ -176,6 +176,7 @@ pub fn check_ins_to_csv(rows: &[CheckInExport]) -> String {
             "hlc",
             "device_id",
             "device_label",
+            "found_by",
         ]
         .map(str::to_owned),
     );
@@ -198,6 +199,7 @@ pub fn check_ins_to_csv(rows: &[CheckInExport]) -> String {
                 r.hlc.to_u64().to_string(),
                 r.device_id.to_string(),
                 opt(&r.device_label),
+                r.found_by.clone(),
             ],
         );
     }

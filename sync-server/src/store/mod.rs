@@ -659,6 +659,8 @@ pub struct CheckInExport {
     pub scanned_at: UnixMillis,
     pub failed: bool,
     pub annulled: bool,
+    /// `code` (its code read) or `search` (the guest picked from a search by name).
+    pub found_by: String,
 }
 
 /// One attendee with one of their tickets (or none), for the CSV export.

@@ -10,7 +10,7 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use sqlx::PgPool;
 use sync_protocol::UnixMillis;
-use sync_protocol::changes::{Change, ChangeBody, CheckIn};
+use sync_protocol::changes::{Change, ChangeBody, CheckIn, FoundBy};
 use sync_protocol::crypto::SecretKey;
 use sync_protocol::hlc::Hlc;
 use sync_protocol::ids::{ChangeId, CheckInId, DeviceId, EventId, GateId, TicketId};
@@ -233,6 +233,7 @@ impl Kiosk {
             verdict: VerdictCode::Admitted,
             offline: true,
             scanned_at: T0,
+            found_by: FoundBy::Code,
         });
         let seq = self.next_seq;
         self.next_seq += 1;

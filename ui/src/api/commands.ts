@@ -12,12 +12,14 @@ import type {
   Gate,
   GateCounts,
   GateId,
+  GuestSearchView,
   OutboxView,
   PackageApplied,
   PreviewFrame,
   ScanOutcome,
   Settings,
   SyncProgress,
+  TicketId,
   SyncReport,
   WalkInRequest,
   WalkInSetup,
@@ -66,6 +68,13 @@ export const setDirection = (direction: Direction) =>
 
 export const scanCode = (code: string, source: TypedSource) =>
   call<ScanOutcome>('scan_code', { code, source });
+
+/** Guests matching what was typed, best first (at most `limit`). */
+export const searchGuests = (query: string, limit: number) =>
+  call<GuestSearchView>('search_guests', { query, limit });
+
+/** Judges the ticket of a guest picked from the search list, as a scan of its code would be. */
+export const admitFound = (ticketId: TicketId) => call<ScanOutcome>('admit_found', { ticketId });
 
 export const annulCheckIn = (checkInId: CheckInId) =>
   call<GateCounts>('annul_check_in', { checkInId });

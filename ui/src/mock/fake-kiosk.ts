@@ -21,6 +21,8 @@ import type {
   FieldError,
   Gate,
   GateCounts,
+  GuestHit,
+  GuestSearchView,
   OutboxView,
   ParkedChange,
   PreviewFrame,
@@ -363,6 +365,47 @@ export function installFakeKiosk(): FakeControls {
     return { ...base, check_in_id: checkIn.id, verdict: verdict('admitted', direction === 'exit' ? 'Exit admitted.' : 'Admitted.') };
   }
 
+  // ---- finding a guest ----
+
+  /** The engine's rules in short: every word begins a word of the name, or is part of the code. */
+  function searchGuests(text: string, limit: number): GuestSearchView {
+    needPackage();
+    if (!settings.show_names) {
+      throw uiError('invalid', "this kiosk hides guests' names, so finding a guest by name is off", 'query');
+    }
+    const words = text.toLowerCase().split(/\s+/).filter((w) => w !== '');
+    const matches: [string, Ticket][] = [];
+    if (words.length > 0) {
+      for (const [code, ticket] of tickets) {
+        const nameWords = (ticket.name ?? '').toLowerCase().split(/\s+/);
+        const ok = words.every(
+          (w) => nameWords.some((n) => n.startsWith(w)) || (w.length >= 4 && code.toLowerCase().includes(w)),
+        );
+        if (ok) matches.push([code, ticket]);
+      }
+    }
+    matches.sort(([a, x], [b, y]) => (x.name ?? '').localeCompare(y.name ?? '') || a.localeCompare(b));
+    const hits: GuestHit[] = matches.slice(0, limit).map(([, ticket]) => {
+      const entries = fake.checkIns.filter((c) => c.ticketId === ticket.id && !c.annulled && c.direction === 'entry');
+      return {
+        ticket_id: ticket.id,
+        name: ticket.name ?? '',
+        email: null,
+        ticket_type: TICKET_TYPES.find((t) => t.id === ticket.typeId)?.name ?? null,
+        status: ticket.status,
+        entries: entries.length,
+        last_entry_at: entries.at(-1)?.at ?? null,
+      };
+    });
+    return { query: text, hits, total: matches.length };
+  }
+
+  function admitFound(ticketId: string): ScanOutcome {
+    const code = [...tickets].find(([, t]) => t.id === ticketId)?.[0];
+    if (code === undefined) throw uiError('invalid', `ticket ${ticketId} is not in this kiosk's package`);
+    return judge(code, 'search');
+  }
+
   function alreadyUsedReason(first: CheckIn, current: Gate): string {
     const at = new Date(first.at).toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit' });
     const where = GATES.find((g) => g.id === first.gateId)?.name ?? 'another gate';
@@ -590,6 +633,10 @@ export function installFakeKiosk(): FakeControls {
       }
       case 'scan_code':
         return judge(String(args.code ?? ''), args.source === 'wedge' ? 'wedge' : 'typed');
+      case 'search_guests':
+        return searchGuests(String(args.query ?? ''), Number(args.limit ?? 20));
+      case 'admit_found':
+        return admitFound(String(args.ticketId ?? ''));
       case 'annul_check_in': {
         needPackage();
         const checkIn = fake.checkIns.find((c) => c.id === args.checkInId);

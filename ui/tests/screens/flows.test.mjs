@@ -347,6 +347,37 @@ describe('the gate, verdict by verdict', () => {
     await context.close();
   });
 
+  it('finds a guest without a badge by name and admits them from the list', async () => {
+    const { page, problems, context } = await openKiosk(browser, server.url, 'scenario=ready');
+    await page.getByText('Ready: scan a badge').waitFor();
+    await page.locator('#guest-search').fill('grace hop');
+    await page.getByText('The best 6 of 112: type more to narrow down.').waitFor();
+    const first = page.locator('.guest-row').first();
+    assert.match(await first.innerText(), /Grace Hopper[\s\S]*General admission[\s\S]*Not in yet/);
+    await screenshot(page, '39-gate-guest-search');
+
+    await first.getByRole('button', { name: 'Admit Grace Hopper' }).click();
+    await waitForVerdict(page, 'admitted');
+    assert.deepEqual((await fakeCalls(page, 'admit_found')).at(-1), { ticketId: 'ticket-1' });
+    assert.equal(await page.locator('#guest-search').inputValue(), '', 'the box is cleared for the next guest');
+    await page.keyboard.press('Escape');
+    await verdict(page).waitFor({ state: 'detached' });
+    assert.equal(await count(page, 'gate-entries'), '1');
+
+    // Found again: the list says they came in, and a second admission is refused as a scan's would be.
+    await page.locator('#guest-search').fill('grace');
+    await page.getByText(/Came in at/).first().waitFor();
+    await page.locator('.guest-row').first().getByRole('button', { name: 'Admit Grace Hopper' }).click();
+    await waitForVerdict(page, 'already_used');
+    await page.keyboard.press('Escape');
+
+    // Nobody: said so.
+    await page.locator('#guest-search').fill('zzz nobody');
+    await page.getByText('Nobody found.').waitFor();
+    assertNoProblems(problems);
+    await context.close();
+  });
+
   it('says plainly when there is no camera', async () => {
     const { page, problems, context } = await openKiosk(browser, server.url, 'scenario=ready&camera=none');
     await page.getByText('No camera: scan with a USB scanner or type the code').waitFor();

@@ -25,6 +25,7 @@ pub fn typescript() -> String {
         ids::DeviceId, ids::CheckInId, ids::FormId, sync_protocol::UnixMillis,
         // the event
         model::TicketType, model::Gate, model::GateMode, model::Reentry, model::Direction,
+        model::TicketStatus,
         // verdicts
         verdict::Verdict, verdict::VerdictCode, verdict::Admission,
         // forms
@@ -33,7 +34,8 @@ pub fn typescript() -> String {
         forms::FieldError, forms::FieldErrorCode,
         // app views
         super::Phase, super::AppState, super::EventView, super::DeviceView, super::Settings,
-        super::ScanSource, super::ScanOutcome, super::WalkInSetup, super::BadgeView,
+        super::ScanSource, super::ScanOutcome, super::GuestHit, super::GuestSearchView,
+        super::WalkInSetup, super::BadgeView,
         super::PackageApplied, super::OutboxView, super::ParkedChange, super::ConflictsView,
         super::ConflictView, super::ConflictSubject, super::CameraInfo,
         super::PreviewFrame, super::Point, super::CameraStatus,

@@ -41,6 +41,11 @@ use crate::walkin::WalkInRequest;
 /// The store file inside the kiosk's data folder.
 pub const STORE_FILE: &str = "kiosk.db";
 
+/// Most guests one search lists (the volunteer types more to narrow it down).
+pub const MAX_SEARCH_HITS: usize = 50;
+/// Longest search query read (the rest is ignored).
+const MAX_QUERY_CHARS: usize = 200;
+
 /// A store shared between the screens and the background sync.
 pub type SharedStore = Arc<Mutex<KioskStore>>;
 
@@ -260,7 +265,28 @@ impl Kiosk {
             tracing::info!(kdf = ?self.kdf, "the kiosk PIN's key wrapping was raised to the current costs");
         }
         *self.store.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(Mutex::new(store)));
+        self.warm_guest_search();
         self.state()
+    }
+
+    /// Builds the guest search's index on a thread of its own, so the volunteer's first search
+    /// does not wait for it (it opens every ticket: most of a second at 100,000 tickets). A scan
+    /// in that moment waits for the store like any other action.
+    fn warm_guest_search(&self) {
+        if !self.settings().show_names {
+            return;
+        }
+        let Ok(store) = self.store() else { return };
+        let spawned = std::thread::Builder::new()
+            .name("guest-search".into())
+            .spawn(move || {
+                if let Err(e) = lock(&store).warm_guest_search() {
+                    tracing::warn!(error = %e, "the guest search index could not be built");
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "no thread for the guest search index");
+        }
     }
 
     /// Closes the store: the next action needs the PIN again.
@@ -331,6 +357,7 @@ impl Kiosk {
             tickets: store.ticket_count()?,
         };
         drop(store);
+        self.warm_guest_search();
         emit(
             &self.events,
             KioskEvent::Package {
@@ -406,6 +433,74 @@ impl Kiosk {
 
     /// Judges a scanned code at the picked gate and records it before answering.
     pub fn scan(&self, payload: &[u8], source: ScanSource) -> Result<ScanOutcome, AppError> {
+        self.judge(source, |store, gate_id, direction, now, offline| {
+            crate::gate::scan(store, payload, gate_id, direction, now, offline)
+        })
+    }
+
+    /// Guests matching what the volunteer typed, best first (at most `limit`, capped at
+    /// [`MAX_SEARCH_HITS`]), from an index held in memory (`crate::search`). A kiosk set to hide
+    /// guests' names offers no search: finding by name would show them.
+    pub fn search_guests(&self, query: &str, limit: usize) -> Result<GuestSearchView, AppError> {
+        if !self.settings().show_names {
+            return Err(AppError::Invalid {
+                field: Some("query".into()),
+                message: "this kiosk hides guests' names, so finding a guest by name is off \
+                          (a coordinator can change it in the settings)"
+                    .into(),
+            });
+        }
+        let query: String = query.chars().take(MAX_QUERY_CHARS).collect();
+        let store = self.store()?;
+        let mut store = lock(&store);
+        let ticket_types = store.ticket_types()?;
+        let found = store.search_guests(&query, limit.min(MAX_SEARCH_HITS))?;
+        let hits = found
+            .found
+            .into_iter()
+            .map(|f| GuestHit {
+                ticket_id: f.guest.ticket_id,
+                name: f.guest.name,
+                email: f.guest.email,
+                ticket_type: ticket_types
+                    .iter()
+                    .find(|t| t.id == f.guest.ticket_type_id)
+                    .map(|t| t.name.clone()),
+                status: f.status,
+                entries: f.entries,
+                last_entry_at: f.last_entry_at,
+            })
+            .collect();
+        Ok(GuestSearchView {
+            query,
+            hits,
+            total: found.total.min(u32::MAX as usize) as u32,
+        })
+    }
+
+    /// Judges the ticket picked from a search at the picked gate, as a scan of its code would be,
+    /// and records it (the check-in says it was found by search).
+    pub fn admit_found(&self, ticket_id: TicketId) -> Result<ScanOutcome, AppError> {
+        self.judge(
+            ScanSource::Search,
+            |store, gate_id, direction, now, offline| {
+                crate::gate::admit_found(store, ticket_id, gate_id, direction, now, offline)
+            },
+        )
+    }
+
+    /// Runs one judgement at the picked gate and builds the verdict screen's outcome.
+    fn judge(
+        &self,
+        source: ScanSource,
+        run: impl FnOnce(
+            &mut KioskStore,
+            GateId,
+            Direction,
+            UnixMillis,
+            bool,
+        ) -> Result<crate::gate::ScanResult, crate::gate::GateError>,
+    ) -> Result<ScanOutcome, AppError> {
         let settings = self.settings();
         let gate_id = settings.gate_id.ok_or(AppError::NoGate)?;
         let store = self.store()?;
@@ -413,14 +508,7 @@ impl Kiosk {
         let offline = !self.is_online();
         let mut store = lock(&store);
         let now = (self.clock)();
-        let result = crate::gate::scan(
-            &mut store,
-            payload,
-            gate_id,
-            settings.direction,
-            now,
-            offline,
-        )?;
+        let result = run(&mut store, gate_id, settings.direction, now, offline)?;
         let ticket_type = match result.ticket_id {
             Some(id) => match store.ticket_by_id(id)? {
                 Some(record) => store

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use sync_protocol::UnixMillis;
 use sync_protocol::forms::Form;
 use sync_protocol::ids::{CheckInId, DeviceId, EventId, GateId, TicketId, TicketTypeId};
-use sync_protocol::model::{Direction, Gate, TicketType};
+use sync_protocol::model::{Direction, Gate, TicketStatus, TicketType};
 use sync_protocol::verdict::Verdict;
 
 /// Where the kiosk is in its life, which decides the first screen.
@@ -113,6 +113,34 @@ pub enum ScanSource {
     Wedge,
     /// Typed by the volunteer.
     Typed,
+    /// Picked from a search by name, email or part of the code (no code was read).
+    Search,
+}
+
+/// One guest a search found, for the search list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct GuestHit {
+    pub ticket_id: TicketId,
+    /// The attendee's name (empty when the ticket has no attendee).
+    pub name: String,
+    pub email: Option<String>,
+    /// The ticket type's name, when known here.
+    pub ticket_type: Option<String>,
+    pub status: TicketStatus,
+    /// Entries that count, at every gate, as far as this kiosk knows (its own and those synced).
+    pub entries: u32,
+    /// When the last of them was.
+    pub last_entry_at: Option<UnixMillis>,
+}
+
+/// A search's answer: the best guests, best first, and how many matched in all.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct GuestSearchView {
+    pub query: String,
+    pub hits: Vec<GuestHit>,
+    pub total: u32,
 }
 
 /// One judged scan, for the verdict screen.

@@ -224,6 +224,9 @@ impl KioskStore {
             ],
         )?;
         tx.commit()?;
+        if let ChangeBody::WalkIn(w) = body {
+            self.guest_added(&w.attendee, &w.ticket); // a new guest to find (see `search`)
+        }
         Ok(change)
     }
 

@@ -11,7 +11,8 @@
 //! (gates, ticket types, ...) tagged against edits; `tickets` reads tickets;
 //! `checkins` records scans and the outbox; `timeline` keeps the check-ins
 //! tagged and counted; `counts` counts admissions; `coordinator` keeps the
-//! coordinator PIN; `download` keeps a package body while it downloads.
+//! coordinator PIN; `download` keeps a package body while it downloads; `search` finds guests
+//! by name in an index held in memory.
 
 mod attempts;
 mod checkins;
@@ -22,6 +23,7 @@ mod identity;
 mod outbox;
 mod package;
 mod rules;
+mod search;
 mod sync;
 mod tickets;
 mod timeline;
@@ -136,6 +138,9 @@ pub struct KioskStore {
     tags: RowTagKey,
     /// What the last unlock found of the check-ins.
     check_ins_at_unlock: CheckInsAtUnlock,
+    /// The guest search's index, in memory only; `None` until a search needs it, and again after
+    /// every change of the guest list (see `search`).
+    guests: Option<crate::search::GuestIndex>,
 }
 
 impl std::fmt::Debug for KioskStore {
@@ -474,6 +479,7 @@ impl KioskStore {
             index: data_key.blind_index_key(),
             tags: data_key.row_tag_key(),
             check_ins_at_unlock: CheckInsAtUnlock::Whole,
+            guests: None,
         }
     }
 

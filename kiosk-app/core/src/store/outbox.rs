@@ -290,7 +290,7 @@ mod tests {
     use super::*;
     use crate::store::identity::test_identity;
     use sync_protocol::UnixMillis;
-    use sync_protocol::changes::{ChangeBody, CheckIn};
+    use sync_protocol::changes::{ChangeBody, CheckIn, FoundBy};
     use sync_protocol::crypto::{KdfParams, SecretKey};
     use sync_protocol::ids::{CheckInId, GateId, TicketId};
     use sync_protocol::model::Direction;
@@ -324,6 +324,7 @@ mod tests {
                 verdict: VerdictCode::Admitted,
                 offline: true,
                 scanned_at: now,
+                found_by: FoundBy::Code,
             });
             store
                 .record(&body, now.plus_millis(minutes * 60_000))
@@ -394,6 +395,7 @@ mod tests {
                 verdict: VerdictCode::Admitted,
                 offline: true,
                 scanned_at: now,
+                found_by: FoundBy::Code,
             })
         };
         for _ in 0..5 {

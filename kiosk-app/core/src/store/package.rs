@@ -94,6 +94,7 @@ impl KioskStore {
         manifest: PackageManifest,
         body: &PackageBody,
     ) -> Result<PackageManifest, StoreError> {
+        self.guests_changed();
         let tx = self.conn.transaction()?;
         super::download::clear_download_in(&tx)?;
         match body {
@@ -300,6 +301,27 @@ fn own_walk_ins(tx: &Transaction<'_>, sealing: &SealingKey) -> Result<Vec<WalkIn
     Ok(walk_ins)
 }
 
+/// Rows sealed per batch handed from the sealing thread to the writer (about 1 MB of sealed rows).
+const SEAL_BATCH: usize = 4096;
+
+/// One batch of rows ready to insert: ids, indexes and sealed values.
+enum SealedBatch {
+    Attendees(Vec<([u8; 16], Vec<u8>)>),
+    Tickets(Vec<SealedTicket>),
+}
+
+struct SealedTicket {
+    id: [u8; 16],
+    code_index: [u8; sync_protocol::crypto::BLIND_INDEX_LEN],
+    attendee_id: [u8; 16],
+    ticket_type_id: [u8; 16],
+    status: i64,
+    sealed: Vec<u8>,
+}
+
+/// Writes attendees and tickets. Sealing (AES-256-GCM) and indexing (HMAC) are the CPU part of an
+/// import, so a second thread seals batch after batch while this one inserts what is sealed: an
+/// import keeps both cores busy, and at most a few batches are held sealed at once.
 fn write_people(
     sealing: &SealingKey,
     index: &sync_protocol::crypto::BlindIndexKey,
@@ -307,41 +329,88 @@ fn write_people(
     attendees: &[sync_protocol::model::Attendee],
     tickets: &[sync_protocol::model::Ticket],
 ) -> Result<(), StoreError> {
-    let mut insert_attendee = tx.prepare(
-        "insert into attendees (id, sealed) values (?1, ?2)
-         on conflict (id) do update set sealed = excluded.sealed",
-    )?;
-    for attendee in attendees {
-        let id = attendee.id.to_bytes();
-        let plaintext = serde_json::to_vec(attendee).expect("attendees serialize");
-        insert_attendee.execute(params![
-            id,
-            seal(sealing, &mut OsRng, &plaintext, &row_aad("attendees", &id))
-        ])?;
-    }
-    let mut insert_ticket = tx.prepare(
-        "insert into tickets (id, code_index, attendee_id, ticket_type_id, status, sealed)
-         values (?1, ?2, ?3, ?4, ?5, ?6)
-         on conflict (id) do update set code_index = excluded.code_index,
-           attendee_id = excluded.attendee_id, ticket_type_id = excluded.ticket_type_id,
-           status = excluded.status, sealed = excluded.sealed",
-    )?;
-    for ticket in tickets {
-        let code = TicketCode::parse(&ticket.code).map_err(|e| {
-            StoreError::Malformed(format!("ticket {} has an unreadable code: {e}", ticket.id))
-        })?;
-        let id = ticket.id.to_bytes();
-        let code_index = blind_index(index, code.as_str());
-        insert_ticket.execute(params![
-            id,
-            code_index,
-            ticket.attendee_id.to_bytes(),
-            ticket.ticket_type_id.to_bytes(),
-            status_code(ticket.status),
-            super::tickets::seal_ticket_code(sealing, ticket, &code),
-        ])?;
-    }
-    Ok(())
+    std::thread::scope(|scope| {
+        let (send, batches) = std::sync::mpsc::sync_channel::<Result<SealedBatch, StoreError>>(2);
+        scope.spawn(move || {
+            for chunk in attendees.chunks(SEAL_BATCH) {
+                let rows = chunk
+                    .iter()
+                    .map(|attendee| {
+                        let id = attendee.id.to_bytes();
+                        let plaintext = serde_json::to_vec(attendee).expect("attendees serialize");
+                        let sealed =
+                            seal(sealing, &mut OsRng, &plaintext, &row_aad("attendees", &id));
+                        (id, sealed)
+                    })
+                    .collect();
+                if send.send(Ok(SealedBatch::Attendees(rows))).is_err() {
+                    return; // the writer stopped on an error
+                }
+            }
+            for chunk in tickets.chunks(SEAL_BATCH) {
+                let rows = chunk
+                    .iter()
+                    .map(|ticket| seal_ticket(sealing, index, ticket))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(SealedBatch::Tickets);
+                let failed = rows.is_err();
+                if send.send(rows).is_err() || failed {
+                    return;
+                }
+            }
+        });
+        let mut insert_attendee = tx.prepare(
+            "insert into attendees (id, sealed) values (?1, ?2)
+             on conflict (id) do update set sealed = excluded.sealed",
+        )?;
+        let mut insert_ticket = tx.prepare(
+            "insert into tickets (id, code_index, attendee_id, ticket_type_id, status, sealed)
+             values (?1, ?2, ?3, ?4, ?5, ?6)
+             on conflict (id) do update set code_index = excluded.code_index,
+               attendee_id = excluded.attendee_id, ticket_type_id = excluded.ticket_type_id,
+               status = excluded.status, sealed = excluded.sealed",
+        )?;
+        for batch in batches {
+            match batch? {
+                SealedBatch::Attendees(rows) => {
+                    for (id, sealed) in rows {
+                        insert_attendee.execute(params![id, sealed])?;
+                    }
+                }
+                SealedBatch::Tickets(rows) => {
+                    for t in rows {
+                        insert_ticket.execute(params![
+                            t.id,
+                            t.code_index,
+                            t.attendee_id,
+                            t.ticket_type_id,
+                            t.status,
+                            t.sealed,
+                        ])?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
+fn seal_ticket(
+    sealing: &SealingKey,
+    index: &sync_protocol::crypto::BlindIndexKey,
+    ticket: &sync_protocol::model::Ticket,
+) -> Result<SealedTicket, StoreError> {
+    let code = TicketCode::parse(&ticket.code).map_err(|e| {
+        StoreError::Malformed(format!("ticket {} has an unreadable code: {e}", ticket.id))
+    })?;
+    Ok(SealedTicket {
+        id: ticket.id.to_bytes(),
+        code_index: blind_index(index, code.as_str()),
+        attendee_id: ticket.attendee_id.to_bytes(),
+        ticket_type_id: ticket.ticket_type_id.to_bytes(),
+        status: status_code(ticket.status),
+        sealed: super::tickets::seal_ticket_code(sealing, ticket, &code),
+    })
 }
 
 /// Writes a package's check-ins (see `timeline`); the caller seals the count at the end.

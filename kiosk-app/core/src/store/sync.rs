@@ -4,7 +4,7 @@
 
 use rand::rngs::OsRng;
 use rusqlite::params;
-use sync_protocol::changes::ChangeBody;
+use sync_protocol::changes::{ChangeBody, ChangeKind};
 use sync_protocol::crypto::{SealingKey, blind_index, seal};
 use sync_protocol::ticket_code::TicketCode;
 use sync_protocol::wire::{ChangeResult, ChangeStatus, Cursor, PullItem};
@@ -376,6 +376,23 @@ impl KioskStore {
             params![META_CURSOR, next_cursor.to_string().into_bytes()],
         )?;
         tx.commit()?;
+        // New guests to find (see `search`): walk-ins of other kiosks, tickets issued since.
+        for item in items {
+            match item {
+                PullItem::TicketIssued {
+                    attendee, ticket, ..
+                } => self.guest_added(attendee, ticket),
+                PullItem::DeviceChange { change, .. }
+                    if change.kind == ChangeKind::WalkIn.as_str()
+                        && Some(change.device_id) != me =>
+                {
+                    if let Ok(ChangeBody::WalkIn(w)) = change.body() {
+                        self.guest_added(&w.attendee, &w.ticket);
+                    }
+                }
+                _ => {}
+            }
+        }
         Ok(applied)
     }
 }

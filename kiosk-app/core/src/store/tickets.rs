@@ -109,7 +109,7 @@ fn status_of(code: i64) -> Option<TicketStatus> {
     }
 }
 
-type TicketRow = (Vec<u8>, Vec<u8>, Vec<u8>, i64, Vec<u8>);
+pub(super) type TicketRow = (Vec<u8>, Vec<u8>, Vec<u8>, i64, Vec<u8>);
 
 impl KioskStore {
     /// The ticket whose code was scanned, if this kiosk knows it. The row found by the code's

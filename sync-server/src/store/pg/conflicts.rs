@@ -263,7 +263,7 @@ impl ConflictStore for PgStore {
                     nullif(btrim(coalesce(a.first_name, '') || ' ' || coalesce(a.last_name, '')), '')
                         as attendee_name,
                     c.gate_id, g.name as gate_name, c.direction, c.device_id, d.label as device_label,
-                    c.hlc, c.verdict, c.offline, c.scanned_at, c.failed, c.annulled
+                    c.hlc, c.verdict, c.offline, c.scanned_at, c.failed, c.annulled, c.found_by
              from check_ins c
              left join ticket_aliases ta on ta.alias_id = c.ticket_id
              left join tickets t on t.id = coalesce(ta.ticket_id, c.ticket_id)
@@ -295,6 +295,7 @@ impl ConflictStore for PgStore {
                     scanned_at: ms(row.try_get("scanned_at")?),
                     failed: row.try_get("failed")?,
                     annulled: row.try_get("annulled")?,
+                    found_by: row.try_get("found_by")?,
                 })
             })
             .collect()

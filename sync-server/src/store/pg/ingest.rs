@@ -337,6 +337,7 @@ async fn insert_check_ins(
     let mut scanned_ats = Vec::with_capacity(n);
     let mut faileds = Vec::with_capacity(n);
     let mut texts: Vec<Option<String>> = Vec::with_capacity(n);
+    let mut found_bys: Vec<&str> = Vec::with_capacity(n);
     for (meta, seq, c) in &batch.check_ins {
         ids.push(c.id.as_uuid());
         tickets.push(Some(c.ticket_id.as_uuid()));
@@ -350,6 +351,7 @@ async fn insert_check_ins(
         scanned_ats.push(c.scanned_at.as_u64().min(i64::MAX as u64) as i64);
         faileds.push(false);
         texts.push(None);
+        found_bys.push(c.found_by.as_str());
     }
     for (meta, seq, f) in &batch.failed_scans {
         ids.push(f.id.as_uuid());
@@ -364,14 +366,15 @@ async fn insert_check_ins(
         scanned_ats.push(f.scanned_at.as_u64().min(i64::MAX as u64) as i64);
         faileds.push(true);
         texts.push(Some(f.scanned_text.chars().take(256).collect()));
+        found_bys.push(f.found_by.as_str());
     }
     // A check-in id seen before (the same nonce pushed under another seq) keeps its first row.
     sqlx::query(
         "insert into check_ins (event_id, id, ticket_id, gate_id, direction, device_id, seq, hlc,
-                                verdict, offline, scanned_at, failed, scanned_text)
+                                verdict, offline, scanned_at, failed, scanned_text, found_by)
          select $1, s.* from unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::uuid[],
                 $7::bigint[], $8::bigint[], $9::text[], $10::bool[], $11::bigint[], $12::bool[],
-                $13::text[]) as s
+                $13::text[], $14::text[]) as s
          on conflict (id) do nothing",
     )
     .bind(event.as_uuid())
@@ -387,6 +390,7 @@ async fn insert_check_ins(
     .bind(&scanned_ats)
     .bind(&faileds)
     .bind(&texts)
+    .bind(&found_bys)
     .execute(conn)
     .await?;
     Ok(())

@@ -590,7 +590,7 @@ struct ChangeRow {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sync_protocol::changes::{Change, ChangeBody, CheckIn};
+    use sync_protocol::changes::{Change, ChangeBody, CheckIn, FoundBy};
     use sync_protocol::ids::{CheckInId, TicketId};
 
     #[test]
@@ -605,6 +605,7 @@ mod tests {
             verdict: sync_protocol::verdict::VerdictCode::Admitted,
             offline: true,
             scanned_at: t0,
+            found_by: FoundBy::Code,
         });
         let change = Change::new(
             ChangeId::new(t0, &mut rng),

@@ -1,6 +1,7 @@
 // The gate: the main screen. Codes come from the camera (`scan` events), a USB scanner (the
-// keyboard wedge) or the code box; each verdict shows full screen until the next scan, a tap, or
-// a few seconds. Counts, the sync state and the entry/exit switch stay in view.
+// keyboard wedge) or the code box; a guest without a badge is found by name (GuestSearch). Each
+// verdict shows full screen until the next scan, a tap, or a few seconds. Counts, the sync state
+// and the entry/exit switch stay in view.
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { api, toUiError, type TypedSource } from '../../api';
@@ -15,6 +16,7 @@ import { CameraPanel } from './CameraPanel';
 import { CodeEntry } from './CodeEntry';
 import { CountsPanel } from './CountsPanel';
 import { DirectionToggle } from './DirectionToggle';
+import { GuestSearch } from './GuestSearch';
 import { VerdictOverlay } from './VerdictOverlay';
 import { playVerdictSound } from './sound';
 import { useWedge } from './use-wedge';
@@ -182,6 +184,20 @@ export function GateScreen() {
             {t(state.settings.direction === 'exit' ? 'gate.readyExit' : 'gate.ready')}
           </p>
           <CodeEntry onCode={(code, source) => void scan(code, source)} />
+          {state.settings.show_names && (
+            <GuestSearch
+              direction={state.settings.direction}
+              onOutcome={(outcome) => {
+                requested.current += 1;
+                displayed.current = requested.current;
+                show(outcome);
+              }}
+              onError={(raw) => {
+                setShown(null);
+                setError(handleError(raw));
+              }}
+            />
+          )}
           <ErrorPanel error={error} />
           {notice && (
             <p className="success-line" role="status">
