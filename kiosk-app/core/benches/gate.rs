@@ -226,6 +226,12 @@ fn run(dir: &std::path::Path) {
     let after_import = peak_rss_mb();
 
     kiosk.select_gate(gate).unwrap();
+    // The guest search's index is built in the background after an import: the first search
+    // waits for it (and so would a scan made in that moment).
+    let started = Instant::now();
+    let first = kiosk.search_guests("guest", 20).unwrap();
+    let first_search = started.elapsed();
+    assert_eq!(first.total as usize, tickets);
     // Scans spread over the store (every ticket a first entry: the full path, check-in written).
     let stride = (tickets / SCANS).max(1);
     let mut latencies = Vec::with_capacity(SCANS);
@@ -252,10 +258,6 @@ fn run(dir: &std::path::Path) {
     let after_scans = peak_rss_mb();
 
     // Finding a guest as a volunteer types a name: one search per keystroke, the best 20 shown.
-    let started = Instant::now();
-    let first = kiosk.search_guests("guest", 20).unwrap();
-    let first_search = started.elapsed();
-    assert_eq!(first.total as usize, tickets);
     let mut typed = Vec::new();
     let step = (tickets / 50).max(1);
     for n in (0..tickets).step_by(step).take(50) {
@@ -307,6 +309,13 @@ fn run(dir: &std::path::Path) {
     let quantile = |sorted: &[Duration], q: f64| {
         sorted[((sorted.len() as f64 * q) as usize).min(sorted.len() - 1)]
     };
+    // Locked and unlocked: a search at once waits for the index built again after the unlock.
+    kiosk.lock();
+    kiosk.unlock("24682468").unwrap();
+    let started = Instant::now();
+    kiosk.search_guests("walk1", 20).unwrap();
+    let search_after_unlock = started.elapsed();
+
     latencies.sort();
     refused.sort();
     typed.sort();
@@ -317,8 +326,12 @@ fn run(dir: &std::path::Path) {
     );
     println!("  package import from file: {:.0} ms", ms(import));
     println!(
-        "  first guest search after import (opens every ticket, builds the index): {:.0} ms",
+        "  first guest search after import (waits for the index, built in the background): {:.0} ms",
         ms(first_search)
+    );
+    println!(
+        "  first guest search at once after an unlock (the same wait): {:.0} ms",
+        ms(search_after_unlock)
     );
     for (what, sorted) in [
         ("scan, admitted", &latencies),
