@@ -128,6 +128,39 @@ async fn offline_kiosks_converge_and_the_server_flags_what_happened() {
     kinds.sort();
     assert_eq!(kinds, ["double_admission", "possible_duplicate"]);
 
+    // After the sync, both gate screens count what the server's report says: entries at the
+    // gate (the double admission twice, as the report counts it), tickets admitted, inside.
+    let stats = server.admin(&["export", "stats", "--event", &event.event_id.to_string()]);
+    let number = |v: &serde_json::Value| v.as_u64().unwrap_or_else(|| panic!("{stats}"));
+    let gate = stats["gates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["gate_id"] == event.gate_id.to_string())
+        .unwrap_or_else(|| panic!("the gate is in the report: {stats}"))
+        .clone();
+    for (k, own) in [(&north, 2), (&south, 2)] {
+        let counts = k
+            .store
+            .lock()
+            .unwrap()
+            .gate_counts(Some(event.gate_id))
+            .unwrap();
+        assert_eq!(counts.gate_entries, number(&gate["admitted"]), "{stats}");
+        assert_eq!(counts.gate_exits, number(&gate["exits"]), "{stats}");
+        assert_eq!(
+            counts.event_admitted,
+            number(&stats["tickets_admitted"]),
+            "{stats}"
+        );
+        assert_eq!(
+            counts.inside,
+            number(&stats["admitted"]) - number(&stats["exits"]),
+            "{stats}"
+        );
+        assert_eq!(counts.own_gate_entries, own);
+    }
+
     // Both kiosks now judge every ticket the same way: all admitted ones are "already used".
     for code in &codes[..3] {
         for k in [&north, &south] {

@@ -346,7 +346,15 @@ event_admitted: number,
 /**
  * Tickets this kiosk holds.
  */
-tickets: number, };
+tickets: number, 
+/**
+ * Of `gate_entries`, those this kiosk admitted.
+ */
+own_gate_entries: number, 
+/**
+ * Inside now, the whole event: entries minus exits at every gate (never below zero).
+ */
+inside: number, };
 
 export type WalkInRequest = { first_name: string, last_name: string, email?: string, phone?: string, ticket_type_id?: TicketTypeId, answers: { [key in string]: JsonValue }, };
 

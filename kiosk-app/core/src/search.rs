@@ -9,7 +9,9 @@
 //! punctuation dropped). Every word must match the guest somewhere, or the guest is not a hit:
 //! a word of the name it equals or begins, the email it begins or contains, or (from
 //! [`MIN_CODE_PART`] characters on) the ticket code it equals or is part of. A word matching
-//! inside a name word counts too, from three characters ("mit" finds "Schmitt").
+//! inside a name word counts too, from three characters ("mit" finds "Schmitt"); a word with
+//! an apostrophe or hyphen needs each of its parts ("jean-luc"), and one typed without them is
+//! found in the name written together ("obrien" finds "O'Brien").
 //!
 //! Ranking: each query word scores its best match (a whole name word or the whole code above a
 //! beginning, a beginning above a part); hits sort by total score, then by name, so "anna" puts
@@ -58,6 +60,9 @@ struct Entry {
     guest: Guest,
     /// The folded name: the order of hits with the same score.
     sort_name: Box<str>,
+    /// The folded name without spaces ("seanobrien"), for names typed without their apostrophe
+    /// or hyphen.
+    compact_name: Box<str>,
     name_words: Vec<Box<str>>,
     email: Box<str>,
     code: Box<str>,
@@ -85,6 +90,7 @@ impl Entry {
         .into_boxed_str();
         Entry {
             guest,
+            compact_name: sort_name.replace(' ', "").into_boxed_str(),
             sort_name: sort_name.into_boxed_str(),
             name_words,
             email,
@@ -193,8 +199,8 @@ impl GuestIndex {
 
 /// The query's words, folded; email-like words keep their `@` and dots.
 struct QueryWord {
-    /// Folded as a name is (letters and digits).
-    name: String,
+    /// Folded as a name is: "O'Brien" is two parts, "o" and "brien", as in the names.
+    parts: Vec<String>,
     /// Lower case, as typed (for emails).
     raw: String,
     /// Folded as a code is.
@@ -206,11 +212,15 @@ fn query_words(query: &str) -> Vec<QueryWord> {
         .split_whitespace()
         .filter_map(|raw| {
             let word = QueryWord {
-                name: fold(raw).replace(' ', ""),
+                parts: fold(raw)
+                    .split(' ')
+                    .filter(|p| !p.is_empty())
+                    .map(String::from)
+                    .collect(),
                 raw: raw.to_lowercase(),
                 code: fold_code(raw),
             };
-            (!word.name.is_empty() || !word.raw.is_empty()).then_some(word)
+            (!word.parts.is_empty() || !word.raw.is_empty()).then_some(word)
         })
         .collect()
 }
@@ -224,20 +234,37 @@ fn score(entry: &Entry, words: &[QueryWord]) -> Option<u32> {
     Some(total)
 }
 
-fn best_match(entry: &Entry, word: &QueryWord) -> Option<u32> {
+/// How well `part` matches the best of the entry's name words (0: not at all).
+fn name_score(entry: &Entry, part: &str) -> u32 {
     let mut best = 0;
-    if !word.name.is_empty() {
-        for name_word in &entry.name_words {
-            let s = if **name_word == *word.name {
-                8
-            } else if name_word.starts_with(word.name.as_str()) {
-                5
-            } else if word.name.len() >= MIN_NAME_PART && name_word.contains(word.name.as_str()) {
-                2
-            } else {
-                0
-            };
-            best = best.max(s);
+    for name_word in &entry.name_words {
+        let s = if **name_word == *part {
+            8
+        } else if name_word.starts_with(part) {
+            5
+        } else if part.len() >= MIN_NAME_PART && name_word.contains(part) {
+            2
+        } else {
+            0
+        };
+        best = best.max(s);
+    }
+    best
+}
+
+fn best_match(entry: &Entry, word: &QueryWord) -> Option<u32> {
+    // In the name, every part of the word must match ("jean-luc" needs "jean" and "luc"), and
+    // the word scores as its weakest part.
+    let mut best = word
+        .parts
+        .iter()
+        .map(|part| name_score(entry, part))
+        .min()
+        .unwrap_or(0);
+    if best == 0 {
+        let joined = word.parts.concat();
+        if joined.len() >= MIN_NAME_PART && entry.compact_name.contains(joined.as_str()) {
+            best = 2;
         }
     }
     if !entry.email.is_empty() {
@@ -349,6 +376,21 @@ mod tests {
         assert_eq!(names(&index.search("Anna schm", 10)), ["Anna Schmidt"]);
         assert_eq!(names(&index.search("schm anna", 10)), ["Anna Schmidt"]);
         assert!(index.search("anna zzz", 10).best.is_empty());
+    }
+
+    #[test]
+    fn names_with_apostrophes_and_hyphens_are_found_as_typed() {
+        let index = index(&[
+            ("Seán O'Brien", None, "C-1"),
+            ("Jean-Luc Picard", None, "C-2"),
+            ("Jean Valjean", None, "C-3"),
+        ]);
+        assert_eq!(names(&index.search("o'brien", 10)), ["Seán O'Brien"]);
+        assert_eq!(names(&index.search("OBrien", 10)), ["Seán O'Brien"]);
+        assert_eq!(names(&index.search("sean brien", 10)), ["Seán O'Brien"]);
+        assert_eq!(names(&index.search("jean-luc", 10)), ["Jean-Luc Picard"]);
+        assert_eq!(names(&index.search("jean luc", 10)), ["Jean-Luc Picard"]);
+        assert_eq!(index.search("jean", 10).total, 2);
     }
 
     #[test]

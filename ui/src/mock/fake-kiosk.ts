@@ -246,6 +246,9 @@ export function installFakeKiosk(): FakeControls {
       gate_exits: here.filter((c) => c.direction === 'exit').length,
       event_admitted: new Set(live.filter((c) => c.direction === 'entry').map((c) => c.ticketId)).size,
       tickets: tickets.size,
+      // Every check-in of the fake kiosk is its own.
+      own_gate_entries: here.filter((c) => c.direction === 'entry').length,
+      inside: Math.max(0, live.filter((c) => c.direction === 'entry').length - live.filter((c) => c.direction === 'exit').length),
     };
   }
 

@@ -334,6 +334,10 @@ describe('the gate, verdict by verdict', () => {
     await page.getByText('Ready: scan a badge').waitFor();
     await wedgeScan(page, 'DEMO-0005');
     await waitForVerdict(page, 'admitted');
+    await page.keyboard.press('Escape');
+    assert.equal(await count(page, 'event-inside'), '1');
+    assert.equal(await page.locator('[data-count="own-gate-entries"]').innerText(), '1 by this kiosk');
+    assert.match(await page.locator('[data-count="as-of"]').innerText(), /Other kiosks' scans counted as of the last sync, \d\d:\d\d/);
     await page.getByRole('button', { name: 'Exit', exact: true }).click();
     await page.getByText('Ready: scan badges of people leaving').waitFor();
     await wedgeScan(page, 'DEMO-0005');
@@ -343,6 +347,7 @@ describe('the gate, verdict by verdict', () => {
     await page.keyboard.press('Escape');
     await verdict(page).waitFor({ state: 'detached' });
     assert.equal(await count(page, 'gate-exits'), '1');
+    assert.equal(await count(page, 'event-inside'), '0', 'entries minus exits');
     assertNoProblems(problems);
     await context.close();
   });

@@ -204,7 +204,7 @@ export function GateScreen() {
               {notice}
             </p>
           )}
-          <CountsPanel counts={counts} mode={gate.mode} />
+          <CountsPanel counts={counts} mode={gate.mode} lastSyncAt={sync?.last_sync_at ?? null} />
           {lastAdmission && !shown && (
             <button type="button" className="btn btn-secondary btn-block" disabled={undoing} onClick={() => void undo(lastAdmission.checkInId)}>
               {t('gate.undoLast', {
