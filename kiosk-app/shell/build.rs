@@ -14,6 +14,8 @@ const COMMANDS: &[&str] = &[
     "select_gate",
     "set_direction",
     "scan_code",
+    "search_guests",
+    "admit_found",
     "annul_check_in",
     "counts",
     "walk_in_setup",

@@ -257,7 +257,7 @@ describe('the kiosk window at a gate, against the real server', { timeout: 300_0
     await screenshot('11b-verdict-admitted-by-search');
     await driver.waitForText('.sync-indicator', /Online[\s\S]*All sent/, 60_000);
     const { stdout } = await promisify(execFile)(SERVER_BIN, ['admin', 'export', 'check-ins', '--event', EVENT], { timeout: 60_000 });
-    const line = stdout.split('\n').find((l) => l.includes('Guest50 Demo') && l.includes(',admitted,'));
+    const line = stdout.split(/\r?\n/).find((l) => l.includes('Guest50 Demo') && l.includes(',admitted,'));
     assert.ok(line, `the admission is on the server:\n${stdout.slice(-600)}`);
     assert.ok(line.endsWith(',search'), `the server knows it was found by search: ${line}`);
     await driver.waitGone('.verdict', 10_000);
