@@ -7,10 +7,9 @@ use std::collections::HashMap;
 
 use sync_protocol::UnixMillis;
 use sync_protocol::crypto::{SealingKey, open};
-use sync_protocol::ids::{AttendeeId, TicketId, TicketTypeId};
 use sync_protocol::model::{Attendee, Direction, Ticket, TicketStatus};
 
-use super::tickets::{TicketRow, ticket_aad};
+use super::tickets::{TicketRow, open_ticket};
 use super::{KioskStore, StoreError, row_aad};
 use crate::search::{Guest, GuestIndex, Prepared};
 
@@ -167,32 +166,27 @@ fn open_guests(
 
 fn open_guest(
     sealing: &SealingKey,
-    (id, attendee_id, ticket_type_id, status, sealed): &TicketRow,
+    ticket: &TicketRow,
     attendee: Option<&[u8]>,
 ) -> Option<(Guest, String)> {
-    let code = open(
-        sealing,
-        sealed,
-        &ticket_aad(id, attendee_id, ticket_type_id, *status),
-    )
-    .ok()?;
+    let ticket = open_ticket(sealing, ticket).ok()?;
     let person: Option<Attendee> = match attendee {
         Some(sealed) => {
-            let plain = open(sealing, sealed, &row_aad("attendees", attendee_id)).ok()?;
+            let key = ticket.attendee_id.to_bytes();
+            let plain = open(sealing, sealed, &row_aad("attendees", &key)).ok()?;
             Some(serde_json::from_slice(&plain).ok()?)
         }
         None => None,
     };
-    let id16 = |v: &[u8]| <[u8; 16]>::try_from(v).ok();
     let guest = Guest {
-        ticket_id: TicketId::from_bytes(id16(id)?).ok()?,
-        attendee_id: AttendeeId::from_bytes(id16(attendee_id)?).ok()?,
-        ticket_type_id: TicketTypeId::from_bytes(id16(ticket_type_id)?).ok()?,
+        ticket_id: ticket.id,
+        attendee_id: ticket.attendee_id,
+        ticket_type_id: ticket.ticket_type_id,
         name: person
             .as_ref()
             .map(|p| format!("{} {}", p.first_name, p.last_name))
             .unwrap_or_default(),
         email: person.and_then(|p| p.email),
     };
-    Some((guest, String::from_utf8(code.to_vec()).ok()?))
+    Some((guest, ticket.code))
 }

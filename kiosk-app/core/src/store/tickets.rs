@@ -111,6 +111,31 @@ fn status_of(code: i64) -> Option<TicketStatus> {
 
 pub(super) type TicketRow = (Vec<u8>, Vec<u8>, Vec<u8>, i64, Vec<u8>);
 
+/// Opens a ticket row: its code, sealed to the row's ids and status, and the ids themselves.
+pub(super) fn open_ticket(
+    sealing: &SealingKey,
+    (id, attendee, ticket_type, status, sealed): &TicketRow,
+) -> Result<TicketRecord, StoreError> {
+    let damaged = || StoreError::DamagedRow {
+        table: "tickets",
+        id: hex(id),
+    };
+    let code = open(
+        sealing,
+        sealed,
+        &ticket_aad(id, attendee, ticket_type, *status),
+    )
+    .map_err(|_| damaged())?;
+    let to16 = |v: &[u8]| <[u8; 16]>::try_from(v).map_err(|_| damaged());
+    Ok(TicketRecord {
+        id: TicketId::from_bytes(to16(id)?).map_err(|_| damaged())?,
+        attendee_id: AttendeeId::from_bytes(to16(attendee)?).map_err(|_| damaged())?,
+        ticket_type_id: TicketTypeId::from_bytes(to16(ticket_type)?).map_err(|_| damaged())?,
+        status: status_of(*status).ok_or_else(damaged)?,
+        code: String::from_utf8(code.to_vec()).map_err(|_| damaged())?,
+    })
+}
+
 impl KioskStore {
     /// The ticket whose code was scanned, if this kiosk knows it. The row found by the code's
     /// blind index must hold that very code once opened: an index copied onto another row (by
@@ -157,28 +182,8 @@ impl KioskStore {
         row.map(|row| self.ticket_from_row(row)).transpose()
     }
 
-    fn ticket_from_row(
-        &self,
-        (id, attendee, ticket_type, status, sealed): TicketRow,
-    ) -> Result<TicketRecord, StoreError> {
-        let damaged = || StoreError::DamagedRow {
-            table: "tickets",
-            id: hex(&id),
-        };
-        let code = open(
-            &self.sealing,
-            &sealed,
-            &ticket_aad(&id, &attendee, &ticket_type, status),
-        )
-        .map_err(|_| damaged())?;
-        let to16 = |v: &[u8]| <[u8; 16]>::try_from(v).map_err(|_| damaged());
-        Ok(TicketRecord {
-            id: TicketId::from_bytes(to16(&id)?).map_err(|_| damaged())?,
-            attendee_id: AttendeeId::from_bytes(to16(&attendee)?).map_err(|_| damaged())?,
-            ticket_type_id: TicketTypeId::from_bytes(to16(&ticket_type)?).map_err(|_| damaged())?,
-            status: status_of(status).ok_or_else(damaged)?,
-            code: String::from_utf8(code.to_vec()).map_err(|_| damaged())?,
-        })
+    fn ticket_from_row(&self, row: TicketRow) -> Result<TicketRecord, StoreError> {
+        open_ticket(&self.sealing, &row)
     }
 
     /// The attendee with this id, opened.
