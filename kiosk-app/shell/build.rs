@@ -16,6 +16,7 @@ const COMMANDS: &[&str] = &[
     "scan_code",
     "search_guests",
     "admit_found",
+    "answer_questions",
     "annul_check_in",
     "counts",
     "walk_in_setup",

@@ -6,9 +6,10 @@
 #                                  DIR receives attendees.csv. Prints the event id.
 #
 # The event: "Harbour Days (demo)" in Europe/Berlin from today to tomorrow; ticket types
-# "Day pass" and "VIP"; gates "Main entrance" (entry and exit, re-entry after exit) and
-# "VIP lounge" (entry only, VIP only); the walk-in form of packaging/demo; 1,000 attendees with
-# codes DEMO-0001 to DEMO-1000 (every tenth a VIP); its package published.
+# "Day pass" and "VIP"; gates "Main entrance" (entry and exit, re-entry after exit), "VIP lounge"
+# (entry only, VIP only) and "Photo studio" (entry only, asks for the photo consent of the form
+# before it admits); the walk-in form of packaging/demo; 1,000 attendees with codes DEMO-0001 to
+# DEMO-1000 (every tenth a VIP); its package published.
 
 # json EXPR: reads JSON on stdin and prints the value at EXPR (".id", ".token").
 json() { node -e 'let t="";process.stdin.on("data",c=>t+=c).on("end",()=>{const v=JSON.parse(t);console.log(eval("v"+process.argv[1]))})' "$1"; }
@@ -26,6 +27,7 @@ seed_demo_event() {
     : "$day"
     "${admin[@]}" gate create --event "$event" --name "Main entrance" --mode entry_and_exit --reentry after_exit >/dev/null
     "${admin[@]}" gate create --event "$event" --name "VIP lounge" --mode entry_only --reentry always --allow "$vip" >/dev/null
+    "${admin[@]}" gate create --event "$event" --name "Photo studio" --mode entry_only --reentry always --require photo_consent >/dev/null
     "${admin[@]}" form upload --event "$event" "$GATEPASS_ROOT/packaging/demo/walk-in-form.json" >/dev/null
     {
         echo "first_name,last_name,email,ticket_type,code,company"

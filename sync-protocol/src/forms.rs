@@ -1057,6 +1057,58 @@ pub fn validate_answers(form: &Form, answers: &Answers) -> Result<Answers, Vec<F
     }
 }
 
+/// Checks the answers to the questions a gate asks (its required fields, `asked`), each on its
+/// own, and returns them cleaned, or every problem found.
+///
+/// At a gate every asked field must be answered, whether or not the form requires it (a
+/// checkbox: ticked), and conditions are not applied: the gate asks exactly these questions. An
+/// asked id that is no field of the form, or an answer to a field not asked, is refused with
+/// [`FieldErrorCode::UnknownField`].
+pub fn validate_gate_answers(
+    form: &Form,
+    asked: &[String],
+    answers: &Answers,
+) -> Result<Answers, Vec<FieldError>> {
+    let mut cleaned = Answers::new();
+    let mut errors = Vec::new();
+    for id in asked {
+        let Some(field) = form.field(id) else {
+            errors.push(FieldError {
+                field: id.clone(),
+                code: FieldErrorCode::UnknownField,
+                message: format!("This form has no field {}.", quoted(id)),
+            });
+            continue;
+        };
+        let required = Field {
+            required: true,
+            ..field.clone()
+        };
+        match clean_field(&required, answers.get(id)) {
+            Ok(Some(value)) => {
+                cleaned.insert(id.clone(), value);
+            }
+            Ok(None) => errors.push(missing(&required).at(id)),
+            Err(problem) => errors.push(problem.at(id)),
+        }
+    }
+    errors.extend(
+        answers
+            .keys()
+            .filter(|key| !asked.contains(key))
+            .map(|key| FieldError {
+                field: key.clone(),
+                code: FieldErrorCode::UnknownField,
+                message: format!("This gate does not ask {}.", quoted(key)),
+            }),
+    );
+    if errors.is_empty() {
+        Ok(cleaned)
+    } else {
+        Err(errors)
+    }
+}
+
 /// The fields to show for these (possibly partial) answers, in display order.
 ///
 /// A condition sees the controlling field's answer as [`validate_answers`] would clean it: an
@@ -1705,6 +1757,44 @@ mod tests {
 
     fn codes(errors: &[FieldError]) -> Vec<(&str, FieldErrorCode)> {
         errors.iter().map(|e| (e.field.as_str(), e.code)).collect()
+    }
+
+    /// A gate asks its questions on their own: each must be answered even where the form leaves
+    /// it optional or hides it, a consent must be ticked, and nothing else is taken.
+    #[test]
+    fn gate_answers_are_required_cleaned_and_limited_to_the_questions_asked() {
+        let form = fixture();
+        let asked = ["consent".to_owned(), "diet_other".to_owned(), "age".to_owned()];
+        let cleaned = validate_gate_answers(
+            &form,
+            &asked,
+            &answers(json!({"consent": true, "diet_other": "  halal ", "age": "42"})),
+        )
+        .unwrap();
+        assert_eq!(
+            cleaned,
+            answers(json!({"consent": true, "diet_other": "halal", "age": 42}))
+        );
+
+        let errors = validate_gate_answers(
+            &form,
+            &asked,
+            &answers(json!({"consent": false, "age": 300, "name": "Ada"})),
+        )
+        .unwrap_err();
+        assert_eq!(
+            codes(&errors),
+            [
+                ("consent", MustAccept),
+                ("diet_other", Required),
+                ("age", TooLarge),
+                ("name", UnknownField)
+            ]
+        );
+
+        let errors =
+            validate_gate_answers(&form, &["shoe_size".to_owned()], &Answers::new()).unwrap_err();
+        assert_eq!(codes(&errors), [("shoe_size", UnknownField)]);
     }
 
     /// The cleaned answer to `field` when it is answered `value` (next to the minimal answers).

@@ -86,6 +86,11 @@ pub struct Gate {
     /// Form field ids that must be answered before a ticket is admitted here (e.g. a consent).
     #[serde(default)]
     pub required_answers: Vec<String>,
+    /// Form field ids whose answers the verdict screen shows here (a diet at the dinner gate, a
+    /// T-shirt size at the swag desk).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "ts", ts(as = "Option<Vec<String>>", optional))]
+    pub show_answers: Vec<String>,
 }
 
 impl Gate {

@@ -573,6 +573,7 @@ mod tests {
             mode: GateMode::EntryAndExit,
             reentry: Reentry::AfterExit,
             required_answers: vec![],
+            show_answers: vec![],
         };
         let mut snapshot = PackageSnapshot {
             event,

@@ -470,6 +470,7 @@ mod tests {
             mode: GateMode::EntryAndExit,
             reentry,
             required_answers: Vec::new(),
+            show_answers: vec![],
         }
     }
 

@@ -394,6 +394,9 @@ pub struct NewGate {
     /// Form field ids that must be answered before admission here.
     #[serde(default)]
     pub required_answers: Vec<String>,
+    /// Form field ids whose answers the verdict screen shows here.
+    #[serde(default)]
+    pub show_answers: Vec<String>,
 }
 
 /// Changes to a gate; absent fields stay.
@@ -405,6 +408,7 @@ pub struct GatePatch {
     pub reentry: Option<Reentry>,
     pub allowed_ticket_types: Option<Vec<TicketTypeId>>,
     pub required_answers: Option<Vec<String>>,
+    pub show_answers: Option<Vec<String>>,
 }
 
 /// Whether `id` is a form field id: 1 to 64 characters of `[a-z0-9_]`.
@@ -430,27 +434,41 @@ async fn check_gate<S: Store>(store: &S, event_id: EventId, gate: &Gate) -> Resu
             allowed.push(*id);
         }
     }
-    let mut required = Vec::new();
-    for field in &gate.required_answers {
-        if !is_field_id(field) {
-            return Err(invalid(format!(
-                "required_answers: {:?} is not a form field id (1 to 64 of a-z, 0-9, _)",
-                field.chars().take(80).collect::<String>()
-            )));
-        }
-        if !required.contains(field) {
-            required.push(field.clone());
-        }
-    }
     Ok(Gate {
         id: gate.id,
         name,
         allowed_ticket_types: allowed,
         mode: gate.mode,
         reentry: gate.reentry,
-        required_answers: required,
+        required_answers: field_ids("required_answers", &gate.required_answers)?,
+        show_answers: field_ids("show_answers", &gate.show_answers)?,
     })
 }
+
+/// A gate's list of form field ids, checked and without repeats (`what` names it in errors).
+fn field_ids(what: &str, fields: &[String]) -> Result<Vec<String>, ApiError> {
+    if fields.len() > MAX_GATE_FIELDS {
+        return Err(invalid(format!(
+            "{what}: at most {MAX_GATE_FIELDS} fields"
+        )));
+    }
+    let mut ids: Vec<String> = Vec::new();
+    for field in fields {
+        if !is_field_id(field) {
+            return Err(invalid(format!(
+                "{what}: {:?} is not a form field id (1 to 64 of a-z, 0-9, _)",
+                field.chars().take(80).collect::<String>()
+            )));
+        }
+        if !ids.contains(field) {
+            ids.push(field.clone());
+        }
+    }
+    Ok(ids)
+}
+
+/// The most fields a gate may ask or show (a form holds at most a few hundred).
+const MAX_GATE_FIELDS: usize = 64;
 
 pub async fn create_gate<S: Store>(
     store: &S,
@@ -466,6 +484,7 @@ pub async fn create_gate<S: Store>(
         mode: new.mode,
         reentry: new.reentry,
         required_answers: new.required_answers,
+        show_answers: new.show_answers,
     };
     let gate = check_gate(store, event_id, &gate).await?;
     let audit = who.entry(
@@ -504,6 +523,7 @@ pub async fn update_gate<S: Store>(
         mode: patch.mode.unwrap_or(old.mode),
         reentry: patch.reentry.unwrap_or(old.reentry),
         required_answers: patch.required_answers.unwrap_or(old.required_answers),
+        show_answers: patch.show_answers.unwrap_or(old.show_answers),
     };
     let gate = check_gate(store, event_id, &gate).await?;
     store.update_gate(event_id, &gate, &audit).await?;

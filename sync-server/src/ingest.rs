@@ -129,6 +129,7 @@ pub fn gate_rule(id: GateId, reentry: Reentry) -> Gate {
         mode: GateMode::EntryAndExit,
         reentry,
         required_answers: Vec::new(),
+        show_answers: vec![],
     }
 }
 

@@ -95,6 +95,7 @@ async fn seed(app: &TestApp, event_id: EventId, n: usize) -> Seeded {
             mode: GateMode::EntryAndExit,
             reentry: Reentry::AfterExit,
             required_answers: vec![],
+            show_answers: vec![],
         },
         Gate {
             id: GateId::new(T0, rng_ref),
@@ -103,6 +104,7 @@ async fn seed(app: &TestApp, event_id: EventId, n: usize) -> Seeded {
             mode: GateMode::EntryOnly,
             reentry: Reentry::Never,
             required_answers: vec!["consent".into()],
+            show_answers: vec![],
         },
     ];
     for g in &gates {

@@ -359,6 +359,44 @@ describe('the kiosk window at a gate, against the real server', { timeout: 300_0
     assert.ok(admission, `the camera's admission of the badge ${code} is on the server:\n${checkIns.slice(-600)}`);
   });
 
+  it("asks the photo studio's question, admits once it is answered, and the server keeps the answer", { timeout: 120_000 }, async () => {
+    await driver.waitGone('.verdict', 10_000);
+    await driver.click(button('Settings'));
+    await driver.waitForText('#settings-gate', /Photo studio/);
+    const option = await driver.execute(
+      `const o = [...document.querySelectorAll('#settings-gate option')].find((o) => o.textContent.includes('Photo studio'));
+       return o ? o.value : null;`,
+    );
+    assert.ok(option, 'the photo studio is in the gate list');
+    await driver.click(`#settings-gate option[value="${option}"]`);
+    await driver.waitForText('#settings-gate', /Photo studio/);
+    await driver.click(button('Gate'));
+    await driver.waitFor(withText('Ready: scan a badge'));
+
+    await wedgeScan('DEMO-0061');
+    assert.match(await verdictOf('needs_answers'), /Guest61 Demo[\s\S]*Ask these questions, then admit\.[\s\S]*I agree to be photographed/);
+    await driver.click(button('Answer and admit'));
+    await driver.waitForText('.gate-questions', /This must be accepted\./);
+    await screenshot('16a-gate-questions');
+    await driver.click('#field-photo_consent');
+    await driver.click(button('Answer and admit'));
+    assert.match(await verdictOf('admitted'), /Guest61 Demo/);
+    await screenshot('16b-verdict-admitted-after-questions');
+
+    await driver.waitForText('.sync-indicator', /Online[\s\S]*All sent/, 60_000);
+    const run = (report) => promisify(execFile)(SERVER_BIN, ['admin', 'export', report, '--event', EVENT], { timeout: 60_000 });
+    const registrations = (await run('registrations')).stdout;
+    const row = registrations.split(/\r?\n/).find((line) => line.includes('guest61@example.org'));
+    assert.ok(row, `Guest61 is on the server:\n${registrations.slice(0, 600)}`);
+    assert.match(row, /photo_consent""?:true/, `the server has the answer given at the gate: ${row}`);
+    const checkIns = (await run('check-ins')).stdout;
+    assert.ok(
+      checkIns.split(/\r?\n/).some((line) => line.includes('Guest61 Demo') && line.includes('Photo studio') && line.includes(',admitted,')),
+      `the admission is on the server:\n${checkIns.slice(-600)}`,
+    );
+    await driver.waitGone('.verdict', 10_000);
+  });
+
   it('goes full screen in kiosk mode, refuses to close, and leaves only with the coordinator PIN', { timeout: 90_000 }, async (t) => {
     const xdotool = (args) => promisify(execFile)('xdotool', args, { timeout: 20_000 });
     const size = async () => {

@@ -40,7 +40,12 @@ allowed_ticket_types: Array<TicketTypeId>, mode: GateMode, reentry: Reentry,
 /**
  * Form field ids that must be answered before a ticket is admitted here (e.g. a consent).
  */
-required_answers: Array<string>, };
+required_answers: Array<string>, 
+/**
+ * Form field ids whose answers the verdict screen shows here (a diet at the dinner gate, a
+ * T-shirt size at the swag desk).
+ */
+show_answers?: Array<string>, };
 
 export type GateMode = "entry_only" | "exit_only" | "entry_and_exit";
 
@@ -227,7 +232,19 @@ check_in_id: CheckInId | null,
 /**
  * Outbox sequence number of the recorded check-in or failed scan.
  */
-seq: number, };
+seq: number, 
+/**
+ * For a `needs_answers` verdict: the questions to ask, as the event's form defines them, in
+ * the gate's order (a question no form defines is left out; answering then says so).
+ */
+questions: Array<Field>, 
+/**
+ * The guest's answers the gate shows (its `show_answers`), with their fields; empty when
+ * the settings hide names (answers are as personal).
+ */
+answers: Array<ShownAnswer>, };
+
+export type ShownAnswer = { field: Field, value: JsonValue, };
 
 export type GuestHit = { ticket_id: TicketId, 
 /**

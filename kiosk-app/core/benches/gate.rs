@@ -64,6 +64,7 @@ fn package(tickets: usize) -> (Vec<u8>, Identity, SecretKey, GateId) {
         mode: GateMode::EntryAndExit,
         reentry: Reentry::AfterExit,
         required_answers: vec![],
+        show_answers: vec![],
     };
     let mut attendees = Vec::with_capacity(tickets);
     let mut all = Vec::with_capacity(tickets);

@@ -15,8 +15,9 @@ use sync_protocol::certificate::CertificateSet;
 use sync_protocol::changes::{
     ChangeBody, CheckIn, CheckInAnnulment, FailedScan, FoundBy, scanned_text,
 };
+use sync_protocol::forms::{FieldError, FieldErrorCode, validate_gate_answers};
 use sync_protocol::ids::{CheckInId, GateId, TicketId};
-use sync_protocol::model::{Direction, TicketStatus, TicketType};
+use sync_protocol::model::{Answers, Direction, TicketStatus, TicketType};
 use sync_protocol::ticket_code::{TicketCode, verify};
 use sync_protocol::verdict::{KnownTicket, ScannedTicket, Validity, Verdict, VerdictInput, decide};
 
@@ -41,6 +42,10 @@ pub enum GateError {
     AlreadyAnnulled(CheckInId),
     #[error("check-in {0} is more than two minutes old: it can no longer be annulled")]
     AnnulTooLate(CheckInId),
+    #[error("ticket {0} has no guest in this kiosk's package: their answers cannot be kept here")]
+    NoGuest(TicketId),
+    #[error("some answers need attention")]
+    Answers(Vec<FieldError>),
 }
 
 /// How long after its check-in a kiosk may annul it. The server accepts annulments for longer
@@ -62,6 +67,9 @@ pub struct ScanResult {
     pub check_in_id: Option<CheckInId>,
     /// The outbox seq of the recorded check-in or failed scan.
     pub seq: u64,
+    /// The guest's answers to the fields the gate shows (`show_answers`), in the gate's order;
+    /// fields not answered are left out.
+    pub shown_answers: Vec<(String, serde_json::Value)>,
 }
 
 /// A check-in this kiosk annulled.
@@ -123,6 +131,80 @@ pub fn admit_found(
         now,
         offline,
         found_by: FoundBy::Search,
+        scanned_text: String::new(),
+    };
+    judge(store, found, at)
+}
+
+/// Takes the answers to the questions gate `gate_id` asks (after a
+/// [`VerdictCode::NeedsAnswers`](sync_protocol::verdict::VerdictCode::NeedsAnswers) verdict),
+/// keeps them with the guest (an attendee edit, synced like any change), then judges the ticket
+/// again and records the outcome as [`scan`] does. `found_by` is how the ticket was found first.
+///
+/// Only questions still unanswered are taken: an answer to one that is answered already (another
+/// kiosk's answer pulled since) is left out; an answer the gate does not ask is refused. A ticket
+/// known only from its signed code (no guest here) cannot keep answers: an error.
+#[allow(clippy::too_many_arguments)]
+pub fn answer_and_admit(
+    store: &mut KioskStore,
+    ticket_id: TicketId,
+    answers: &Answers,
+    gate_id: GateId,
+    direction: Direction,
+    found_by: FoundBy,
+    now: UnixMillis,
+    offline: bool,
+) -> Result<ScanResult, GateError> {
+    let record = store
+        .ticket_by_id(ticket_id)?
+        .ok_or(GateError::UnknownTicket(ticket_id))?;
+    let gate = store
+        .gate(gate_id)?
+        .ok_or(GateError::UnknownGate(gate_id))?;
+    let attendee = store
+        .attendee(record.attendee_id)?
+        .ok_or(GateError::NoGuest(ticket_id))?;
+    let asked: Vec<String> = gate
+        .required_answers
+        .iter()
+        .filter(|field| !attendee.answers.contains_key(*field))
+        .cloned()
+        .collect();
+    let given: Answers = answers
+        .iter()
+        .filter(|(field, _)| asked.contains(field) || !gate.required_answers.contains(field))
+        .map(|(field, value)| (field.clone(), value.clone()))
+        .collect();
+    if !asked.is_empty() || !given.is_empty() {
+        let cleaned = match crate::walkin::current_form(store)? {
+            Some(form) => validate_gate_answers(&form, &asked, &given),
+            // A gate asking questions of an event without a form (a package made wrong).
+            None => Err(asked
+                .iter()
+                .map(|field| FieldError {
+                    field: field.clone(),
+                    code: FieldErrorCode::UnknownField,
+                    message: "The event has no form with this question.".into(),
+                })
+                .collect()),
+        }
+        .map_err(GateError::Answers)?;
+        let values = cleaned
+            .into_iter()
+            .map(|(field, value)| (format!("answers.{field}"), value))
+            .collect();
+        store.edit_attendee(attendee.id, values, now)?;
+    }
+    let found = Found {
+        record: Some(record),
+        ..Found::default()
+    };
+    let at = Judging {
+        gate_id,
+        direction,
+        now,
+        offline,
+        found_by,
         scanned_text: String::new(),
     };
     judge(store, found, at)
@@ -286,7 +368,16 @@ fn judge(store: &mut KioskStore, found: Found, at: Judging) -> Result<ScanResult
         _ => None,
     };
     let change = store.record(&body, now)?;
+    let shown_answers = match &attendee {
+        Some(a) => gate
+            .show_answers
+            .iter()
+            .filter_map(|field| Some((field.clone(), a.answers.get(field)?.clone())))
+            .collect(),
+        None => Vec::new(),
+    };
     Ok(ScanResult {
+        shown_answers,
         verdict,
         ticket_id: known.map(|(id, _, _)| id),
         attendee_name: attendee.map(|a| format!("{} {}", a.first_name, a.last_name)),

@@ -153,7 +153,7 @@ fn check_person(request: &mut WalkInRequest) -> Vec<FieldError> {
 }
 
 /// The newest version of the event's registration form, if it has one.
-fn current_form(store: &KioskStore) -> Result<Option<Form>, StoreError> {
+pub(crate) fn current_form(store: &KioskStore) -> Result<Option<Form>, StoreError> {
     let forms = store.forms()?;
     Ok(forms.into_iter().max_by_key(|f| f.version))
 }

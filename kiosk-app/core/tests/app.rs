@@ -682,3 +682,165 @@ fn counts_tell_this_kiosks_own_entries_from_all_and_who_is_inside() {
         (2, 3, 2)
     );
 }
+
+/// The event's form with the two questions the workshop gate asks, and that gate.
+fn with_workshop_questions(f: &mut Fixture) -> sync_protocol::ids::GateId {
+    let form: sync_protocol::forms::Form = serde_json::from_value(json!({
+        "id": "01890a5d-ac96-774b-bcce-b302099a8057",
+        "version": 1,
+        "title": "Registration",
+        "pages": [{ "id": "p", "sections": [{ "id": "s", "fields": [
+            { "id": "consent", "label": "I accept the workshop's safety rules", "kind": "checkbox" },
+            { "id": "diet", "label": "Diet", "kind": "single_choice",
+              "choices": [{ "id": "none", "label": "None" }, { "id": "vegan", "label": "Vegan" }] },
+            { "id": "company", "label": "Company", "kind": "text" }
+        ]}]}]
+    }))
+    .unwrap();
+    let mut workshop = f.snapshot.gates[0].clone();
+    workshop.id = sync_protocol::ids::GateId::new(T, &mut ChaCha20Rng::seed_from_u64(5));
+    workshop.name = "Workshop".into();
+    workshop.reentry = sync_protocol::model::Reentry::Always;
+    workshop.required_answers = vec!["consent".into(), "diet".into()];
+    workshop.show_answers = vec!["diet".into(), "company".into()];
+    f.snapshot.forms = vec![form];
+    f.snapshot.gates.push(workshop.clone());
+    f.snapshot.normalize();
+    workshop.id
+}
+
+#[test]
+fn a_gate_that_needs_answers_asks_them_keeps_them_and_then_admits() {
+    use sync_protocol::changes::{ChangeBody, FoundBy};
+    use sync_protocol::forms::FieldErrorCode;
+
+    let mut f = Fixture::new("app-questions");
+    let workshop = with_workshop_questions(&mut f);
+    let kiosk = set_up(&mut f);
+    kiosk
+        .import_package(&f.package(&f.snapshot, 1).to_bytes())
+        .unwrap();
+    kiosk.select_gate(workshop).unwrap();
+    let grace = f.snapshot.tickets.iter().find(|t| t.code == "SECRET-CODE-1").unwrap().clone();
+
+    // The scan stops at the questions, and names them as the form defines them.
+    let asked = kiosk.scan(grace.code.as_bytes(), ScanSource::Wedge).unwrap();
+    assert_eq!(asked.verdict.code, VerdictCode::NeedsAnswers);
+    assert_eq!(asked.verdict.missing_answers, ["consent", "diet"]);
+    let labels: Vec<&str> = asked.questions.iter().map(|q| q.label.as_str()).collect();
+    assert_eq!(labels, ["I accept the workshop's safety rules", "Diet"]);
+    assert_eq!(asked.check_in_id, None);
+
+    // Wrong answers: one problem per question, nothing kept, nobody admitted.
+    let answers = |v: serde_json::Value| serde_json::from_value(v).unwrap();
+    let refused = kiosk
+        .answer_questions(
+            grace.id,
+            answers(json!({"consent": false, "diet": "steak", "company": "ACME"})),
+            ScanSource::Wedge,
+        )
+        .unwrap_err()
+        .to_ui();
+    assert_eq!(refused.kind, ErrorKind::Fields);
+    let codes: Vec<(&str, FieldErrorCode)> =
+        refused.fields.iter().map(|e| (e.field.as_str(), e.code)).collect();
+    assert_eq!(
+        codes,
+        [
+            ("consent", FieldErrorCode::MustAccept),
+            ("diet", FieldErrorCode::InvalidChoice),
+            ("company", FieldErrorCode::UnknownField)
+        ]
+    );
+    assert!(matches!(last_change(&kiosk), ChangeBody::FailedScan(_)));
+
+    // Answered: kept with the guest (an edit for the server), then admitted in the same step.
+    let admitted = kiosk
+        .answer_questions(
+            grace.id,
+            answers(json!({"consent": true, "diet": "vegan"})),
+            ScanSource::Wedge,
+        )
+        .unwrap();
+    assert_eq!(admitted.verdict.code, VerdictCode::Admitted, "{:?}", admitted.verdict);
+    assert!(admitted.questions.is_empty());
+    let store = kiosk.store().unwrap();
+    let pending = store.lock().unwrap().pending_changes(1000).unwrap();
+    let bodies: Vec<ChangeBody> = pending.iter().map(|c| c.body().unwrap()).collect();
+    let [.., ChangeBody::AttendeeEdit(edit), ChangeBody::CheckIn(check_in)] = &bodies[..] else {
+        panic!("an edit then a check-in: {bodies:?}")
+    };
+    assert_eq!(edit.attendee_id, grace.attendee_id);
+    let fields: Vec<(&str, &serde_json::Value, bool)> = edit
+        .fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), &v.value, v.seen.is_none()))
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            ("answers.consent", &json!(true), true),
+            ("answers.diet", &json!("vegan"), true)
+        ]
+    );
+    assert_eq!((check_in.ticket_id, check_in.found_by), (grace.id, FoundBy::Code));
+
+    // The answers stay with the guest, even after a package that does not hold them yet.
+    kiosk
+        .import_package(&f.package(&f.snapshot, 2).to_bytes())
+        .unwrap();
+    let again = kiosk.scan(grace.code.as_bytes(), ScanSource::Wedge).unwrap();
+    assert_eq!(again.verdict.code, VerdictCode::Admitted, "{:?}", again.verdict);
+    // The gate shows the diet (the company was never answered: not shown).
+    let shown: Vec<(&str, &serde_json::Value)> = again
+        .answers
+        .iter()
+        .map(|a| (a.field.label.as_str(), &a.value))
+        .collect();
+    assert_eq!(shown, [("Diet", &json!("vegan"))]);
+    let kept = store.lock().unwrap().attendee(grace.attendee_id).unwrap().unwrap();
+    assert_eq!(kept.answers.get("diet"), Some(&json!("vegan")));
+    assert_eq!(kept.first_name, "Grace", "the rest of the guest is the package's");
+
+    // Another kiosk's answers for the next guest arrive with a sync: no questions for her here.
+    // An older version of the same answer arriving later does not undo the newer one.
+    let katherine = f.snapshot.tickets.iter().find(|t| t.code == "SECRET-CODE-2").unwrap().clone();
+    let rng = &mut ChaCha20Rng::seed_from_u64(78);
+    let other = DeviceId::new(T, rng);
+    let edit = |diet: &str, wall: u64, seq: u64, rng: &mut ChaCha20Rng| {
+        let body = ChangeBody::AttendeeEdit(sync_protocol::changes::AttendeeEdit {
+            attendee_id: katherine.attendee_id,
+            fields: [
+                ("answers.consent".to_owned(), json!(true)),
+                ("answers.diet".to_owned(), json!(diet)),
+            ]
+            .into_iter()
+            .map(|(k, value)| (k, sync_protocol::changes::FieldEdit { value, seen: None }))
+            .collect(),
+        });
+        sync_protocol::changes::Change::new(
+            sync_protocol::ids::ChangeId::new(T, rng),
+            other,
+            seq,
+            sync_protocol::hlc::Hlc::new(wall, 0),
+            1,
+            &body,
+        )
+    };
+    let newer = edit("vegan", clock().as_u64(), 2, rng);
+    let older = edit("none", clock().as_u64() - 60_000, 1, rng);
+    for (pos, change) in [(1, newer), (2, older)] {
+        let position = sync_protocol::wire::Cursor { tx: 1, pos };
+        let page = [sync_protocol::wire::PullItem::DeviceChange { position, change }];
+        let applied = store.lock().unwrap().apply_pull_page(&page, position).unwrap();
+        assert_eq!(applied.attendee_edits, 1);
+    }
+    let answered = kiosk.scan(katherine.code.as_bytes(), ScanSource::Wedge).unwrap();
+    assert_eq!(answered.verdict.code, VerdictCode::Admitted, "{:?}", answered.verdict);
+    let katherine_now = store.lock().unwrap().attendee(katherine.attendee_id).unwrap().unwrap();
+    assert_eq!(katherine_now.answers.get("diet"), Some(&json!("vegan")));
+
+    // A later edit here names the version it replaced.
+    let stamps = store.lock().unwrap().field_stamps(katherine.attendee_id).unwrap();
+    assert_eq!(stamps.get("answers.diet"), Some(&sync_protocol::hlc::Hlc::new(clock().as_u64(), 0)));
+}

@@ -511,7 +511,8 @@ fn the_pin_is_checked_before_the_schema_is_touched() {
          alter table check_ins drop column tag; alter table check_ins drop column hlc_sealed;
          alter table outbox drop column envelope; alter table event drop column tag;
          alter table ticket_types drop column tag; alter table gates drop column tag;
-         alter table forms drop column tag; pragma user_version = 1;",
+         alter table forms drop column tag; drop table attendee_edits;
+         pragma user_version = 1;",
     )
     .unwrap();
     drop(conn);

@@ -11,7 +11,7 @@ use kiosk_core::store::GateCounts;
 use kiosk_core::sync::{SyncProgress, SyncReport};
 use kiosk_core::walkin::WalkInRequest;
 use sync_protocol::ids::{CheckInId, GateId, TicketId};
-use sync_protocol::model::{Direction, Gate};
+use sync_protocol::model::{Answers, Direction, Gate};
 use tauri::ipc::{Channel, InvokeBody, Request};
 use tauri::{AppHandle, State, WebviewWindow};
 
@@ -122,6 +122,17 @@ pub fn search_guests(
 #[tauri::command]
 pub fn admit_found(shell: State<'_, Shell>, ticket_id: TicketId) -> Answer<ScanOutcome> {
     shell.kiosk.admit_found(ticket_id)
+}
+
+/// Takes the answers to the questions the gate asks of this ticket, then judges it again.
+#[tauri::command]
+pub fn answer_questions(
+    shell: State<'_, Shell>,
+    ticket_id: TicketId,
+    answers: Answers,
+    source: ScanSource,
+) -> Answer<ScanOutcome> {
+    shell.kiosk.answer_questions(ticket_id, answers, source)
 }
 
 #[tauri::command]

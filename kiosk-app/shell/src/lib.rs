@@ -109,6 +109,7 @@ pub fn run() {
             commands::scan_code,
             commands::search_guests,
             commands::admit_found,
+            commands::answer_questions,
             commands::annul_check_in,
             commands::counts,
             commands::walk_in_setup,

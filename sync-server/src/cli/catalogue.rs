@@ -108,6 +108,9 @@ pub enum GateCommand {
         /// A form field that must be answered before admission here; repeat for several.
         #[arg(long = "require")]
         require: Vec<String>,
+        /// A form field whose answer the verdict screen shows here; repeat for several.
+        #[arg(long = "show")]
+        show: Vec<String>,
     },
     /// List the event's gates.
     List {
@@ -137,6 +140,12 @@ pub enum GateCommand {
         /// Require no answers.
         #[arg(long)]
         require_none: bool,
+        /// Replace the answers shown on the verdict (repeat).
+        #[arg(long = "show", conflicts_with = "show_none")]
+        show: Vec<String>,
+        /// Show no answers.
+        #[arg(long)]
+        show_none: bool,
     },
 }
 
@@ -623,6 +632,7 @@ pub async fn run_gate(store: &PgStore, command: GateCommand, out: Output) -> Res
             reentry,
             allow,
             require,
+            show,
         } => {
             let new = NewGate {
                 name,
@@ -630,6 +640,7 @@ pub async fn run_gate(store: &PgStore, command: GateCommand, out: Output) -> Res
                 reentry: reentry.unwrap_or(Reentry::Never),
                 allowed_ticket_types: resolve_types(store, event, &allow).await?,
                 required_answers: require,
+                show_answers: show,
             };
             let gate = catalogue::create_gate(store, event, new, &Who::cli())
                 .await
@@ -646,7 +657,7 @@ pub async fn run_gate(store: &PgStore, command: GateCommand, out: Output) -> Res
                     .iter()
                     .map(|g| {
                         format!(
-                            "{}  {}  {:?}  re-entry {:?}  types {}  requires {}",
+                            "{}  {}  {:?}  re-entry {:?}  types {}  requires {}  shows {}",
                             g.id,
                             g.name,
                             g.mode,
@@ -656,7 +667,8 @@ pub async fn run_gate(store: &PgStore, command: GateCommand, out: Output) -> Res
                             } else {
                                 g.allowed_ticket_types.len().to_string()
                             },
-                            g.required_answers.join(",")
+                            g.required_answers.join(","),
+                            g.show_answers.join(",")
                         )
                     })
                     .collect::<Vec<_>>()
@@ -673,6 +685,8 @@ pub async fn run_gate(store: &PgStore, command: GateCommand, out: Output) -> Res
             allow_all,
             require,
             require_none,
+            show,
+            show_none,
         } => {
             let allowed = if allow_all {
                 Some(Vec::new())
@@ -688,12 +702,20 @@ pub async fn run_gate(store: &PgStore, command: GateCommand, out: Output) -> Res
             } else {
                 Some(require)
             };
+            let shown = if show_none {
+                Some(Vec::new())
+            } else if show.is_empty() {
+                None
+            } else {
+                Some(show)
+            };
             let patch = GatePatch {
                 name,
                 mode,
                 reentry,
                 allowed_ticket_types: allowed,
                 required_answers: required,
+                show_answers: shown,
             };
             let gate = catalogue::update_gate(store, event, id, patch, &Who::cli())
                 .await

@@ -13,10 +13,12 @@ import type {
   GateCounts,
   GateId,
   GuestSearchView,
+  JsonValue,
   OutboxView,
   PackageApplied,
   PreviewFrame,
   ScanOutcome,
+  ScanSource,
   Settings,
   SyncProgress,
   TicketId,
@@ -75,6 +77,10 @@ export const searchGuests = (query: string, limit: number) =>
 
 /** Judges the ticket of a guest picked from the search list, as a scan of its code would be. */
 export const admitFound = (ticketId: TicketId) => call<ScanOutcome>('admit_found', { ticketId });
+
+/** The answers to the questions a gate asks (after `needs_answers`), then the ticket judged again. */
+export const answerQuestions = (ticketId: TicketId, answers: Record<string, JsonValue>, source: ScanSource) =>
+  call<ScanOutcome>('answer_questions', { ticketId, answers, source });
 
 export const annulCheckIn = (checkInId: CheckInId) =>
   call<GateCounts>('annul_check_in', { checkInId });

@@ -18,10 +18,12 @@ import type {
   CameraStatus,
   ConflictsView,
   Direction,
+  Field,
   FieldError,
   Gate,
   GateCounts,
   GuestHit,
+  JsonValue,
   GuestSearchView,
   OutboxView,
   ParkedChange,
@@ -56,6 +58,8 @@ interface Ticket {
   name: string | null;
   status: 'valid' | 'canceled' | 'revoked';
   missing?: string[];
+  /** The guest's answers to the form (the VIP lounge shows the diet). */
+  answers: Record<string, JsonValue>;
 }
 
 export interface FakeControls {
@@ -139,7 +143,8 @@ export function installFakeKiosk(): FakeControls {
       typeId: n % 10 === 0 ? 'tt-vip' : 'tt-general',
       name: NAMES[n % NAMES.length] ?? null,
       status: n === 13 ? 'canceled' : n === 666 ? 'revoked' : 'valid',
-      missing: n === 990 ? ['photo_consent'] : undefined,
+      missing: n === 990 || n === 980 ? ['photo_consent'] : undefined,
+      answers: n % 10 === 0 ? { diet: ['vegetarian'] } : {},
     });
   }
 
@@ -335,6 +340,12 @@ export function installFakeKiosk(): FakeControls {
       at,
       check_in_id: null as string | null,
       seq: fake.seq,
+      questions: [] as Field[],
+      answers: (ticket && settings.show_names ? (current.show_answers ?? []) : []).flatMap((id) => {
+        const field = formFields(FORM).find((f) => f.id === id);
+        const value = ticket?.answers[id];
+        return field && value !== undefined ? [{ field, value }] : [];
+      }),
     };
     const refuse = (v: Verdict): ScanOutcome => ({ ...base, verdict: v });
     if (code.startsWith('FAKE-')) return refuse(verdict('bad_signature', "Invalid code: its signature does not verify (forged, damaged, or another event's)."));
@@ -345,7 +356,11 @@ export function installFakeKiosk(): FakeControls {
       return refuse(verdict('wrong_gate', `Wrong gate: this ticket type is not admitted at ${current.name}.`));
     }
     if (ticket.missing && direction === 'entry') {
-      return refuse(verdict('needs_answers', `Questions to answer first: ${ticket.missing.join(', ')}.`, { missing_answers: ticket.missing }));
+      const questions = ticket.missing.flatMap((id) => formFields(FORM).filter((f) => f.id === id));
+      return {
+        ...refuse(verdict('needs_answers', `Questions to answer first: ${ticket.missing.join(', ')}.`, { missing_answers: ticket.missing })),
+        questions,
+      };
     }
     const history = fake.checkIns.filter((c) => c.ticketId === ticket.id && !c.annulled);
     if (direction === 'entry') {
@@ -409,6 +424,32 @@ export function installFakeKiosk(): FakeControls {
     return judge(code, 'search');
   }
 
+  /** The engine's rule: every question asked must be answered (a consent ticked), nothing else. */
+  function answerQuestions(ticketId: string, answers: Record<string, unknown>, source: ScanOutcome['source']): ScanOutcome {
+    const found = [...tickets].find(([, t]) => t.id === ticketId);
+    if (!found) throw uiError('invalid', `ticket ${ticketId} is not in this kiosk's package`);
+    const [code, ticket] = found;
+    const asked = ticket.missing ?? [];
+    const errors: FieldError[] = [];
+    for (const id of asked) {
+      const value = answers[id];
+      if (value === undefined || value === null || value === '' || value === false) {
+        const checkbox = formFields(FORM).find((f) => f.id === id)?.kind === 'checkbox';
+        errors.push(checkbox ? { field: id, code: 'must_accept', message: 'This must be accepted.' } : { field: id, code: 'required', message: 'This field is required.' });
+      }
+    }
+    for (const key of Object.keys(answers)) {
+      if (!asked.includes(key)) errors.push({ field: key, code: 'unknown_field', message: `This gate does not ask \`${key}\`.` });
+    }
+    if (errors.length > 0) throw uiError('fields', 'some answers need attention', null, errors);
+    if (asked.length > 0) {
+      fake.seq += 1;
+      fake.pending += 1;
+      ticket.missing = undefined;
+    }
+    return judge(code, source);
+  }
+
   function alreadyUsedReason(first: CheckIn, current: Gate): string {
     const at = new Date(first.at).toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit' });
     const where = GATES.find((g) => g.id === first.gateId)?.name ?? 'another gate';
@@ -442,7 +483,7 @@ export function installFakeKiosk(): FakeControls {
     fake.seq += 1;
     fake.pending += 1;
     const code = `GP1-${String(fake.seq).padStart(6, '0')}-WALKIN`;
-    tickets.set(code, { id: `ticket-w${fake.seq}`, typeId: type.id, name: `${first} ${last}`, status: 'valid' });
+    tickets.set(code, { id: `ticket-w${fake.seq}`, typeId: type.id, name: `${first} ${last}`, status: 'valid', answers: request.answers as Record<string, JsonValue> });
     void publishStatus();
     return {
       ticket_id: `ticket-w${fake.seq}`,
@@ -640,6 +681,8 @@ export function installFakeKiosk(): FakeControls {
         return searchGuests(String(args.query ?? ''), Number(args.limit ?? 20));
       case 'admit_found':
         return admitFound(String(args.ticketId ?? ''));
+      case 'answer_questions':
+        return answerQuestions(String(args.ticketId ?? ''), (args.answers ?? {}) as Record<string, unknown>, args.source as ScanOutcome['source']);
       case 'annul_check_in': {
         needPackage();
         const checkIn = fake.checkIns.find((c) => c.id === args.checkInId);

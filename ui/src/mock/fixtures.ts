@@ -26,6 +26,7 @@ export const GATES: Gate[] = [
     mode: 'entry_only',
     reentry: 'never',
     required_answers: ['photo_consent'],
+    show_answers: ['diet'],
   },
 ];
 

@@ -34,7 +34,7 @@ pub fn typescript() -> String {
         forms::FieldError, forms::FieldErrorCode,
         // app views
         super::Phase, super::AppState, super::EventView, super::DeviceView, super::Settings,
-        super::ScanSource, super::ScanOutcome, super::GuestHit, super::GuestSearchView,
+        super::ScanSource, super::ScanOutcome, super::ShownAnswer, super::GuestHit, super::GuestSearchView,
         super::WalkInSetup, super::BadgeView,
         super::PackageApplied, super::OutboxView, super::ParkedChange, super::ConflictsView,
         super::ConflictView, super::ConflictSubject, super::CameraInfo,

@@ -195,6 +195,7 @@ impl From<GateError> for AppError {
         match e {
             GateError::Store(s) => s.into(),
             GateError::NotEnrolled => AppError::NotEnrolled,
+            GateError::Answers(fields) => AppError::Fields(fields),
             other => AppError::Invalid {
                 field: None,
                 message: other.to_string(),

@@ -24,7 +24,8 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use sync_protocol::UnixMillis;
 use sync_protocol::crypto::KdfParams;
 use sync_protocol::ids::{AttendeeId, CheckInId, GateId, TicketId};
-use sync_protocol::model::{Direction, Gate};
+use sync_protocol::changes::FoundBy;
+use sync_protocol::model::{Answers, Direction, Gate};
 
 pub use error::{AppError, ErrorKind, UiError};
 pub use view::*;
@@ -489,6 +490,26 @@ impl Kiosk {
         )
     }
 
+    /// Takes the answers to the questions the picked gate asks of this ticket (after a
+    /// `needs_answers` verdict), keeps them with the guest, and judges the ticket again; `source`
+    /// is how the ticket was found first. Problems come back one per question.
+    pub fn answer_questions(
+        &self,
+        ticket_id: TicketId,
+        answers: Answers,
+        source: ScanSource,
+    ) -> Result<ScanOutcome, AppError> {
+        let found_by = match source {
+            ScanSource::Search => FoundBy::Search,
+            ScanSource::Camera | ScanSource::Wedge | ScanSource::Typed => FoundBy::Code,
+        };
+        self.judge(source, |store, gate_id, direction, now, offline| {
+            crate::gate::answer_and_admit(
+                store, ticket_id, &answers, gate_id, direction, found_by, now, offline,
+            )
+        })
+    }
+
     /// Runs one judgement at the picked gate and builds the verdict screen's outcome.
     fn judge(
         &self,
@@ -520,9 +541,32 @@ impl Kiosk {
             },
             None => None,
         };
+        // The questions to ask when the gate needs answers first, and the answers it shows,
+        // with their fields from the event's form.
+        let form = if result.verdict.missing_answers.is_empty() && result.shown_answers.is_empty()
+        {
+            None
+        } else {
+            crate::walkin::current_form(&store)?
+        };
+        let field = |id: &str| form.as_ref()?.field(id).cloned();
+        let questions = result
+            .verdict
+            .missing_answers
+            .iter()
+            .filter_map(|id| field(id))
+            .collect();
+        let answers = result
+            .shown_answers
+            .into_iter()
+            .filter(|_| settings.show_names)
+            .filter_map(|(id, value)| Some(ShownAnswer { field: field(&id)?, value }))
+            .collect();
         drop(store);
         self.changed();
         let outcome = ScanOutcome {
+            questions,
+            answers,
             verdict: result.verdict,
             ticket_id: result.ticket_id,
             attendee_name: result.attendee_name.filter(|_| settings.show_names),

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 use sync_protocol::UnixMillis;
-use sync_protocol::forms::Form;
+use sync_protocol::forms::{Field, Form};
 use sync_protocol::ids::{CheckInId, DeviceId, EventId, GateId, TicketId, TicketTypeId};
 use sync_protocol::model::{Direction, Gate, TicketStatus, TicketType};
 use sync_protocol::verdict::Verdict;
@@ -161,6 +161,20 @@ pub struct ScanOutcome {
     pub check_in_id: Option<CheckInId>,
     /// Outbox sequence number of the recorded check-in or failed scan.
     pub seq: u64,
+    /// For a `needs_answers` verdict: the questions to ask, as the event's form defines them, in
+    /// the gate's order (a question no form defines is left out; answering then says so).
+    pub questions: Vec<Field>,
+    /// The guest's answers the gate shows (its `show_answers`), with their fields; empty when
+    /// the settings hide names (answers are as personal).
+    pub answers: Vec<ShownAnswer>,
+}
+
+/// One answer shown on the verdict, with its field (label, kind, choices) for display.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ShownAnswer {
+    pub field: Field,
+    pub value: serde_json::Value,
 }
 
 /// What the walk-in screen needs: the event's form and the ticket types it can issue.

@@ -10,6 +10,7 @@ use sync_protocol::UnixMillis;
 use sync_protocol::changes::{Change, ChangeBody};
 use sync_protocol::crypto::{blind_index, seal};
 use sync_protocol::hlc::{DEFAULT_MAX_DRIFT_MS, Hlc, HlcClock};
+use sync_protocol::merge::ChangeMeta;
 use sync_protocol::ids::{ChangeId, CheckInId, DeviceId, TicketId};
 use sync_protocol::ticket_code::TicketCode;
 use sync_protocol::verdict::CheckInFact;
@@ -192,7 +193,14 @@ impl KioskStore {
                     ],
                 )?;
             }
-            ChangeBody::FailedScan(_) | ChangeBody::AttendeeEdit(_) => {}
+            ChangeBody::AttendeeEdit(e) => {
+                let meta = ChangeMeta {
+                    hlc,
+                    device_id: identity.device_id,
+                };
+                super::edits::apply_edit(&tx, &self.sealing, change.id, meta, e)?;
+            }
+            ChangeBody::FailedScan(_) => {}
         }
 
         let payload = serde_json::to_vec(&change.payload).expect("payloads serialize");

@@ -12,13 +12,14 @@
 //! `checkins` records scans and the outbox; `timeline` keeps the check-ins
 //! tagged and counted; `counts` counts admissions; `coordinator` keeps the
 //! coordinator PIN; `download` keeps a package body while it downloads; `search` finds guests
-//! by name in an index held in memory.
+//! by name in an index held in memory; `edits` applies attendee edits (answers given at a gate).
 
 mod attempts;
 mod checkins;
 mod coordinator;
 mod counts;
 mod download;
+mod edits;
 mod identity;
 mod outbox;
 mod package;
@@ -112,6 +113,9 @@ fn migrations() -> Migrations<'static> {
         )),
         M::up(include_str!(
             "../../../../migrations/kiosk/0006_tagged_rule_rows.sql"
+        )),
+        M::up(include_str!(
+            "../../../../migrations/kiosk/0007_attendee_edits.sql"
         )),
     ])
 }

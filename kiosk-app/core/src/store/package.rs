@@ -204,6 +204,8 @@ impl KioskStore {
                 )?;
             }
         }
+        // Edits the package may not hold yet (this kiosk's own, pulled ones) win over its rows.
+        super::edits::reapply_edits(&tx, &self.sealing)?;
         timeline::seal_count(&tx, &self.sealing)?;
         // Pull again from the package's point (see the module doc).
         tx.execute(

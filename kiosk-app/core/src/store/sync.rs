@@ -6,6 +6,7 @@ use rand::rngs::OsRng;
 use rusqlite::params;
 use sync_protocol::changes::{ChangeBody, ChangeKind};
 use sync_protocol::crypto::{SealingKey, blind_index, seal};
+use sync_protocol::merge::ChangeMeta;
 use sync_protocol::ticket_code::TicketCode;
 use sync_protocol::wire::{ChangeResult, ChangeStatus, Cursor, PullItem};
 
@@ -34,6 +35,10 @@ pub struct PageApplied {
     pub walk_ins: u64,
     pub status_changes: u64,
     pub revoked_devices: u64,
+    /// Attendee edits from other kiosks (answers given at their gates).
+    pub attendee_edits: u64,
+    /// Whether an edit changed a name, email or phone (the guest search must see it).
+    pub names_edited: bool,
     /// Items that could not be applied here (logged; the server keeps them).
     pub skipped: u64,
 }
@@ -301,7 +306,14 @@ impl KioskStore {
                                 }
                                 applied.walk_ins += 1;
                             }
-                            ChangeBody::FailedScan(_) | ChangeBody::AttendeeEdit(_) => {}
+                            ChangeBody::AttendeeEdit(e) => {
+                                let meta = ChangeMeta::from(change);
+                                if super::edits::apply_edit(&sp, &self.sealing, change.id, meta, &e)? {
+                                    applied.attendee_edits += 1;
+                                    applied.names_edited |= e.fields.keys().any(|f| !f.starts_with("answers."));
+                                }
+                            }
+                            ChangeBody::FailedScan(_) => {}
                         }
                     }
                     PullItem::TicketStatus {
@@ -376,6 +388,10 @@ impl KioskStore {
             params![META_CURSOR, next_cursor.to_string().into_bytes()],
         )?;
         tx.commit()?;
+        if applied.names_edited {
+            // A guest's name or email changed: the index is built again from the rows.
+            self.guests_changed();
+        }
         // New guests to find (see `search`): walk-ins of other kiosks, tickets issued since.
         for item in items {
             match item {

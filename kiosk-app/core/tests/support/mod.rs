@@ -55,6 +55,7 @@ impl Fixture {
             mode: GateMode::EntryAndExit,
             reentry: Reentry::AfterExit,
             required_answers: vec![],
+            show_answers: vec![],
         };
         // Every name is at least five bytes: the raw-file tests search the
         // store's bytes for them, and a three-letter name turns up in a

@@ -90,6 +90,7 @@ fn gate_of(row: &PgRow) -> Result<Gate, StoreError> {
         mode: parse_text(row.try_get("mode")?)?,
         reentry: parse_text(row.try_get("reentry")?)?,
         required_answers: row.try_get("required_answers")?,
+        show_answers: row.try_get("show_answers")?,
     })
 }
 
@@ -362,7 +363,7 @@ impl CatalogueStore for PgStore {
 
     async fn gates(&self, event_id: EventId) -> Result<Vec<Gate>, StoreError> {
         let rows = sqlx::query(
-            "select id, name, mode, reentry, allowed_ticket_types, required_answers
+            "select id, name, mode, reentry, allowed_ticket_types, required_answers, show_answers
              from gates where event_id = $1 order by name, id",
         )
         .bind(event_id.as_uuid())
@@ -384,8 +385,9 @@ impl CatalogueStore for PgStore {
             .map(|t| t.as_uuid())
             .collect();
         sqlx::query(
-            "insert into gates (id, event_id, name, mode, reentry, allowed_ticket_types, required_answers)
-             values ($1, $2, $3, $4, $5, $6, $7)",
+            "insert into gates (id, event_id, name, mode, reentry, allowed_ticket_types, required_answers,
+                                show_answers)
+             values ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(gate.id.as_uuid())
         .bind(event_id.as_uuid())
@@ -394,6 +396,7 @@ impl CatalogueStore for PgStore {
         .bind(text_of(&gate.reentry))
         .bind(&allowed)
         .bind(&gate.required_answers)
+        .bind(&gate.show_answers)
         .execute(&mut *tx)
         .await
         .map_err(|e| on_unique(e, || format!("a gate named {:?} exists in this event", gate.name)))?;
@@ -416,7 +419,7 @@ impl CatalogueStore for PgStore {
             .collect();
         let result = sqlx::query(
             "update gates set name = $3, mode = $4, reentry = $5, allowed_ticket_types = $6,
-                              required_answers = $7
+                              required_answers = $7, show_answers = $8
              where id = $1 and event_id = $2",
         )
         .bind(gate.id.as_uuid())
@@ -426,6 +429,7 @@ impl CatalogueStore for PgStore {
         .bind(text_of(&gate.reentry))
         .bind(&allowed)
         .bind(&gate.required_answers)
+        .bind(&gate.show_answers)
         .execute(&mut *tx)
         .await
         .map_err(|e| {

@@ -54,6 +54,27 @@ pub(crate) fn parse_cursor(tx: &str, pos: i64) -> Result<Cursor, StoreError> {
     })
 }
 
+/// Whether a connection coming back to the pool is outside any transaction block, so that it may
+/// serve the next request. A connection that is not (answer `false`) is closed instead.
+///
+/// sqlx 0.8.6 sends `BEGIN` before it records that a transaction is open: a request cancelled in
+/// between (a kiosk hanging up, a timeout) leaves the session inside a transaction nothing will
+/// end, and the pool hands it on; the next requests then run inside it, their writes never
+/// commit, and `SET TRANSACTION` fails (transact-rs/sqlx#4393). Sent as a simple query, the check
+/// starts its own transaction unless one is open, so `now()` (the transaction's start) equals
+/// `statement_timestamp()` exactly when no block was open. A session in a failed block errors,
+/// and sqlx then closes it too. Any rollback sqlx queued for a dropped transaction runs first.
+async fn outside_transaction(conn: &mut sqlx::PgConnection) -> Result<bool, sqlx::Error> {
+    use sqlx::{Executor, Row};
+    // A query without arguments goes as a simple query.
+    let row = conn.fetch_one("select now() = statement_timestamp()").await?;
+    let outside: bool = row.try_get(0)?;
+    if !outside {
+        tracing::warn!("a pooled connection was left inside a transaction; closing it");
+    }
+    Ok(outside)
+}
+
 impl PgStore {
     /// Connects a pool of the default size to `url` (the admin CLI, tests).
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
@@ -65,6 +86,7 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(connections)
             .acquire_timeout(Duration::from_secs(5))
+            .after_release(|conn, _| Box::pin(async move { outside_transaction(conn).await }))
             .connect(url)
             .await?;
         Ok(Self { pool })

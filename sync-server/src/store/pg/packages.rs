@@ -94,7 +94,7 @@ impl PackageStore for PgStore {
         .collect::<Result<Vec<_>, StoreError>>()?;
 
         let gates = sqlx::query(
-            "select id, name, mode, reentry, allowed_ticket_types, required_answers
+            "select id, name, mode, reentry, allowed_ticket_types, required_answers, show_answers
              from gates where event_id = $1",
         )
         .bind(event_uuid)
@@ -114,6 +114,7 @@ impl PackageStore for PgStore {
                 mode: text_enum(row, "mode")?,
                 reentry: text_enum(row, "reentry")?,
                 required_answers: row.try_get("required_answers")?,
+                show_answers: row.try_get("show_answers")?,
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;

@@ -17,7 +17,7 @@ import { CodeEntry } from './CodeEntry';
 import { CountsPanel } from './CountsPanel';
 import { DirectionToggle } from './DirectionToggle';
 import { GuestSearch } from './GuestSearch';
-import { VerdictOverlay } from './VerdictOverlay';
+import { VerdictOverlay, asksQuestions } from './VerdictOverlay';
 import { playVerdictSound } from './sound';
 import { useWedge } from './use-wedge';
 import { UNDO_WINDOW_MS, verdictDurationMs, verdictFamily } from './verdicts';
@@ -120,12 +120,13 @@ export function GateScreen() {
 
   useWedge({
     onCode: (code) => void scan(code, 'wedge'),
-    onDismissKey: dismiss,
+    // Questions being answered stay until answered or cancelled: Enter on a ticked box is not "next".
+    onDismissKey: () => setShown((old) => (old && asksQuestions(old.outcome) ? old : null)),
   });
 
   // Back to scanning after a few seconds (restarted by each new verdict).
   useEffect(() => {
-    if (!shown) return;
+    if (!shown || asksQuestions(shown.outcome)) return;
     const family = verdictFamily(shown.outcome.verdict.code, shown.outcome.direction);
     const timer = window.setTimeout(() => setShown(null), verdictDurationMs(family));
     return () => window.clearTimeout(timer);
@@ -226,6 +227,17 @@ export function GateScreen() {
           onDismiss={dismiss}
           onUndo={canUndo && current.check_in_id ? () => void undo(current.check_in_id as string) : undefined}
           undoing={undoing}
+          questions={{
+            onOutcome: (outcome) => {
+              requested.current += 1;
+              displayed.current = requested.current;
+              show(outcome);
+            },
+            onError: (raw) => {
+              setShown(null);
+              setError(handleError(raw));
+            },
+          }}
         />
       )}
     </div>

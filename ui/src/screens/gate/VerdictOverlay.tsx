@@ -1,12 +1,15 @@
 // The verdict, full screen: colour, icon, big words, the reason, the attendee's name and ticket
 // type. It never takes the focus and never blocks the next scan: a new scan replaces it, a tap or
-// Enter dismisses it, and it goes by itself after a few seconds.
+// Enter dismisses it, and it goes by itself after a few seconds. "Answers needed" with questions
+// the kiosk can ask is the exception: it shows them (GateQuestions) and stays until answered or
+// cancelled.
 import { useTranslation } from 'react-i18next';
 import type { TFunction } from 'i18next';
-import type { Gate, ScanOutcome, Verdict } from '../../bindings';
+import type { Gate, JsonValue, ScanOutcome, ShownAnswer, UiError, Verdict } from '../../bindings';
 import { AlertIcon, CheckIcon, ExitIcon, StopIcon } from '../../components/icons';
 import { formatTime } from '../../i18n/format';
 import { languageOf } from '../../i18n';
+import { GateQuestions } from './GateQuestions';
 import { verdictDurationMs, verdictFamily, type VerdictFamily } from './verdicts';
 
 interface VerdictOverlayProps {
@@ -21,6 +24,16 @@ interface VerdictOverlayProps {
   /** Shown while the verdict is an admission this kiosk may still annul. */
   onUndo?: () => void;
   undoing?: boolean;
+  /** Given when the questions of a `needs_answers` verdict are asked here. */
+  questions?: {
+    onOutcome(outcome: ScanOutcome): void;
+    onError(error: UiError): void;
+  };
+}
+
+/** Whether this outcome's questions can be asked at the gate (a known ticket, questions known). */
+export function asksQuestions(outcome: ScanOutcome): boolean {
+  return outcome.verdict.code === 'needs_answers' && outcome.questions.length > 0 && outcome.ticket_id !== null;
 }
 
 const ICONS: Record<VerdictFamily, typeof CheckIcon> = {
@@ -30,14 +43,17 @@ const ICONS: Record<VerdictFamily, typeof CheckIcon> = {
   refused: StopIcon,
 };
 
-export function VerdictOverlay({ outcome, shownId, gates, fieldLabels, timeZone, onDismiss, onUndo, undoing }: VerdictOverlayProps) {
+export function VerdictOverlay({ outcome, shownId, gates, fieldLabels, timeZone, onDismiss, onUndo, undoing, questions }: VerdictOverlayProps) {
   const { t, i18n } = useTranslation();
   const { verdict } = outcome;
   const family = verdictFamily(verdict.code, outcome.direction);
   const Icon = ICONS[family];
   const title = family === 'exit' ? t('verdict.title.exit') : t(`verdict.title.${verdict.code}`);
   const english = languageOf(i18n.language) === 'en';
-  const { reason, showFirst } = reasonLine(t, family, verdict, english);
+  const asking = questions !== undefined && asksQuestions(outcome);
+  const { reason, showFirst } = asking
+    ? { reason: t('questions.intro'), showFirst: false }
+    : reasonLine(t, family, verdict, english);
   const first = showFirst ? verdict.first_admission : undefined;
   const firstGate = first ? gates.find((gate) => gate.id === first.gate_id)?.name : undefined;
 
@@ -47,7 +63,7 @@ export function VerdictOverlay({ outcome, shownId, gates, fieldLabels, timeZone,
       role="alert"
       aria-live="assertive"
       data-verdict={verdict.code}
-      onClick={onDismiss}
+      onClick={asking ? undefined : onDismiss}
     >
       <div className="verdict-body">
         <Icon className="verdict-icon" />
@@ -55,6 +71,16 @@ export function VerdictOverlay({ outcome, shownId, gates, fieldLabels, timeZone,
         {family !== 'admitted' && family !== 'exit' && <p className="verdict-action">{t('verdict.doNotAdmit')}</p>}
         {outcome.attendee_name && <p className="verdict-name">{outcome.attendee_name}</p>}
         {outcome.ticket_type && <p className="verdict-ticket">{outcome.ticket_type}</p>}
+        {outcome.answers.length > 0 && (
+          <dl className="verdict-answers">
+            {outcome.answers.map((answer) => (
+              <div key={answer.field.id}>
+                <dt>{answer.field.label}</dt>
+                <dd>{answerText(t, answer)}</dd>
+              </div>
+            ))}
+          </dl>
+        )}
         {reason && <p className="verdict-reason">{reason}</p>}
         {first && (
           <p className="verdict-detail">
@@ -63,7 +89,7 @@ export function VerdictOverlay({ outcome, shownId, gates, fieldLabels, timeZone,
               : t('verdict.firstAdmission', { time: formatTime(first.at, timeZone) })}
           </p>
         )}
-        {verdict.missing_answers && verdict.missing_answers.length > 0 && (
+        {!asking && verdict.missing_answers && verdict.missing_answers.length > 0 && (
           <p className="verdict-detail">
             {t('verdict.missing', {
               fields: verdict.missing_answers.map((id) => fieldLabels[id] ?? id).join(', '),
@@ -83,16 +109,31 @@ export function VerdictOverlay({ outcome, shownId, gates, fieldLabels, timeZone,
             {undoing ? t('common.working') : t('verdict.undo')}
           </button>
         )}
-        <p className="verdict-hint">{t('verdict.dismiss')}</p>
+        {asking && questions ? (
+          <GateQuestions outcome={outcome} onOutcome={questions.onOutcome} onError={questions.onError} onCancel={onDismiss} />
+        ) : (
+          <p className="verdict-hint">{t('verdict.dismiss')}</p>
+        )}
       </div>
-      <div
-        key={shownId}
-        className="verdict-countdown"
-        data-duration={verdictDurationMs(family)}
-        aria-hidden="true"
-      />
+      {!asking && (
+        <div
+          key={shownId}
+          className="verdict-countdown"
+          data-duration={verdictDurationMs(family)}
+          aria-hidden="true"
+        />
+      )}
     </div>
   );
+}
+
+/** An answer as the volunteer reads it: choice labels, yes or no for a box. */
+function answerText(t: TFunction, { field, value }: ShownAnswer): string {
+  const label = (id: JsonValue) => field.choices?.find((choice) => choice.id === id)?.label ?? String(id);
+  if (typeof value === 'boolean') return t(value ? 'verdict.yes' : 'verdict.no');
+  if (Array.isArray(value)) return value.map(label).join(', ');
+  if (field.kind === 'single_choice') return label(value);
+  return value === null ? '' : String(value);
 }
 
 /**

@@ -1,0 +1,69 @@
+//! The server's database pool against a connection handed back inside a transaction.
+//!
+//! sqlx 0.8.6 sends `BEGIN` before it records that a transaction is open: a request cancelled in
+//! between (a kiosk hanging up, a timeout) gives its connection back to the pool inside a
+//! transaction sqlx does not know of, and the next requests' writes never commit
+//! (transact-rs/sqlx#4393). The test makes that state directly (a `BEGIN` sqlx does not track)
+//! and checks that the server's pool closes such a connection (`PgStore::connect_with`).
+
+mod support;
+
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{Executor, PgPool};
+use sync_server::store::pg::PgStore;
+use support::TestDb;
+
+/// Leaves `pool`'s connection inside an untracked transaction, then writes a row through the
+/// pool: answers whether another connection sees the row.
+async fn write_after_leaked_begin(pool: &PgPool, observer: &PgPool, round: i32) -> bool {
+    {
+        let mut conn = pool.acquire().await.unwrap();
+        conn.execute("begin").await.unwrap();
+        // Dropped: back to the pool, as a cancelled `Pool::begin` leaves it.
+    }
+    let written = sqlx::query("insert into pool_probe (round) values ($1)")
+        .bind(round)
+        .execute(pool)
+        .await;
+    let seen: bool = sqlx::query_scalar("select exists (select 1 from pool_probe where round = $1)")
+        .bind(round)
+        .fetch_one(observer)
+        .await
+        .unwrap();
+    written.is_ok() && seen
+}
+
+#[tokio::test]
+async fn a_connection_left_inside_a_transaction_is_closed_and_no_later_write_is_lost() {
+    let db = TestDb::new().await;
+    let observer = PgPool::connect(&db.url).await.unwrap();
+    sqlx::query("create table pool_probe (round integer not null)")
+        .execute(&observer)
+        .await
+        .unwrap();
+
+    // A plain sqlx pool of one connection hands the connection on: the write is lost.
+    let plain = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&db.url)
+        .await
+        .unwrap();
+    assert!(
+        !write_after_leaked_begin(&plain, &observer, 0).await,
+        "a plain pool no longer hands on a connection inside a transaction (is sqlx fixed?)"
+    );
+    plain.close().await;
+
+    // The server's pool closes it instead: every write after it commits.
+    let store = PgStore::connect_with(&db.url, 1).await.unwrap();
+    for round in 1..=5 {
+        assert!(
+            write_after_leaked_begin(store.pool(), &observer, round).await,
+            "round {round}: a write after a leaked transaction was lost"
+        );
+    }
+
+    store.pool().close().await;
+    observer.close().await;
+    db.drop_db().await;
+}
