@@ -402,14 +402,14 @@ describe('the gate, verdict by verdict', () => {
     await questions.getByRole('button', { name: 'Answer and admit' }).click();
     await questions.getByText('This must be accepted.').waitFor();
     assert.equal((await fakeCalls(page, 'answer_questions')).length, 0);
-    await screenshot(page, '38-gate-questions');
+    await screenshot(page, '37b-gate-questions');
 
     await consent.check();
     await questions.getByRole('button', { name: 'Answer and admit' }).click();
     await waitForVerdict(page, 'admitted');
     // The VIP lounge shows the guest's diet.
     assert.match(await verdict(page).innerText(), /Diet\s*Vegetarian/);
-    await screenshot(page, '38a-verdict-admitted-after-questions');
+    await screenshot(page, '37c-verdict-admitted-after-questions');
     assert.deepEqual((await fakeCalls(page, 'answer_questions')).at(-1), {
       ticketId: 'ticket-990',
       answers: { photo_consent: true },
