@@ -1764,7 +1764,11 @@ mod tests {
     #[test]
     fn gate_answers_are_required_cleaned_and_limited_to_the_questions_asked() {
         let form = fixture();
-        let asked = ["consent".to_owned(), "diet_other".to_owned(), "age".to_owned()];
+        let asked = [
+            "consent".to_owned(),
+            "diet_other".to_owned(),
+            "age".to_owned(),
+        ];
         let cleaned = validate_gate_answers(
             &form,
             &asked,

@@ -448,9 +448,7 @@ async fn check_gate<S: Store>(store: &S, event_id: EventId, gate: &Gate) -> Resu
 /// A gate's list of form field ids, checked and without repeats (`what` names it in errors).
 fn field_ids(what: &str, fields: &[String]) -> Result<Vec<String>, ApiError> {
     if fields.len() > MAX_GATE_FIELDS {
-        return Err(invalid(format!(
-            "{what}: at most {MAX_GATE_FIELDS} fields"
-        )));
+        return Err(invalid(format!("{what}: at most {MAX_GATE_FIELDS} fields")));
     }
     let mut ids: Vec<String> = Vec::new();
     for field in fields {

@@ -10,8 +10,8 @@ mod support;
 
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Executor, PgPool};
-use sync_server::store::pg::PgStore;
 use support::TestDb;
+use sync_server::store::pg::PgStore;
 
 /// Leaves `pool`'s connection inside an untracked transaction, then writes a row through the
 /// pool: answers whether another connection sees the row.
@@ -25,11 +25,12 @@ async fn write_after_leaked_begin(pool: &PgPool, observer: &PgPool, round: i32) 
         .bind(round)
         .execute(pool)
         .await;
-    let seen: bool = sqlx::query_scalar("select exists (select 1 from pool_probe where round = $1)")
-        .bind(round)
-        .fetch_one(observer)
-        .await
-        .unwrap();
+    let seen: bool =
+        sqlx::query_scalar("select exists (select 1 from pool_probe where round = $1)")
+            .bind(round)
+            .fetch_one(observer)
+            .await
+            .unwrap();
     written.is_ok() && seen
 }
 

@@ -395,6 +395,11 @@ describe('the kiosk window at a gate, against the real server', { timeout: 300_0
       `the admission is on the server:\n${checkIns.slice(-600)}`,
     );
     await driver.waitGone('.verdict', 10_000);
+    // Back to the coordinator screen, where the next test begins.
+    await driver.click(button('Coordinator'));
+    await driver.fill('#coordinator-pin', '1357');
+    await driver.click(button('Open'));
+    await driver.waitFor(button('Enter kiosk mode'), 20_000);
   });
 
   it('goes full screen in kiosk mode, refuses to close, and leaves only with the coordinator PIN', { timeout: 90_000 }, async (t) => {

@@ -721,10 +721,18 @@ fn a_gate_that_needs_answers_asks_them_keeps_them_and_then_admits() {
         .import_package(&f.package(&f.snapshot, 1).to_bytes())
         .unwrap();
     kiosk.select_gate(workshop).unwrap();
-    let grace = f.snapshot.tickets.iter().find(|t| t.code == "SECRET-CODE-1").unwrap().clone();
+    let grace = f
+        .snapshot
+        .tickets
+        .iter()
+        .find(|t| t.code == "SECRET-CODE-1")
+        .unwrap()
+        .clone();
 
     // The scan stops at the questions, and names them as the form defines them.
-    let asked = kiosk.scan(grace.code.as_bytes(), ScanSource::Wedge).unwrap();
+    let asked = kiosk
+        .scan(grace.code.as_bytes(), ScanSource::Wedge)
+        .unwrap();
     assert_eq!(asked.verdict.code, VerdictCode::NeedsAnswers);
     assert_eq!(asked.verdict.missing_answers, ["consent", "diet"]);
     let labels: Vec<&str> = asked.questions.iter().map(|q| q.label.as_str()).collect();
@@ -742,8 +750,11 @@ fn a_gate_that_needs_answers_asks_them_keeps_them_and_then_admits() {
         .unwrap_err()
         .to_ui();
     assert_eq!(refused.kind, ErrorKind::Fields);
-    let codes: Vec<(&str, FieldErrorCode)> =
-        refused.fields.iter().map(|e| (e.field.as_str(), e.code)).collect();
+    let codes: Vec<(&str, FieldErrorCode)> = refused
+        .fields
+        .iter()
+        .map(|e| (e.field.as_str(), e.code))
+        .collect();
     assert_eq!(
         codes,
         [
@@ -762,12 +773,22 @@ fn a_gate_that_needs_answers_asks_them_keeps_them_and_then_admits() {
             ScanSource::Wedge,
         )
         .unwrap();
-    assert_eq!(admitted.verdict.code, VerdictCode::Admitted, "{:?}", admitted.verdict);
+    assert_eq!(
+        admitted.verdict.code,
+        VerdictCode::Admitted,
+        "{:?}",
+        admitted.verdict
+    );
     assert!(admitted.questions.is_empty());
     let store = kiosk.store().unwrap();
     let pending = store.lock().unwrap().pending_changes(1000).unwrap();
     let bodies: Vec<ChangeBody> = pending.iter().map(|c| c.body().unwrap()).collect();
-    let [.., ChangeBody::AttendeeEdit(edit), ChangeBody::CheckIn(check_in)] = &bodies[..] else {
+    let [
+        ..,
+        ChangeBody::AttendeeEdit(edit),
+        ChangeBody::CheckIn(check_in),
+    ] = &bodies[..]
+    else {
         panic!("an edit then a check-in: {bodies:?}")
     };
     assert_eq!(edit.attendee_id, grace.attendee_id);
@@ -783,14 +804,24 @@ fn a_gate_that_needs_answers_asks_them_keeps_them_and_then_admits() {
             ("answers.diet", &json!("vegan"), true)
         ]
     );
-    assert_eq!((check_in.ticket_id, check_in.found_by), (grace.id, FoundBy::Code));
+    assert_eq!(
+        (check_in.ticket_id, check_in.found_by),
+        (grace.id, FoundBy::Code)
+    );
 
     // The answers stay with the guest, even after a package that does not hold them yet.
     kiosk
         .import_package(&f.package(&f.snapshot, 2).to_bytes())
         .unwrap();
-    let again = kiosk.scan(grace.code.as_bytes(), ScanSource::Wedge).unwrap();
-    assert_eq!(again.verdict.code, VerdictCode::Admitted, "{:?}", again.verdict);
+    let again = kiosk
+        .scan(grace.code.as_bytes(), ScanSource::Wedge)
+        .unwrap();
+    assert_eq!(
+        again.verdict.code,
+        VerdictCode::Admitted,
+        "{:?}",
+        again.verdict
+    );
     // The gate shows the diet (the company was never answered: not shown).
     let shown: Vec<(&str, &serde_json::Value)> = again
         .answers
@@ -798,13 +829,27 @@ fn a_gate_that_needs_answers_asks_them_keeps_them_and_then_admits() {
         .map(|a| (a.field.label.as_str(), &a.value))
         .collect();
     assert_eq!(shown, [("Diet", &json!("vegan"))]);
-    let kept = store.lock().unwrap().attendee(grace.attendee_id).unwrap().unwrap();
+    let kept = store
+        .lock()
+        .unwrap()
+        .attendee(grace.attendee_id)
+        .unwrap()
+        .unwrap();
     assert_eq!(kept.answers.get("diet"), Some(&json!("vegan")));
-    assert_eq!(kept.first_name, "Grace", "the rest of the guest is the package's");
+    assert_eq!(
+        kept.first_name, "Grace",
+        "the rest of the guest is the package's"
+    );
 
     // Another kiosk's answers for the next guest arrive with a sync: no questions for her here.
     // An older version of the same answer arriving later does not undo the newer one.
-    let katherine = f.snapshot.tickets.iter().find(|t| t.code == "SECRET-CODE-2").unwrap().clone();
+    let katherine = f
+        .snapshot
+        .tickets
+        .iter()
+        .find(|t| t.code == "SECRET-CODE-2")
+        .unwrap()
+        .clone();
     let rng = &mut ChaCha20Rng::seed_from_u64(78);
     let other = DeviceId::new(T, rng);
     let edit = |diet: &str, wall: u64, seq: u64, rng: &mut ChaCha20Rng| {
@@ -832,15 +877,38 @@ fn a_gate_that_needs_answers_asks_them_keeps_them_and_then_admits() {
     for (pos, change) in [(1, newer), (2, older)] {
         let position = sync_protocol::wire::Cursor { tx: 1, pos };
         let page = [sync_protocol::wire::PullItem::DeviceChange { position, change }];
-        let applied = store.lock().unwrap().apply_pull_page(&page, position).unwrap();
+        let applied = store
+            .lock()
+            .unwrap()
+            .apply_pull_page(&page, position)
+            .unwrap();
         assert_eq!(applied.attendee_edits, 1);
     }
-    let answered = kiosk.scan(katherine.code.as_bytes(), ScanSource::Wedge).unwrap();
-    assert_eq!(answered.verdict.code, VerdictCode::Admitted, "{:?}", answered.verdict);
-    let katherine_now = store.lock().unwrap().attendee(katherine.attendee_id).unwrap().unwrap();
+    let answered = kiosk
+        .scan(katherine.code.as_bytes(), ScanSource::Wedge)
+        .unwrap();
+    assert_eq!(
+        answered.verdict.code,
+        VerdictCode::Admitted,
+        "{:?}",
+        answered.verdict
+    );
+    let katherine_now = store
+        .lock()
+        .unwrap()
+        .attendee(katherine.attendee_id)
+        .unwrap()
+        .unwrap();
     assert_eq!(katherine_now.answers.get("diet"), Some(&json!("vegan")));
 
     // A later edit here names the version it replaced.
-    let stamps = store.lock().unwrap().field_stamps(katherine.attendee_id).unwrap();
-    assert_eq!(stamps.get("answers.diet"), Some(&sync_protocol::hlc::Hlc::new(clock().as_u64(), 0)));
+    let stamps = store
+        .lock()
+        .unwrap()
+        .field_stamps(katherine.attendee_id)
+        .unwrap();
+    assert_eq!(
+        stamps.get("answers.diet"),
+        Some(&sync_protocol::hlc::Hlc::new(clock().as_u64(), 0))
+    );
 }

@@ -22,9 +22,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use sync_protocol::UnixMillis;
+use sync_protocol::changes::FoundBy;
 use sync_protocol::crypto::KdfParams;
 use sync_protocol::ids::{AttendeeId, CheckInId, GateId, TicketId};
-use sync_protocol::changes::FoundBy;
 use sync_protocol::model::{Answers, Direction, Gate};
 
 pub use error::{AppError, ErrorKind, UiError};
@@ -543,8 +543,7 @@ impl Kiosk {
         };
         // The questions to ask when the gate needs answers first, and the answers it shows,
         // with their fields from the event's form.
-        let form = if result.verdict.missing_answers.is_empty() && result.shown_answers.is_empty()
-        {
+        let form = if result.verdict.missing_answers.is_empty() && result.shown_answers.is_empty() {
             None
         } else {
             crate::walkin::current_form(&store)?
@@ -560,7 +559,12 @@ impl Kiosk {
             .shown_answers
             .into_iter()
             .filter(|_| settings.show_names)
-            .filter_map(|(id, value)| Some(ShownAnswer { field: field(&id)?, value }))
+            .filter_map(|(id, value)| {
+                Some(ShownAnswer {
+                    field: field(&id)?,
+                    value,
+                })
+            })
             .collect();
         drop(store);
         self.changed();

@@ -10,8 +10,8 @@ use sync_protocol::UnixMillis;
 use sync_protocol::changes::{Change, ChangeBody};
 use sync_protocol::crypto::{blind_index, seal};
 use sync_protocol::hlc::{DEFAULT_MAX_DRIFT_MS, Hlc, HlcClock};
-use sync_protocol::merge::ChangeMeta;
 use sync_protocol::ids::{ChangeId, CheckInId, DeviceId, TicketId};
+use sync_protocol::merge::ChangeMeta;
 use sync_protocol::ticket_code::TicketCode;
 use sync_protocol::verdict::CheckInFact;
 

@@ -56,7 +56,12 @@ pub(super) fn apply_edit(
         params![
             key,
             edit.attendee_id.to_bytes(),
-            seal(sealing, &mut OsRng, &plain, &row_aad("attendee_edits", &key))
+            seal(
+                sealing,
+                &mut OsRng,
+                &plain,
+                &row_aad("attendee_edits", &key)
+            )
         ],
     )?;
     if added == 0 {
@@ -166,7 +171,9 @@ fn read_attendee(
         id: hex(&key),
     };
     let plain = open(sealing, &sealed, &row_aad("attendees", &key)).map_err(|_| damaged())?;
-    serde_json::from_slice(&plain).map(Some).map_err(|_| damaged())
+    serde_json::from_slice(&plain)
+        .map(Some)
+        .map_err(|_| damaged())
 }
 
 impl KioskStore {
@@ -200,7 +207,10 @@ impl KioskStore {
 
     /// The stamp of the version this kiosk holds of each edited field of an attendee (fields
     /// absent: the package's value).
-    pub fn field_stamps(&self, attendee_id: AttendeeId) -> Result<BTreeMap<String, Hlc>, StoreError> {
+    pub fn field_stamps(
+        &self,
+        attendee_id: AttendeeId,
+    ) -> Result<BTreeMap<String, Hlc>, StoreError> {
         let edits = stored_edits(&self.conn, &self.sealing, attendee_id)?;
         let mut state = MergeState::new(&[], std::iter::empty());
         for stored in &edits {

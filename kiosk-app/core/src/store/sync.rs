@@ -308,9 +308,16 @@ impl KioskStore {
                             }
                             ChangeBody::AttendeeEdit(e) => {
                                 let meta = ChangeMeta::from(change);
-                                if super::edits::apply_edit(&sp, &self.sealing, change.id, meta, &e)? {
+                                if super::edits::apply_edit(
+                                    &sp,
+                                    &self.sealing,
+                                    change.id,
+                                    meta,
+                                    &e,
+                                )? {
                                     applied.attendee_edits += 1;
-                                    applied.names_edited |= e.fields.keys().any(|f| !f.starts_with("answers."));
+                                    applied.names_edited |=
+                                        e.fields.keys().any(|f| !f.starts_with("answers."));
                                 }
                             }
                             ChangeBody::FailedScan(_) => {}

@@ -67,7 +67,9 @@ pub(crate) fn parse_cursor(tx: &str, pos: i64) -> Result<Cursor, StoreError> {
 async fn outside_transaction(conn: &mut sqlx::PgConnection) -> Result<bool, sqlx::Error> {
     use sqlx::{Executor, Row};
     // A query without arguments goes as a simple query.
-    let row = conn.fetch_one("select now() = statement_timestamp()").await?;
+    let row = conn
+        .fetch_one("select now() = statement_timestamp()")
+        .await?;
     let outside: bool = row.try_get(0)?;
     if !outside {
         tracing::warn!("a pooled connection was left inside a transaction; closing it");
