@@ -22,6 +22,7 @@ const COMMANDS: &[&str] = &[
     "walk_in_setup",
     "register_walk_in",
     "print_badge",
+    "reprint_badge",
     "check_coordinator_pin",
     "outbox",
     "retry_parked",

@@ -295,6 +295,7 @@ fn main() {
         check_ins: vec![],
         certificates: vec![],
         revoked_devices: vec![],
+        printed_badges: vec![],
     };
     let file = seal_package(
         PackageMeta {

@@ -25,16 +25,18 @@ pub enum ChangeKind {
     CheckInAnnulment,
     WalkIn,
     AttendeeEdit,
+    BadgePrint,
 }
 
 impl ChangeKind {
     /// Every kind, for tables and tests.
-    pub const ALL: [ChangeKind; 5] = [
+    pub const ALL: [ChangeKind; 6] = [
         ChangeKind::CheckIn,
         ChangeKind::FailedScan,
         ChangeKind::CheckInAnnulment,
         ChangeKind::WalkIn,
         ChangeKind::AttendeeEdit,
+        ChangeKind::BadgePrint,
     ];
 
     /// The schema version this build writes for the kind.
@@ -50,6 +52,7 @@ impl ChangeKind {
             ChangeKind::CheckInAnnulment => "check_in_annulment",
             ChangeKind::WalkIn => "walk_in",
             ChangeKind::AttendeeEdit => "attendee_edit",
+            ChangeKind::BadgePrint => "badge_print",
         }
     }
 
@@ -202,6 +205,20 @@ pub struct AttendeeEdit {
     pub fields: BTreeMap<String, FieldEdit>,
 }
 
+/// A guest's badge sent to the printer: at an admission (the gate prints badges) or again by a
+/// coordinator. The print log that keeps "first badge only" from printing twice, on every kiosk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BadgePrint {
+    pub ticket_id: TicketId,
+    pub gate_id: GateId,
+    /// The admission that printed it (`None` for a coordinator's reprint).
+    pub check_in_id: Option<CheckInId>,
+    /// A coordinator printed it again on purpose.
+    pub reprint: bool,
+    /// The kiosk's wall clock when it printed, for display.
+    pub printed_at: UnixMillis,
+}
+
 /// A parsed change payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChangeBody {
@@ -210,6 +227,7 @@ pub enum ChangeBody {
     CheckInAnnulment(CheckInAnnulment),
     WalkIn(WalkIn),
     AttendeeEdit(AttendeeEdit),
+    BadgePrint(BadgePrint),
 }
 
 impl ChangeBody {
@@ -221,6 +239,7 @@ impl ChangeBody {
             ChangeBody::CheckInAnnulment(_) => ChangeKind::CheckInAnnulment,
             ChangeBody::WalkIn(_) => ChangeKind::WalkIn,
             ChangeBody::AttendeeEdit(_) => ChangeKind::AttendeeEdit,
+            ChangeBody::BadgePrint(_) => ChangeKind::BadgePrint,
         }
     }
 
@@ -232,6 +251,7 @@ impl ChangeBody {
             ChangeBody::CheckInAnnulment(a) => a.ticket_id.to_string(),
             ChangeBody::WalkIn(w) => w.attendee.id.to_string(),
             ChangeBody::AttendeeEdit(e) => e.attendee_id.to_string(),
+            ChangeBody::BadgePrint(p) => p.ticket_id.to_string(),
         }
     }
 
@@ -242,6 +262,7 @@ impl ChangeBody {
             ChangeBody::CheckInAnnulment(a) => serde_json::to_value(a),
             ChangeBody::WalkIn(w) => serde_json::to_value(w),
             ChangeBody::AttendeeEdit(e) => serde_json::to_value(e),
+            ChangeBody::BadgePrint(p) => serde_json::to_value(p),
         };
         value.expect("protocol types always serialize")
     }
@@ -373,6 +394,7 @@ impl Change {
             }
             ChangeKind::WalkIn => ChangeBody::WalkIn(parse(kind, &self.payload)?),
             ChangeKind::AttendeeEdit => ChangeBody::AttendeeEdit(parse(kind, &self.payload)?),
+            ChangeKind::BadgePrint => ChangeBody::BadgePrint(parse(kind, &self.payload)?),
         };
         // What a kiosk writes about a person stays within the limits every side checks.
         let limited = match &body {

@@ -334,6 +334,8 @@ pub struct MergeState {
     statuses: BTreeMap<TicketId, BTreeSet<(Hlc, TicketStatus)>>,
     edits: BTreeMap<AttendeeId, BTreeMap<String, BTreeSet<FieldVersion>>>,
     walk_ins: BTreeMap<AttendeeId, WalkInRecord>,
+    /// Tickets whose badge was printed (a set: the order of prints does not matter).
+    printed_badges: BTreeSet<TicketId>,
 }
 
 impl MergeState {
@@ -377,7 +379,13 @@ impl MergeState {
                 walk_in: walk_in.clone(),
             }),
             ChangeBody::AttendeeEdit(edit) => self.add_edit(meta, edit),
+            ChangeBody::BadgePrint(print) => self.printed_badges.insert(print.ticket_id),
         }
+    }
+
+    /// Whether some change printed the badge of `ticket`.
+    pub fn badge_printed(&self, ticket: TicketId) -> bool {
+        self.printed_badges.contains(&ticket)
     }
 
     /// Applies a ticket status change from the server. Returns whether the state changed.
@@ -907,6 +915,7 @@ mod tests {
                 reentry,
                 required_answers: Vec::new(),
                 show_answers: vec![],
+                print_badge: Default::default(),
             })
             .collect()
     }

@@ -72,6 +72,58 @@ pub enum Reentry {
     Always,
 }
 
+/// When a gate prints the guest's badge as it admits them.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BadgePrinting {
+    /// The gate prints nothing (badges come from the desk or the post).
+    #[default]
+    Never,
+    /// Only at the guest's first badge: not again once any kiosk has printed theirs.
+    First,
+    /// At every admission (a day badge, a wristband).
+    Every,
+}
+
+impl BadgePrinting {
+    /// Every value, for tables and option lists.
+    pub const ALL: [BadgePrinting; 3] = [
+        BadgePrinting::Never,
+        BadgePrinting::First,
+        BadgePrinting::Every,
+    ];
+
+    /// Whether this is [`BadgePrinting::Never`] (left out of the wire form).
+    pub fn is_never(&self) -> bool {
+        *self == BadgePrinting::Never
+    }
+
+    /// The name stored and shown: `never`, `first` or `every`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BadgePrinting::Never => "never",
+            BadgePrinting::First => "first",
+            BadgePrinting::Every => "every",
+        }
+    }
+
+    /// The value named `s` (`None` for any other text).
+    pub fn parse(s: &str) -> Option<BadgePrinting> {
+        Self::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+
+    /// Whether an admission prints a badge, given whether one was printed already.
+    pub fn prints(self, printed_before: bool) -> bool {
+        match self {
+            BadgePrinting::Never => false,
+            BadgePrinting::First => !printed_before,
+            BadgePrinting::Every => true,
+        }
+    }
+}
+
 /// A gate: one check-in list with its rules.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -91,6 +143,10 @@ pub struct Gate {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[cfg_attr(feature = "ts", ts(as = "Option<Vec<String>>", optional))]
     pub show_answers: Vec<String>,
+    /// Whether the gate prints the guest's badge when it admits them.
+    #[serde(default, skip_serializing_if = "BadgePrinting::is_never")]
+    #[cfg_attr(feature = "ts", ts(as = "Option<BadgePrinting>", optional))]
+    pub print_badge: BadgePrinting,
 }
 
 impl Gate {

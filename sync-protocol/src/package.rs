@@ -77,6 +77,10 @@ pub struct PackageSnapshot {
     pub certificates: Vec<Signed<DeviceCertificate>>,
     /// Devices whose certificates and signed badges are no longer accepted.
     pub revoked_devices: Vec<DeviceId>,
+    /// Tickets whose badge some kiosk has printed, so a gate printing the first badge only does
+    /// not print it again at a kiosk that joins late.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub printed_badges: Vec<TicketId>,
 }
 
 /// The change from one snapshot to the next. Small tables (event, ticket types, gates, forms,
@@ -95,6 +99,9 @@ pub struct PackageDelta {
     pub remove_tickets: Vec<TicketId>,
     pub upsert_check_ins: Vec<KnownCheckIn>,
     pub remove_check_ins: Vec<CheckInId>,
+    /// Tickets whose badge was printed since the base (a print is never taken back).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub add_printed_badges: Vec<TicketId>,
 }
 
 /// A package body: `{"kind": "full" | "delta", ...the snapshot's or delta's fields}`.
@@ -184,6 +191,8 @@ impl PackageSnapshot {
         self.certificates.dedup();
         self.revoked_devices.sort();
         self.revoked_devices.dedup();
+        self.printed_badges.sort();
+        self.printed_badges.dedup();
     }
 }
 
@@ -211,6 +220,12 @@ pub fn diff(old: &PackageSnapshot, new: &PackageSnapshot) -> PackageDelta {
         remove_tickets,
         upsert_check_ins,
         remove_check_ins,
+        add_printed_badges: new
+            .printed_badges
+            .iter()
+            .filter(|t| old.printed_badges.binary_search(t).is_err())
+            .copied()
+            .collect(),
     }
 }
 
@@ -261,6 +276,12 @@ pub fn apply_delta(base: &PackageSnapshot, delta: &PackageDelta) -> PackageSnaps
         ),
         certificates: delta.certificates.clone(),
         revoked_devices: delta.revoked_devices.clone(),
+        printed_badges: base
+            .printed_badges
+            .iter()
+            .chain(&delta.add_printed_badges)
+            .copied()
+            .collect(),
     };
     next.normalize();
     next
@@ -574,6 +595,7 @@ mod tests {
             reentry: Reentry::AfterExit,
             required_answers: vec![],
             show_answers: vec![],
+            print_badge: Default::default(),
         };
         let mut snapshot = PackageSnapshot {
             event,
@@ -585,6 +607,7 @@ mod tests {
             check_ins: vec![],
             certificates: vec![],
             revoked_devices: vec![],
+            printed_badges: vec![],
         };
         for i in 0..tickets {
             let attendee = Attendee {
@@ -605,6 +628,8 @@ mod tests {
             });
             snapshot.attendees.push(attendee);
         }
+        // Every third guest has had their badge printed.
+        snapshot.printed_badges = snapshot.tickets.iter().step_by(3).map(|t| t.id).collect();
         snapshot.normalize();
         snapshot
     }
@@ -831,8 +856,14 @@ mod tests {
                 .chain(extra.tickets.iter().cloned())
                 .collect();
             new.attendees.extend(extra.attendees.iter().cloned());
+            // Badges printed since: a print is never taken back, so the old ones stay.
+            new.printed_badges = old.printed_badges.iter().copied()
+                .chain(new.tickets.iter().zip(&revoke).filter(|(_, r)| **r).map(|(t, _)| t.id))
+                .collect();
             new.normalize();
-            prop_assert_eq!(apply_delta(&old, &diff(&old, &new)), new);
+            let delta = diff(&old, &new);
+            prop_assert!(delta.add_printed_badges.iter().all(|t| !old.printed_badges.contains(t)));
+            prop_assert_eq!(apply_delta(&old, &delta), new);
         }
     }
 }

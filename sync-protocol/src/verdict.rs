@@ -471,6 +471,7 @@ mod tests {
             reentry,
             required_answers: Vec::new(),
             show_answers: vec![],
+            print_badge: Default::default(),
         }
     }
 

@@ -16,7 +16,9 @@ use sync_protocol::crypto::SecretKey;
 use sync_protocol::forms::{Form, validate_definition};
 use sync_protocol::hlc::Hlc;
 use sync_protocol::ids::{EventId, FormId, GateId, TicketId, TicketTypeId};
-use sync_protocol::model::{Event, Gate, GateMode, Reentry, TicketStatus, TicketType};
+use sync_protocol::model::{
+    BadgePrinting, Event, Gate, GateMode, Reentry, TicketStatus, TicketType,
+};
 use sync_protocol::ticket_code::{CodeClaims, issue_server_code};
 use sync_protocol::wire::{EnrolmentInvite, ErrorBody, ErrorCode};
 
@@ -397,6 +399,9 @@ pub struct NewGate {
     /// Form field ids whose answers the verdict screen shows here.
     #[serde(default)]
     pub show_answers: Vec<String>,
+    /// Whether the gate prints the guest's badge as it admits them (default: never).
+    #[serde(default)]
+    pub print_badge: BadgePrinting,
 }
 
 /// Changes to a gate; absent fields stay.
@@ -409,6 +414,7 @@ pub struct GatePatch {
     pub allowed_ticket_types: Option<Vec<TicketTypeId>>,
     pub required_answers: Option<Vec<String>>,
     pub show_answers: Option<Vec<String>>,
+    pub print_badge: Option<BadgePrinting>,
 }
 
 /// Whether `id` is a form field id: 1 to 64 characters of `[a-z0-9_]`.
@@ -442,6 +448,7 @@ async fn check_gate<S: Store>(store: &S, event_id: EventId, gate: &Gate) -> Resu
         reentry: gate.reentry,
         required_answers: field_ids("required_answers", &gate.required_answers)?,
         show_answers: field_ids("show_answers", &gate.show_answers)?,
+        print_badge: gate.print_badge,
     })
 }
 
@@ -483,6 +490,7 @@ pub async fn create_gate<S: Store>(
         reentry: new.reentry,
         required_answers: new.required_answers,
         show_answers: new.show_answers,
+        print_badge: new.print_badge,
     };
     let gate = check_gate(store, event_id, &gate).await?;
     let audit = who.entry(
@@ -522,6 +530,7 @@ pub async fn update_gate<S: Store>(
         reentry: patch.reentry.unwrap_or(old.reentry),
         required_answers: patch.required_answers.unwrap_or(old.required_answers),
         show_answers: patch.show_answers.unwrap_or(old.show_answers),
+        print_badge: patch.print_badge.unwrap_or(old.print_badge),
     };
     let gate = check_gate(store, event_id, &gate).await?;
     store.update_gate(event_id, &gate, &audit).await?;

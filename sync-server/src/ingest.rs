@@ -3,7 +3,8 @@
 //! When a push has stored changes as new and accepted, the filer ([`crate::filer`]) files their
 //! effects from the feed (`store::pg::ingest` does the SQL): check-ins and failed scans become
 //! rows of `check_ins`, annulments mark their check-in, walk-ins become an attendee and a ticket, attendee edits are
-//! kept version by version in `attendee_edits` and the attendee row takes the winning values.
+//! kept version by version in `attendee_edits` and the attendee row takes the winning values;
+//! badge prints go to `badge_prints`, the print log.
 //! Then the merge rules of [`sync_protocol::merge`] run over the facts of the tickets and
 //! attendees the batch touched, and the conflicts they report are stored once each under their
 //! deterministic id. This module holds the decisions (what a batch contains, which annulments
@@ -23,8 +24,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use sync_protocol::changes::{
-    AttendeeEdit, Change, ChangeBody, CheckIn, CheckInAnnulment, FailedScan, FieldEdit, FoundBy,
-    WalkIn,
+    AttendeeEdit, BadgePrint, Change, ChangeBody, CheckIn, CheckInAnnulment, FailedScan, FieldEdit,
+    FoundBy, WalkIn,
 };
 use sync_protocol::hlc::Hlc;
 use sync_protocol::ids::{AttendeeId, CheckInId, DeviceId, GateId, TicketId};
@@ -67,6 +68,7 @@ pub struct Batch {
     pub annulments: Vec<(ChangeMeta, CheckInAnnulment)>,
     pub walk_ins: Vec<(ChangeMeta, u64, WalkIn)>,
     pub edits: Vec<(ChangeMeta, u64, AttendeeEdit)>,
+    pub prints: Vec<(ChangeMeta, u64, BadgePrint)>,
 }
 
 impl Batch {
@@ -81,6 +83,7 @@ impl Batch {
                 ChangeBody::CheckInAnnulment(a) => batch.annulments.push((meta, a)),
                 ChangeBody::WalkIn(w) => batch.walk_ins.push((meta, change.seq, w)),
                 ChangeBody::AttendeeEdit(e) => batch.edits.push((meta, change.seq, e)),
+                ChangeBody::BadgePrint(p) => batch.prints.push((meta, change.seq, p)),
             }
         }
         batch
@@ -92,6 +95,7 @@ impl Batch {
             && self.annulments.is_empty()
             && self.walk_ins.is_empty()
             && self.edits.is_empty()
+            && self.prints.is_empty()
     }
 }
 
@@ -130,6 +134,7 @@ pub fn gate_rule(id: GateId, reentry: Reentry) -> Gate {
         reentry,
         required_answers: Vec::new(),
         show_answers: vec![],
+        print_badge: Default::default(),
     }
 }
 

@@ -80,6 +80,7 @@ pub fn snapshot_from_rows(rows: &mut PackageRows) -> PackageSnapshot {
         check_ins: known_check_ins(std::mem::take(&mut rows.check_ins), &rows.annulments),
         certificates: std::mem::take(&mut rows.certificates),
         revoked_devices: std::mem::take(&mut rows.revoked_devices),
+        printed_badges: std::mem::take(&mut rows.printed_badges),
     };
     snapshot.normalize();
     snapshot

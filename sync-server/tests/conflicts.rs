@@ -1490,3 +1490,86 @@ async fn conflicts_follow_the_facts_whatever_order_they_arrive_in() {
     app.stop().await;
     db.drop_db().await;
 }
+
+/// A badge printed at an admission and a coordinator's reprint are filed into the print log
+/// (once, however often they are pushed), exported, and listed in the next package so every
+/// kiosk's "first badge only" gate knows the badge exists.
+#[tokio::test]
+async fn badge_prints_are_filed_once_exported_and_carried_by_the_package() {
+    use sync_protocol::changes::BadgePrint;
+    use sync_server::store::PackageStore;
+    let (db, app) = app().await;
+    let venue = Venue::new(&app).await;
+    let gate = venue.gate(&app, "North, hall 2", "always").await;
+    let (_, printed) = venue
+        .attendee(&app, "Ida", "Pfeiffer", None, "valid", Hlc::ZERO)
+        .await;
+    let (_, other) = venue
+        .attendee(&app, "Ole", "Rømer", None, "valid", Hlc::ZERO)
+        .await;
+    let mut kiosk = app.enrol(venue.event).await;
+    let coordinator = app.staff("cora", Role::Coordinator).await;
+    let admission = change(&mut kiosk, admit(printed, gate, Direction::Entry), 0);
+    let check_in: CheckInId = check_in_id(&admission).parse().unwrap();
+    let print = |check_in_id, reprint| {
+        ChangeBody::BadgePrint(BadgePrint {
+            ticket_id: printed,
+            gate_id: gate,
+            check_in_id,
+            reprint,
+            printed_at: T0,
+        })
+    };
+    let changes = vec![
+        admission,
+        change(&mut kiosk, print(Some(check_in), false), 1),
+        change(&mut kiosk, admit(other, gate, Direction::Entry), 2),
+        change(&mut kiosk, print(None, true), 60_000),
+    ];
+    push(&app, &kiosk, &changes).await;
+    // Pushed again (a retry after a lost answer): duplicates, nothing filed twice.
+    push(&app, &kiosk, &changes).await;
+
+    let start = std::time::Instant::now();
+    let csv = loop {
+        let csv = get_text(&app, &coordinator, venue.event, "export/badge-prints.csv").await;
+        if csv.lines().count() == 3 && !app.filer_behind(venue.event).await {
+            break csv;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "the prints are not filed: {csv}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(
+        lines[0].starts_with(
+            "ticket_id,attendee_id,attendee_name,gate_id,gate_name,check_in_id,reprint,printed_at"
+        ),
+        "{csv}"
+    );
+    assert!(lines[1].starts_with(&printed.to_string()), "{csv}");
+    assert!(lines[1].contains("Ida Pfeiffer"), "{csv}");
+    assert!(lines[1].contains("\"North, hall 2\""), "{csv}");
+    assert!(lines[1].contains(&format!("{check_in},false,")), "{csv}");
+    assert!(
+        lines[2].contains(",,true,"),
+        "a reprint names no admission: {csv}"
+    );
+    assert!(csv.contains("2026-09-21T"), "{csv}");
+    assert_eq!(
+        scalar_i64(
+            &app,
+            "select count(*) from badge_prints where event_id = $1",
+            venue.event.as_uuid()
+        )
+        .await,
+        2
+    );
+
+    let rows = app.store.package_rows(venue.event).await.unwrap();
+    assert_eq!(rows.printed_badges, vec![printed]);
+    app.stop().await;
+    db.drop_db().await;
+}

@@ -96,6 +96,7 @@ async fn seed(app: &TestApp, event_id: EventId, n: usize) -> Seeded {
             reentry: Reentry::AfterExit,
             required_answers: vec![],
             show_answers: vec![],
+            print_badge: Default::default(),
         },
         Gate {
             id: GateId::new(T0, rng_ref),
@@ -105,6 +106,7 @@ async fn seed(app: &TestApp, event_id: EventId, n: usize) -> Seeded {
             reentry: Reentry::Never,
             required_answers: vec!["consent".into()],
             show_answers: vec![],
+            print_badge: Default::default(),
         },
     ];
     for g in &gates {
@@ -189,6 +191,7 @@ async fn seed(app: &TestApp, event_id: EventId, n: usize) -> Seeded {
             check_ins: vec![],
             certificates: vec![],
             revoked_devices: vec![],
+            printed_badges: vec![],
         },
         rng,
     }

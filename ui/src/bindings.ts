@@ -45,11 +45,17 @@ required_answers: Array<string>,
  * Form field ids whose answers the verdict screen shows here (a diet at the dinner gate, a
  * T-shirt size at the swag desk).
  */
-show_answers?: Array<string>, };
+show_answers?: Array<string>, 
+/**
+ * Whether the gate prints the guest's badge when it admits them.
+ */
+print_badge?: BadgePrinting, };
 
 export type GateMode = "entry_only" | "exit_only" | "entry_and_exit";
 
 export type Reentry = "never" | "after_exit" | "always";
+
+export type BadgePrinting = "never" | "first" | "every";
 
 export type Direction = "entry" | "exit";
 
@@ -242,7 +248,12 @@ questions: Array<Field>,
  * The guest's answers the gate shows (its `show_answers`), with their fields; empty when
  * the settings hide names (answers are as personal).
  */
-answers: Array<ShownAnswer>, };
+answers: Array<ShownAnswer>, 
+/**
+ * The badge to print now: the gate prints at admission and this one is due (see the
+ * gate's `print_badge`); the print is in the print log already.
+ */
+badge: BadgeView | null, };
 
 export type ShownAnswer = { field: Field, value: JsonValue, };
 

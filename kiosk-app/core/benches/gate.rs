@@ -65,6 +65,7 @@ fn package(tickets: usize) -> (Vec<u8>, Identity, SecretKey, GateId) {
         reentry: Reentry::AfterExit,
         required_answers: vec![],
         show_answers: vec![],
+        print_badge: Default::default(),
     };
     let mut attendees = Vec::with_capacity(tickets);
     let mut all = Vec::with_capacity(tickets);
@@ -110,6 +111,7 @@ fn package(tickets: usize) -> (Vec<u8>, Identity, SecretKey, GateId) {
         check_ins: vec![],
         certificates: vec![certificate.clone()],
         revoked_devices: vec![],
+        printed_badges: vec![],
     };
     snapshot.normalize();
     let meta = PackageMeta {

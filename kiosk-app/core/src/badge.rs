@@ -13,6 +13,9 @@ pub enum BadgeError {
     TooLong(String),
 }
 
+/// The badge QR's smallest width, in the SVG's units (pixels at 96 dpi: about 8.5 cm).
+pub const BADGE_QR_PX: u32 = 320;
+
 /// A rendered badge QR.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BadgeQr {

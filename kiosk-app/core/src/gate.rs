@@ -13,7 +13,7 @@ use serde::Serialize;
 use sync_protocol::UnixMillis;
 use sync_protocol::certificate::CertificateSet;
 use sync_protocol::changes::{
-    ChangeBody, CheckIn, CheckInAnnulment, FailedScan, FoundBy, scanned_text,
+    BadgePrint, ChangeBody, CheckIn, CheckInAnnulment, FailedScan, FoundBy, scanned_text,
 };
 use sync_protocol::forms::{FieldError, FieldErrorCode, validate_gate_answers};
 use sync_protocol::ids::{CheckInId, GateId, TicketId};
@@ -70,6 +70,9 @@ pub struct ScanResult {
     /// The guest's answers to the fields the gate shows (`show_answers`), in the gate's order;
     /// fields not answered are left out.
     pub shown_answers: Vec<(String, serde_json::Value)>,
+    /// This admission prints the guest's badge (the gate's `print_badge`); the print is in the
+    /// print log already, so a badge is printed at most once by accident.
+    pub print_badge: bool,
 }
 
 /// A check-in this kiosk annulled.
@@ -368,6 +371,25 @@ fn judge(store: &mut KioskStore, found: Found, at: Judging) -> Result<ScanResult
         _ => None,
     };
     let change = store.record(&body, now)?;
+    let print_badge = match (&body, &attendee) {
+        (ChangeBody::CheckIn(c), Some(_)) if c.direction == Direction::Entry => {
+            let print = gate.print_badge.prints(store.badge_printed(c.ticket_id)?);
+            if print {
+                store.record(
+                    &ChangeBody::BadgePrint(BadgePrint {
+                        ticket_id: c.ticket_id,
+                        gate_id,
+                        check_in_id: Some(c.id),
+                        reprint: false,
+                        printed_at: now,
+                    }),
+                    now,
+                )?;
+            }
+            print
+        }
+        _ => false,
+    };
     let shown_answers = match &attendee {
         Some(a) => gate
             .show_answers
@@ -383,7 +405,32 @@ fn judge(store: &mut KioskStore, found: Found, at: Judging) -> Result<ScanResult
         attendee_name: attendee.map(|a| format!("{} {}", a.first_name, a.last_name)),
         check_in_id,
         seq: change.seq,
+        print_badge,
     })
+}
+
+/// A coordinator prints `ticket_id`'s badge again (the first print jammed, the badge was lost):
+/// recorded in the print log as a reprint at `gate_id`. Returns the print's outbox seq.
+pub fn reprint_badge(
+    store: &mut KioskStore,
+    ticket_id: TicketId,
+    gate_id: GateId,
+    now: UnixMillis,
+) -> Result<u64, GateError> {
+    if store.ticket_by_id(ticket_id)?.is_none() {
+        return Err(GateError::UnknownTicket(ticket_id));
+    }
+    let change = store.record(
+        &ChangeBody::BadgePrint(BadgePrint {
+            ticket_id,
+            gate_id,
+            check_in_id: None,
+            reprint: true,
+            printed_at: now,
+        }),
+        now,
+    )?;
+    Ok(change.seq)
 }
 
 /// Annuls this kiosk's check-in `check_in_id`, made at most [`ANNUL_WINDOW_MS`] before `now`

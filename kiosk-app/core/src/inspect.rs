@@ -148,6 +148,7 @@ mod tests {
             check_ins: vec![],
             certificates: vec![],
             revoked_devices: vec![],
+            printed_badges: vec![],
         };
         let meta = PackageMeta {
             event_id: event.id,

@@ -225,7 +225,7 @@ pub fn register(
         None => issue_device_code(identity.event_id, identity.device_id, &claims, &device_key),
     }
     .map_err(|e| WalkInError::Code(e.to_string()))?;
-    let badge: BadgeQr = render(code.as_str(), 320)?;
+    let badge: BadgeQr = render(code.as_str(), crate::badge::BADGE_QR_PX)?;
     let ticket = Ticket {
         id: ticket_id,
         attendee_id: attendee.id,

@@ -912,3 +912,162 @@ fn a_gate_that_needs_answers_asks_them_keeps_them_and_then_admits() {
         Some(&sync_protocol::hlc::Hlc::new(clock().as_u64(), 0))
     );
 }
+
+/// The fixture's gate set to print badges as `printing` says, before the package is made.
+fn printing_gate(f: &mut Fixture, printing: sync_protocol::model::BadgePrinting) {
+    f.snapshot.gates[0].print_badge = printing;
+    f.snapshot.normalize();
+}
+
+/// The last change as a badge print (panics on any other kind).
+fn last_print(kiosk: &Kiosk) -> sync_protocol::changes::BadgePrint {
+    match last_change(kiosk) {
+        sync_protocol::changes::ChangeBody::BadgePrint(p) => p,
+        other => panic!("the last change is not a print: {other:?}"),
+    }
+}
+
+#[test]
+fn a_first_badge_gate_prints_each_guest_once_and_a_coordinator_can_reprint() {
+    use sync_protocol::model::BadgePrinting;
+    let mut f = Fixture::new("app-print-first");
+    printing_gate(&mut f, BadgePrinting::First);
+    let kiosk = ready(&mut f);
+    let ada = f.snapshot.tickets[0].clone();
+    let grace = f.snapshot.tickets[1].clone();
+
+    let admitted = kiosk.scan(ada.code.as_bytes(), ScanSource::Wedge).unwrap();
+    assert_eq!(admitted.verdict.code, VerdictCode::Admitted);
+    let badge = admitted
+        .badge
+        .expect("the first admission prints the badge");
+    assert_eq!((badge.ticket_id, &badge.code), (ada.id, &ada.code));
+    assert_eq!(badge.ticket_type, "Day pass");
+    assert_eq!(badge.event_name, "Harbour Days");
+    assert!(!badge.attendee_name.is_empty());
+    assert!(badge.qr_svg.contains("<svg"));
+    let print = last_print(&kiosk);
+    assert_eq!(print.ticket_id, ada.id);
+    assert_eq!(print.gate_id, f.snapshot.gates[0].id);
+    assert_eq!(print.check_in_id, admitted.check_in_id);
+    assert!(!print.reprint);
+
+    // Refused scans, exits and later entries print nothing.
+    let refused = kiosk.scan(ada.code.as_bytes(), ScanSource::Wedge).unwrap();
+    assert_eq!(refused.verdict.code, VerdictCode::AlreadyUsed);
+    assert!(refused.badge.is_none());
+    kiosk.set_direction(Direction::Exit).unwrap();
+    assert!(
+        kiosk
+            .scan(ada.code.as_bytes(), ScanSource::Wedge)
+            .unwrap()
+            .badge
+            .is_none()
+    );
+    kiosk.set_direction(Direction::Entry).unwrap();
+    let back = kiosk.scan(ada.code.as_bytes(), ScanSource::Wedge).unwrap();
+    assert_eq!(back.verdict.code, VerdictCode::Admitted);
+    assert!(back.badge.is_none(), "a badge is printed once only");
+    // An undone admission that is scanned again does not print again either.
+    let first = kiosk
+        .scan(grace.code.as_bytes(), ScanSource::Wedge)
+        .unwrap();
+    assert!(first.badge.is_some());
+    kiosk.annul_check_in(first.check_in_id.unwrap()).unwrap();
+    let again = kiosk
+        .scan(grace.code.as_bytes(), ScanSource::Wedge)
+        .unwrap();
+    assert_eq!(again.verdict.code, VerdictCode::Admitted);
+    assert!(again.badge.is_none());
+
+    // A coordinator's reprint: the badge again, logged as a reprint.
+    let reprinted = kiosk.reprint_badge(ada.id).unwrap();
+    assert_eq!(reprinted.code, ada.code);
+    let print = last_print(&kiosk);
+    assert!(print.reprint);
+    assert_eq!((print.ticket_id, print.check_in_id), (ada.id, None));
+    let unknown = kiosk
+        .reprint_badge(sync_protocol::ids::TicketId::new(
+            T,
+            &mut ChaCha20Rng::seed_from_u64(99),
+        ))
+        .unwrap_err();
+    assert_eq!(unknown.kind(), ErrorKind::Invalid);
+
+    // What was printed is kept across a restart.
+    drop(kiosk);
+    let kiosk = Kiosk::open(&f.dir, KdfParams::FOR_TESTS)
+        .unwrap()
+        .with_clock(clock);
+    kiosk.unlock(KIOSK_PIN).unwrap();
+    let third = f.snapshot.tickets[2].clone();
+    assert!(
+        kiosk
+            .scan(third.code.as_bytes(), ScanSource::Wedge)
+            .unwrap()
+            .badge
+            .is_some()
+    );
+    kiosk.set_direction(Direction::Exit).unwrap();
+    kiosk.scan(ada.code.as_bytes(), ScanSource::Wedge).unwrap();
+    kiosk.set_direction(Direction::Entry).unwrap();
+    assert!(
+        kiosk
+            .scan(ada.code.as_bytes(), ScanSource::Wedge)
+            .unwrap()
+            .badge
+            .is_none()
+    );
+}
+
+#[test]
+fn an_every_admission_gate_prints_at_each_entry_and_a_never_gate_prints_nothing() {
+    use sync_protocol::model::BadgePrinting;
+    let mut f = Fixture::new("app-print-every");
+    printing_gate(&mut f, BadgePrinting::Every);
+    let kiosk = ready(&mut f);
+    let code = f.snapshot.tickets[1].code.clone();
+    let mut printed = 0;
+    for _ in 0..2 {
+        kiosk.set_direction(Direction::Entry).unwrap();
+        let entry = kiosk.scan(code.as_bytes(), ScanSource::Wedge).unwrap();
+        assert_eq!(entry.verdict.code, VerdictCode::Admitted);
+        printed += usize::from(entry.badge.is_some());
+        kiosk.set_direction(Direction::Exit).unwrap();
+        let exit = kiosk.scan(code.as_bytes(), ScanSource::Wedge).unwrap();
+        assert_eq!(exit.verdict.code, VerdictCode::Admitted);
+        assert!(exit.badge.is_none(), "an exit prints nothing");
+    }
+    assert_eq!(printed, 2);
+
+    let mut f = Fixture::new("app-print-never");
+    let kiosk = ready(&mut f);
+    let entry = kiosk
+        .scan(f.snapshot.tickets[1].code.as_bytes(), ScanSource::Wedge)
+        .unwrap();
+    assert_eq!(entry.verdict.code, VerdictCode::Admitted);
+    assert!(entry.badge.is_none());
+    assert!(!matches!(
+        last_change(&kiosk),
+        sync_protocol::changes::ChangeBody::BadgePrint(_)
+    ));
+}
+
+#[test]
+fn a_badge_printed_at_another_kiosk_is_not_printed_again() {
+    use sync_protocol::model::BadgePrinting;
+    let mut f = Fixture::new("app-print-elsewhere");
+    printing_gate(&mut f, BadgePrinting::First);
+    let ada = f.snapshot.tickets[0].clone();
+    // The package lists Ada's badge as printed (another kiosk's print, synced to the server).
+    f.snapshot.printed_badges = vec![ada.id];
+    f.snapshot.normalize();
+    let kiosk = ready(&mut f);
+    let admitted = kiosk.scan(ada.code.as_bytes(), ScanSource::Wedge).unwrap();
+    assert_eq!(admitted.verdict.code, VerdictCode::Admitted);
+    assert!(admitted.badge.is_none());
+    let grace = kiosk
+        .scan(f.snapshot.tickets[1].code.as_bytes(), ScanSource::Wedge)
+        .unwrap();
+    assert!(grace.badge.is_some());
+}

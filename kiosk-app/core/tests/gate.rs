@@ -858,3 +858,69 @@ fn an_edited_gate_or_ticket_type_is_refused_alone() {
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// A print pulled from another kiosk's log marks the badge printed here: a first-badge gate
+/// admits that guest without printing, and another guest's first admission still prints.
+#[test]
+fn a_pulled_print_keeps_a_first_badge_gate_from_printing_it_again() {
+    use sync_protocol::changes::BadgePrint;
+    use sync_protocol::model::BadgePrinting;
+    let mut f = Fixture::new("pulled-print");
+    f.snapshot.gates[0].print_badge = BadgePrinting::First;
+    let rng = &mut ChaCha20Rng::seed_from_u64(41);
+    let other_key = SecretKey::generate(rng);
+    let other_id = DeviceId::new(T, rng);
+    let mut store = enrolled(&mut f, &other_key, other_id);
+    let gate = f.snapshot.gates[0].id;
+    let (printed, fresh) = (f.snapshot.tickets[1].clone(), f.snapshot.tickets[2].clone());
+    assert!(!store.badge_printed(printed.id).unwrap());
+
+    let print = ChangeBody::BadgePrint(BadgePrint {
+        ticket_id: printed.id,
+        gate_id: gate,
+        check_in_id: None,
+        reprint: false,
+        printed_at: T,
+    });
+    let hlc = Hlc::new(T.as_u64(), 0);
+    let page = [PullItem::DeviceChange {
+        position: Cursor { tx: 3, pos: 1 },
+        change: Change::new(ChangeId::new(T, rng), other_id, 1, hlc, 1, &print),
+    }];
+    store
+        .apply_pull_page(&page, Cursor { tx: 3, pos: 1 })
+        .unwrap();
+    assert!(store.badge_printed(printed.id).unwrap());
+
+    let at = T.plus_millis(60_000);
+    let result = scan(
+        &mut store,
+        printed.code.as_bytes(),
+        gate,
+        Direction::Entry,
+        at,
+        true,
+    )
+    .unwrap();
+    assert_eq!(result.verdict.code, VerdictCode::Admitted);
+    assert!(!result.print_badge);
+    let result = scan(
+        &mut store,
+        fresh.code.as_bytes(),
+        gate,
+        Direction::Entry,
+        at,
+        true,
+    )
+    .unwrap();
+    assert!(result.print_badge);
+    assert!(store.badge_printed(fresh.id).unwrap());
+    // The admission and its print, one outbox row each.
+    let kinds: Vec<String> = store
+        .pending_changes(10)
+        .unwrap()
+        .iter()
+        .map(|c| c.kind.clone())
+        .collect();
+    assert_eq!(kinds, ["check_in", "check_in", "badge_print"]);
+}

@@ -512,6 +512,7 @@ fn the_pin_is_checked_before_the_schema_is_touched() {
          alter table outbox drop column envelope; alter table event drop column tag;
          alter table ticket_types drop column tag; alter table gates drop column tag;
          alter table forms drop column tag; drop table attendee_edits;
+         drop table printed_badges;
          pragma user_version = 1;",
     )
     .unwrap();

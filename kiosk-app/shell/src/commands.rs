@@ -164,6 +164,13 @@ pub fn print_badge(window: WebviewWindow) -> Answer<()> {
         .map_err(|e| AppError::Internal(format!("printing: {e}")))
 }
 
+/// A coordinator prints a guest's badge again: logged as a reprint, answered with the badge for
+/// the page to show and send to the printer (`print_badge`).
+#[tauri::command]
+pub fn reprint_badge(shell: State<'_, Shell>, ticket_id: TicketId) -> Answer<BadgeView> {
+    shell.kiosk.reprint_badge(ticket_id)
+}
+
 #[tauri::command]
 pub fn check_coordinator_pin(shell: State<'_, Shell>, pin: String) -> Answer<()> {
     shell.kiosk.check_coordinator_pin(&pin)

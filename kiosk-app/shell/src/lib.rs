@@ -115,6 +115,7 @@ pub fn run() {
             commands::walk_in_setup,
             commands::register_walk_in,
             commands::print_badge,
+            commands::reprint_badge,
             commands::check_coordinator_pin,
             commands::outbox,
             commands::retry_parked,

@@ -151,6 +151,7 @@ pub fn routes<S: Store>() -> Routes<S> {
         .add::<conflicts::__path_resolve, _, _>(conflicts::resolve::<S>)
         .add::<reports::__path_check_ins_csv, _, _>(reports::check_ins_csv::<S>)
         .add::<reports::__path_registrations_csv, _, _>(reports::registrations_csv::<S>)
+        .add::<reports::__path_badge_prints_csv, _, _>(reports::badge_prints_csv::<S>)
         .add::<reports::__path_stats, _, _>(reports::stats::<S>)
 }
 

@@ -73,6 +73,7 @@ use super::{catalogue, conflicts, enrol, health, live, packages, reports, staff,
         conflicts::resolve,
         reports::check_ins_csv,
         reports::registrations_csv,
+        reports::badge_prints_csv,
         reports::stats,
     ),
     // Schemas named only by path parameters or the error answers (bodies bring their own).

@@ -9,7 +9,7 @@ use serde_json::json;
 use sync_protocol::UnixMillis;
 use sync_protocol::hlc::{DEFAULT_MAX_DRIFT_MS, HlcClock};
 use sync_protocol::ids::{DeviceId, EventId, GateId, TicketId, TicketTypeId};
-use sync_protocol::model::{GateMode, Reentry};
+use sync_protocol::model::{BadgePrinting, GateMode, Reentry};
 
 use super::{CliError, Output, audit};
 use crate::catalogue::{
@@ -111,6 +111,10 @@ pub enum GateCommand {
         /// A form field whose answer the verdict screen shows here; repeat for several.
         #[arg(long = "show")]
         show: Vec<String>,
+        /// Print the guest's badge at admission: never (the default), first (their first badge
+        /// only) or every (at every admission).
+        #[arg(long = "print", value_parser = parse_printing)]
+        print_badge: Option<BadgePrinting>,
     },
     /// List the event's gates.
     List {
@@ -146,6 +150,9 @@ pub enum GateCommand {
         /// Show no answers.
         #[arg(long)]
         show_none: bool,
+        /// Print the guest's badge at admission: never, first or every.
+        #[arg(long = "print", value_parser = parse_printing)]
+        print_badge: Option<BadgePrinting>,
     },
 }
 
@@ -374,6 +381,10 @@ pub(super) fn tick() -> sync_protocol::hlc::Hlc {
 fn parse_mode(s: &str) -> Result<GateMode, String> {
     serde_json::from_value(json!(s.replace('-', "_")))
         .map_err(|_| format!("{s:?}: use entry-only, exit-only or entry-and-exit"))
+}
+
+fn parse_printing(s: &str) -> Result<BadgePrinting, String> {
+    BadgePrinting::parse(s).ok_or_else(|| format!("{s:?}: use never, first or every"))
 }
 
 fn parse_reentry(s: &str) -> Result<Reentry, String> {
@@ -633,6 +644,7 @@ pub async fn run_gate(store: &PgStore, command: GateCommand, out: Output) -> Res
             allow,
             require,
             show,
+            print_badge,
         } => {
             let new = NewGate {
                 name,
@@ -641,6 +653,7 @@ pub async fn run_gate(store: &PgStore, command: GateCommand, out: Output) -> Res
                 allowed_ticket_types: resolve_types(store, event, &allow).await?,
                 required_answers: require,
                 show_answers: show,
+                print_badge: print_badge.unwrap_or_default(),
             };
             let gate = catalogue::create_gate(store, event, new, &Who::cli())
                 .await
@@ -657,7 +670,7 @@ pub async fn run_gate(store: &PgStore, command: GateCommand, out: Output) -> Res
                     .iter()
                     .map(|g| {
                         format!(
-                            "{}  {}  {:?}  re-entry {:?}  types {}  requires {}  shows {}",
+                            "{}  {}  {:?}  re-entry {:?}  types {}  requires {}  shows {}  prints {}",
                             g.id,
                             g.name,
                             g.mode,
@@ -668,7 +681,8 @@ pub async fn run_gate(store: &PgStore, command: GateCommand, out: Output) -> Res
                                 g.allowed_ticket_types.len().to_string()
                             },
                             g.required_answers.join(","),
-                            g.show_answers.join(",")
+                            g.show_answers.join(","),
+                            g.print_badge.as_str()
                         )
                     })
                     .collect::<Vec<_>>()
@@ -687,6 +701,7 @@ pub async fn run_gate(store: &PgStore, command: GateCommand, out: Output) -> Res
             require_none,
             show,
             show_none,
+            print_badge,
         } => {
             let allowed = if allow_all {
                 Some(Vec::new())
@@ -716,6 +731,7 @@ pub async fn run_gate(store: &PgStore, command: GateCommand, out: Output) -> Res
                 allowed_ticket_types: allowed,
                 required_answers: required,
                 show_answers: shown,
+                print_badge,
             };
             let gate = catalogue::update_gate(store, event, id, patch, &Who::cli())
                 .await

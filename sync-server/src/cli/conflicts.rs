@@ -10,7 +10,7 @@ use sync_protocol::hlc::DEFAULT_MAX_DRIFT_MS;
 use sync_protocol::ids::{AttendeeId, EventId};
 
 use super::{CliError, Output, audit};
-use crate::api::reports::{check_ins_to_csv, registrations_to_csv};
+use crate::api::reports::{badge_prints_to_csv, check_ins_to_csv, registrations_to_csv};
 use crate::store::pg::PgStore;
 use crate::store::{
     Actor, ConflictFilter, ConflictStatus, ConflictStore, PickSide, Resolution, Who,
@@ -76,13 +76,15 @@ pub enum SideArg {
 pub enum ReportArg {
     CheckIns,
     Registrations,
+    BadgePrints,
     Stats,
 }
 
 /// `sync-server admin export`.
 #[derive(Debug, clap::Args)]
 pub struct ExportArgs {
-    /// check-ins (CSV), registrations (CSV) or stats (JSON: per gate and per hour).
+    /// check-ins (CSV), registrations (CSV), badge-prints (CSV: the print log) or stats (JSON:
+    /// per gate and per hour).
     #[arg(value_enum)]
     pub report: ReportArg,
     #[arg(long)]
@@ -189,6 +191,10 @@ pub async fn export(store: &PgStore, args: ExportArgs, out: Output) -> Result<()
         ReportArg::Registrations => {
             let rows = store.export_registrations(args.event).await?;
             (registrations_to_csv(&rows), rows.len())
+        }
+        ReportArg::BadgePrints => {
+            let rows = store.export_badge_prints(args.event).await?;
+            (badge_prints_to_csv(&rows), rows.len())
         }
         ReportArg::Stats => {
             let stats = store.event_stats(args.event).await?;

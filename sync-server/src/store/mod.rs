@@ -432,6 +432,8 @@ pub struct PackageRows {
     /// Certificates of the event's unrevoked devices.
     pub certificates: Vec<Signed<DeviceCertificate>>,
     pub revoked_devices: Vec<DeviceId>,
+    /// Tickets whose badge some kiosk printed.
+    pub printed_badges: Vec<sync_protocol::ids::TicketId>,
     /// Feed position below which no transaction can still commit, in the same snapshot.
     pub cursor: Cursor,
     /// The latest full package: its version and body bytes.
@@ -663,6 +665,24 @@ pub struct CheckInExport {
     pub found_by: String,
 }
 
+/// One badge print, for the CSV export.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct BadgePrintExport {
+    pub ticket_id: uuid::Uuid,
+    /// The attendee holding the ticket, following merges.
+    pub attendee_id: Option<uuid::Uuid>,
+    pub attendee_name: Option<String>,
+    pub gate_id: uuid::Uuid,
+    pub gate_name: Option<String>,
+    /// The admission that printed it (`None`: a coordinator's reprint).
+    pub check_in_id: Option<uuid::Uuid>,
+    pub reprint: bool,
+    pub printed_at: UnixMillis,
+    pub hlc: sync_protocol::Hlc,
+    pub device_id: uuid::Uuid,
+    pub device_label: Option<String>,
+}
+
 /// One attendee with one of their tickets (or none), for the CSV export.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct RegistrationExport {
@@ -765,6 +785,12 @@ pub trait ConflictStore: Clone + Send + Sync + 'static {
         &self,
         event_id: EventId,
     ) -> impl Future<Output = Result<Vec<CheckInExport>, StoreError>> + Send;
+
+    /// The event's badge print log, in HLC order.
+    fn export_badge_prints(
+        &self,
+        event_id: EventId,
+    ) -> impl Future<Output = Result<Vec<BadgePrintExport>, StoreError>> + Send;
 
     /// Every attendee of the event with their tickets.
     fn export_registrations(

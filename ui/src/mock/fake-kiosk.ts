@@ -177,6 +177,8 @@ export function installFakeKiosk(): FakeControls {
     lastError: null as string | null,
     clockAheadMs: null as number | null,
     pulledTotal: 0,
+    // Tickets whose badge a gate printed (the engine's print log).
+    printed: new Set<string>(),
   };
 
   const controls: FakeControls = {
@@ -340,6 +342,7 @@ export function installFakeKiosk(): FakeControls {
       at,
       check_in_id: null as string | null,
       seq: fake.seq,
+      badge: null as BadgeView | null,
       questions: [] as Field[],
       answers: (ticket && settings.show_names ? (current.show_answers ?? []) : []).flatMap((id) => {
         const field = formFields(FORM).find((f) => f.id === id);
@@ -380,7 +383,27 @@ export function installFakeKiosk(): FakeControls {
     const checkIn: CheckIn = { id: `checkin-${fake.seq}`, ticketId: ticket.id, gateId: current.id, direction, at, annulled: false };
     fake.checkIns.push(checkIn);
     void publishStatus();
-    return { ...base, check_in_id: checkIn.id, verdict: verdict('admitted', direction === 'exit' ? 'Exit admitted.' : 'Admitted.') };
+    // The gate's printing rule, as the engine's: never, the first badge only, every admission.
+    const printing = current.print_badge ?? 'never';
+    const prints = direction === 'entry' && (printing === 'every' || (printing === 'first' && !fake.printed.has(ticket.id)));
+    let badge: BadgeView | null = null;
+    if (prints) {
+      fake.printed.add(ticket.id);
+      fake.seq += 1;
+      fake.pending += 1;
+      badge = {
+        ticket_id: ticket.id,
+        ticket_type_id: ticket.typeId,
+        attendee_name: ticket.name ?? '',
+        ticket_type: TICKET_TYPES.find((t) => t.id === ticket.typeId)?.name ?? '',
+        event_name: EVENT.name,
+        code,
+        qr_svg: fakeQrSvg(code),
+        qr_version: 3,
+        seq: fake.seq,
+      };
+    }
+    return { ...base, badge, check_in_id: checkIn.id, verdict: verdict('admitted', direction === 'exit' ? 'Exit admitted.' : 'Admitted.') };
   }
 
   // ---- finding a guest ----

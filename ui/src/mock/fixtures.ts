@@ -1,4 +1,4 @@
-// The fake kiosk's event: two gates, two ticket types, 1,000 demo tickets (DEMO-0001 to
+// The fake kiosk's event: two gates (the VIP lounge prints first badges), two ticket types, 1,000 demo tickets (DEMO-0001 to
 // DEMO-1000, every tenth a VIP, as in scripts/demo) and a walk-in form that uses every field
 // kind and every condition.
 import type { CameraInfo, Form, Gate, TicketType } from '../bindings';
@@ -27,6 +27,7 @@ export const GATES: Gate[] = [
     reentry: 'never',
     required_answers: ['photo_consent'],
     show_answers: ['diet'],
+    print_badge: 'first',
   },
 ];
 

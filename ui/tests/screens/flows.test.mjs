@@ -409,6 +409,9 @@ describe('the gate, verdict by verdict', () => {
     await waitForVerdict(page, 'admitted');
     // The VIP lounge shows the guest's diet.
     assert.match(await verdict(page).innerText(), /Diet\s*Vegetarian/);
+    // The VIP lounge prints first badges: this admission sends the guest's badge to the printer.
+    await verdict(page).getByText('Badge sent to the printer').waitFor();
+    assert.equal((await fakeCalls(page, 'print_badge')).length, 1);
     await screenshot(page, '37c-verdict-admitted-after-questions');
     assert.deepEqual((await fakeCalls(page, 'answer_questions')).at(-1), {
       ticketId: 'ticket-990',

@@ -24,7 +24,8 @@ pub fn typescript() -> String {
         ids::EventId, ids::TicketId, ids::TicketTypeId, ids::AttendeeId, ids::GateId,
         ids::DeviceId, ids::CheckInId, ids::FormId, sync_protocol::UnixMillis,
         // the event
-        model::TicketType, model::Gate, model::GateMode, model::Reentry, model::Direction,
+        model::TicketType, model::Gate, model::GateMode, model::Reentry, model::BadgePrinting,
+        model::Direction,
         model::TicketStatus,
         // verdicts
         verdict::Verdict, verdict::VerdictCode, verdict::Admission,

@@ -566,9 +566,14 @@ impl Kiosk {
                 })
             })
             .collect();
+        let badge = match result.ticket_id {
+            Some(id) if result.print_badge => Some(Box::new(badge_of(&store, id, result.seq)?)),
+            _ => None,
+        };
         drop(store);
         self.changed();
         let outcome = ScanOutcome {
+            badge,
             questions,
             answers,
             verdict: result.verdict,
@@ -644,6 +649,19 @@ impl Kiosk {
             qr_version: registration.badge_qr_version,
             seq: registration.seq,
         })
+    }
+
+    /// Prints `ticket_id`'s badge again on a coordinator's request (the first print jammed, the
+    /// badge was lost): recorded in the print log as a reprint at the picked gate.
+    pub fn reprint_badge(&self, ticket_id: TicketId) -> Result<BadgeView, AppError> {
+        let gate_id = self.settings().gate_id.ok_or(AppError::NoGate)?;
+        let store = self.store()?;
+        let mut store = lock(&store);
+        let seq = crate::gate::reprint_badge(&mut store, ticket_id, gate_id, (self.clock)())?;
+        let badge = badge_of(&store, ticket_id, seq)?;
+        drop(store);
+        self.changed();
+        Ok(badge)
     }
 
     /// The outbox for the coordinator: counts and parked rejections.
@@ -849,4 +867,35 @@ fn unreachable_state(settings: Settings) -> AppState {
         settings,
         kiosk_mode: false,
     }
+}
+
+/// The badge of a ticket this kiosk holds, for printing; `seq` is the outbox row that recorded
+/// the print.
+fn badge_of(store: &KioskStore, ticket_id: TicketId, seq: u64) -> Result<BadgeView, AppError> {
+    let ticket = store
+        .ticket_by_id(ticket_id)?
+        .ok_or(crate::gate::GateError::UnknownTicket(ticket_id))?;
+    let attendee = store.attendee(ticket.attendee_id)?;
+    let ticket_type = store
+        .ticket_types()?
+        .into_iter()
+        .find(|t| t.id == ticket.ticket_type_id)
+        .map(|t| t.name)
+        .unwrap_or_default();
+    let event_name = store.event()?.map(|e| e.name).unwrap_or_default();
+    let qr = crate::badge::render(&ticket.code, crate::badge::BADGE_QR_PX)
+        .map_err(|e| AppError::Internal(format!("the badge cannot be drawn: {e}")))?;
+    Ok(BadgeView {
+        ticket_id,
+        ticket_type_id: ticket.ticket_type_id,
+        attendee_name: attendee
+            .map(|a| format!("{} {}", a.first_name, a.last_name))
+            .unwrap_or_default(),
+        ticket_type,
+        event_name,
+        code: ticket.code,
+        qr_svg: qr.svg,
+        qr_version: qr.version,
+        seq,
+    })
 }

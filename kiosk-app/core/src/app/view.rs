@@ -167,6 +167,9 @@ pub struct ScanOutcome {
     /// The guest's answers the gate shows (its `show_answers`), with their fields; empty when
     /// the settings hide names (answers are as personal).
     pub answers: Vec<ShownAnswer>,
+    /// The badge to print now: the gate prints at admission and this one is due (see the
+    /// gate's `print_badge`); the print is in the print log already.
+    pub badge: Option<Box<BadgeView>>,
 }
 
 /// One answer shown on the verdict, with its field (label, kind, choices) for display.

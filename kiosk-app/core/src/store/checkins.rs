@@ -200,6 +200,7 @@ impl KioskStore {
                 };
                 super::edits::apply_edit(&tx, &self.sealing, change.id, meta, e)?;
             }
+            ChangeBody::BadgePrint(p) => super::prints::mark_printed(&tx, p.ticket_id)?,
             ChangeBody::FailedScan(_) => {}
         }
 

@@ -23,6 +23,7 @@ mod edits;
 mod identity;
 mod outbox;
 mod package;
+mod prints;
 mod rules;
 mod search;
 mod sync;
@@ -116,6 +117,9 @@ fn migrations() -> Migrations<'static> {
         )),
         M::up(include_str!(
             "../../../../migrations/kiosk/0007_attendee_edits.sql"
+        )),
+        M::up(include_str!(
+            "../../../../migrations/kiosk/0008_printed_badges.sql"
         )),
     ])
 }

@@ -159,6 +159,10 @@ impl KioskStore {
                     .map(|w| (w.attendee, w.ticket))
                     .unzip();
                 write_people(&self.sealing, &self.index, &tx, &attendees, &tickets)?;
+                // Prints are never taken back: the package's list adds to what is known here.
+                for ticket in &snapshot.printed_badges {
+                    super::prints::mark_printed(&tx, *ticket)?;
+                }
             }
             PackageBody::Delta(delta) => {
                 for table in [
@@ -202,6 +206,9 @@ impl KioskStore {
                     },
                     &delta.upsert_check_ins,
                 )?;
+                for ticket in &delta.add_printed_badges {
+                    super::prints::mark_printed(&tx, *ticket)?;
+                }
             }
         }
         // Edits the package may not hold yet (this kiosk's own, pulled ones) win over its rows.

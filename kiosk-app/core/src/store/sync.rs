@@ -320,6 +320,9 @@ impl KioskStore {
                                         e.fields.keys().any(|f| !f.starts_with("answers."));
                                 }
                             }
+                            ChangeBody::BadgePrint(p) => {
+                                super::prints::mark_printed(&sp, p.ticket_id)?;
+                            }
                             ChangeBody::FailedScan(_) => {}
                         }
                     }

@@ -56,6 +56,7 @@ impl Fixture {
             reentry: Reentry::AfterExit,
             required_answers: vec![],
             show_answers: vec![],
+            print_badge: Default::default(),
         };
         // Every name is at least five bytes: the raw-file tests search the
         // store's bytes for them, and a three-letter name turns up in a
@@ -111,6 +112,7 @@ impl Fixture {
             check_ins: vec![],
             certificates: vec![],
             revoked_devices: vec![],
+            printed_badges: vec![],
         };
         snapshot.normalize();
         Fixture { dir, key, snapshot }

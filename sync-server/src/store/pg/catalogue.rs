@@ -91,6 +91,7 @@ fn gate_of(row: &PgRow) -> Result<Gate, StoreError> {
         reentry: parse_text(row.try_get("reentry")?)?,
         required_answers: row.try_get("required_answers")?,
         show_answers: row.try_get("show_answers")?,
+        print_badge: parse_text(row.try_get("print_badge")?)?,
     })
 }
 
@@ -363,7 +364,8 @@ impl CatalogueStore for PgStore {
 
     async fn gates(&self, event_id: EventId) -> Result<Vec<Gate>, StoreError> {
         let rows = sqlx::query(
-            "select id, name, mode, reentry, allowed_ticket_types, required_answers, show_answers
+            "select id, name, mode, reentry, allowed_ticket_types, required_answers, show_answers,
+                    print_badge
              from gates where event_id = $1 order by name, id",
         )
         .bind(event_id.as_uuid())
@@ -386,8 +388,8 @@ impl CatalogueStore for PgStore {
             .collect();
         sqlx::query(
             "insert into gates (id, event_id, name, mode, reentry, allowed_ticket_types, required_answers,
-                                show_answers)
-             values ($1, $2, $3, $4, $5, $6, $7, $8)",
+                                show_answers, print_badge)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(gate.id.as_uuid())
         .bind(event_id.as_uuid())
@@ -397,6 +399,7 @@ impl CatalogueStore for PgStore {
         .bind(&allowed)
         .bind(&gate.required_answers)
         .bind(&gate.show_answers)
+        .bind(gate.print_badge.as_str())
         .execute(&mut *tx)
         .await
         .map_err(|e| on_unique(e, || format!("a gate named {:?} exists in this event", gate.name)))?;
@@ -419,7 +422,7 @@ impl CatalogueStore for PgStore {
             .collect();
         let result = sqlx::query(
             "update gates set name = $3, mode = $4, reentry = $5, allowed_ticket_types = $6,
-                              required_answers = $7, show_answers = $8
+                              required_answers = $7, show_answers = $8, print_badge = $9
              where id = $1 and event_id = $2",
         )
         .bind(gate.id.as_uuid())
@@ -430,6 +433,7 @@ impl CatalogueStore for PgStore {
         .bind(&allowed)
         .bind(&gate.required_answers)
         .bind(&gate.show_answers)
+        .bind(gate.print_badge.as_str())
         .execute(&mut *tx)
         .await
         .map_err(|e| {

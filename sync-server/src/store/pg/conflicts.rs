@@ -25,9 +25,9 @@ use super::ingest::{
 };
 use crate::ingest::{PARKED_TICKET, UNFILED_CHANGE, lock_keys, server_device};
 use crate::store::{
-    AuditEntry, CheckInCounts, CheckInExport, ConflictFilter, ConflictRecord, ConflictStatus,
-    ConflictStore, EventStats, GateStats, HourStats, PickSide, RegistrationExport, Resolution,
-    StoreError,
+    AuditEntry, BadgePrintExport, CheckInCounts, CheckInExport, ConflictFilter, ConflictRecord,
+    ConflictStatus, ConflictStore, EventStats, GateStats, HourStats, PickSide, RegistrationExport,
+    Resolution, StoreError,
 };
 
 const MAX_LIST: u32 = 1000;
@@ -296,6 +296,51 @@ impl ConflictStore for PgStore {
                     failed: row.try_get("failed")?,
                     annulled: row.try_get("annulled")?,
                     found_by: row.try_get("found_by")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn export_badge_prints(
+        &self,
+        event_id: EventId,
+    ) -> Result<Vec<BadgePrintExport>, StoreError> {
+        self.catch_up(event_id).await?;
+        let mut conn = self.pool.acquire().await?;
+        require_event(&mut conn, event_id).await?;
+        let rows = sqlx::query(
+            "select p.ticket_id, a.id as attendee_id,
+                    nullif(btrim(coalesce(a.first_name, '') || ' ' || coalesce(a.last_name, '')), '')
+                        as attendee_name,
+                    p.gate_id, g.name as gate_name, p.check_in_id, p.reprint, p.printed_at, p.hlc,
+                    p.device_id, d.label as device_label
+             from badge_prints p
+             left join ticket_aliases ta on ta.alias_id = p.ticket_id
+             left join tickets t on t.id = coalesce(ta.ticket_id, p.ticket_id)
+             left join attendee_aliases aa on aa.alias_id = t.attendee_id
+             left join attendees a on a.id = coalesce(aa.attendee_id, t.attendee_id)
+             left join gates g on g.id = p.gate_id
+             left join devices d on d.id = p.device_id
+             where p.event_id = $1
+             order by p.hlc, p.device_id, p.seq",
+        )
+        .bind(event_id.as_uuid())
+        .fetch_all(&mut *conn)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(BadgePrintExport {
+                    ticket_id: row.try_get("ticket_id")?,
+                    attendee_id: row.try_get("attendee_id")?,
+                    attendee_name: row.try_get("attendee_name")?,
+                    gate_id: row.try_get("gate_id")?,
+                    gate_name: row.try_get("gate_name")?,
+                    check_in_id: row.try_get("check_in_id")?,
+                    reprint: row.try_get("reprint")?,
+                    printed_at: ms(row.try_get("printed_at")?),
+                    hlc: hlc_of(row.try_get("hlc")?)?,
+                    device_id: row.try_get("device_id")?,
+                    device_label: row.try_get("device_label")?,
                 })
             })
             .collect()

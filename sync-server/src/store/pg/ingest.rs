@@ -216,6 +216,9 @@ async fn file_batch(
     if !batch.edits.is_empty() {
         insert_edits(conn, event, batch, &canonical_attendee).await?;
     }
+    if !batch.prints.is_empty() {
+        insert_prints(conn, event, batch).await?;
+    }
     if !touched.is_empty() {
         conflicts.extend(recompute_tickets(conn, event, &tickets, &touched).await?);
     }
@@ -846,6 +849,45 @@ async fn insert_edits(
         conn, event, &attendees, &fields, &hlcs, &devices, &values, &seens, &seqs,
     )
     .await
+}
+
+/// Files the batch's badge prints into the print log, in one statement (a replay is a no-op).
+async fn insert_prints(
+    conn: &mut PgConnection,
+    event: EventId,
+    batch: &Batch,
+) -> Result<(), StoreError> {
+    let (mut devices, mut seqs, mut hlcs, mut tickets) = (vec![], vec![], vec![], vec![]);
+    let (mut gates, mut check_ins, mut reprints, mut times) = (vec![], vec![], vec![], vec![]);
+    for (meta, seq, print) in &batch.prints {
+        devices.push(meta.device_id.as_uuid());
+        seqs.push(*seq as i64);
+        hlcs.push(hlc_i64(meta.hlc)?);
+        tickets.push(print.ticket_id.as_uuid());
+        gates.push(print.gate_id.as_uuid());
+        check_ins.push(print.check_in_id.map(|c| c.as_uuid()));
+        reprints.push(print.reprint);
+        times.push(print.printed_at.as_u64() as i64);
+    }
+    sqlx::query(
+        "insert into badge_prints (event_id, device_id, seq, hlc, ticket_id, gate_id, check_in_id,
+                                   reprint, printed_at)
+         select $1, s.* from unnest($2::uuid[], $3::bigint[], $4::bigint[], $5::uuid[], $6::uuid[],
+                $7::uuid[], $8::boolean[], $9::bigint[]) as s
+         on conflict do nothing",
+    )
+    .bind(event.as_uuid())
+    .bind(devices)
+    .bind(seqs)
+    .bind(hlcs)
+    .bind(tickets)
+    .bind(gates)
+    .bind(check_ins)
+    .bind(reprints)
+    .bind(times)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]

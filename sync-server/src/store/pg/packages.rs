@@ -94,7 +94,8 @@ impl PackageStore for PgStore {
         .collect::<Result<Vec<_>, StoreError>>()?;
 
         let gates = sqlx::query(
-            "select id, name, mode, reentry, allowed_ticket_types, required_answers, show_answers
+            "select id, name, mode, reentry, allowed_ticket_types, required_answers, show_answers,
+                    print_badge
              from gates where event_id = $1",
         )
         .bind(event_uuid)
@@ -115,6 +116,7 @@ impl PackageStore for PgStore {
                 reentry: text_enum(row, "reentry")?,
                 required_answers: row.try_get("required_answers")?,
                 show_answers: row.try_get("show_answers")?,
+                print_badge: text_enum(row, "print_badge")?,
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
@@ -245,6 +247,16 @@ impl PackageStore for PgStore {
             }
         }
 
+        let printed_badges = sqlx::query_scalar::<_, Uuid>(
+            "select distinct ticket_id from badge_prints where event_id = $1",
+        )
+        .bind(event_uuid)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .map(|id| TicketId::from_uuid(id).map_err(corrupt_id))
+        .collect::<Result<Vec<_>, StoreError>>()?;
+
         let cursor = match sqlx::query(
             // Ordered by the xid8 column, not by its text (a bare `tx` here would be the text).
             "select f.tx::text as tx, f.pos from feed f
@@ -283,6 +295,7 @@ impl PackageStore for PgStore {
             annulments,
             certificates,
             revoked_devices,
+            printed_badges,
             cursor,
             previous,
         })

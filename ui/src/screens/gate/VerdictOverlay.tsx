@@ -9,6 +9,7 @@ import type { Gate, JsonValue, ScanOutcome, ShownAnswer, UiError, Verdict } from
 import { AlertIcon, CheckIcon, ExitIcon, StopIcon } from '../../components/icons';
 import { formatTime } from '../../i18n/format';
 import { languageOf } from '../../i18n';
+import { GateBadge } from './GateBadge';
 import { GateQuestions } from './GateQuestions';
 import { verdictDurationMs, verdictFamily, type VerdictFamily } from './verdicts';
 
@@ -96,6 +97,7 @@ export function VerdictOverlay({ outcome, shownId, gates, fieldLabels, timeZone,
             })}
           </p>
         )}
+        {outcome.badge && !asking && <GateBadge badge={outcome.badge} />}
         {onUndo && (
           <button
             type="button"
