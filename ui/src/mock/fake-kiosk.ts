@@ -386,24 +386,27 @@ export function installFakeKiosk(): FakeControls {
     // The gate's printing rule, as the engine's: never, the first badge only, every admission.
     const printing = current.print_badge ?? 'never';
     const prints = direction === 'entry' && (printing === 'every' || (printing === 'first' && !fake.printed.has(ticket.id)));
-    let badge: BadgeView | null = null;
-    if (prints) {
-      fake.printed.add(ticket.id);
-      fake.seq += 1;
-      fake.pending += 1;
-      badge = {
-        ticket_id: ticket.id,
-        ticket_type_id: ticket.typeId,
-        attendee_name: ticket.name ?? '',
-        ticket_type: TICKET_TYPES.find((t) => t.id === ticket.typeId)?.name ?? '',
-        event_name: EVENT.name,
-        code,
-        qr_svg: fakeQrSvg(code),
-        qr_version: 3,
-        seq: fake.seq,
-      };
-    }
+    const badge = prints ? printBadge(code, ticket) : null;
     return { ...base, badge, check_in_id: checkIn.id, verdict: verdict('admitted', direction === 'exit' ? 'Exit admitted.' : 'Admitted.') };
+  }
+
+  /** Logs a print of `ticket`'s badge (an outbox row) and answers the badge. */
+  function printBadge(code: string, ticket: Ticket): BadgeView {
+    fake.printed.add(ticket.id);
+    fake.seq += 1;
+    fake.pending += 1;
+    void publishStatus();
+    return {
+      ticket_id: ticket.id,
+      ticket_type_id: ticket.typeId,
+      attendee_name: ticket.name ?? '',
+      ticket_type: TICKET_TYPES.find((t) => t.id === ticket.typeId)?.name ?? '',
+      event_name: EVENT.name,
+      code,
+      qr_svg: fakeQrSvg(code),
+      qr_version: 3,
+      seq: fake.seq,
+    };
   }
 
   // ---- finding a guest ----
@@ -724,6 +727,12 @@ export function installFakeKiosk(): FakeControls {
       case 'register_walk_in':
         await sleep(150);
         return register(args.request as WalkInRequest);
+      case 'reprint_badge': {
+        needPackage();
+        const found = [...tickets].find(([, t]) => t.id === args.ticketId);
+        if (!found) throw uiError('invalid', `ticket ${String(args.ticketId)} is not in this kiosk's package`);
+        return printBadge(found[0], found[1]);
+      }
       case 'print_badge':
         needPackage();
         return null;

@@ -257,6 +257,23 @@ describe('first run to the gate, a walk-in, the coordinator and French', () => {
     await screenshot(page, '22-coordinator-synced');
   });
 
+  it('reprints a lost badge from the coordinator screen, logged as a reprint', async () => {
+    const printed = (await fakeCalls(page, 'print_badge')).length;
+    const panel = page.getByRole('region', { name: 'Reprint a badge' });
+    await panel.getByRole('searchbox', { name: 'Find the guest' }).fill('DEMO-0002');
+    const reprint = panel.getByRole('button', { name: /^Reprint the badge of / });
+    await reprint.first().waitFor();
+    await reprint.first().click();
+    await panel.getByText(/printed again\./).waitFor();
+    await panel.getByText('Badge sent to the printer').waitFor();
+    const [call] = (await fakeCalls(page, 'reprint_badge')).slice(-1);
+    assert.match(String(call.ticketId), /^ticket-/);
+    assert.equal((await fakeCalls(page, 'print_badge')).length, printed + 1);
+    // The reprint is an outbox row waiting for the next sync.
+    assert.equal(await count(page, 'pending'), '1');
+    await screenshot(page, '22b-coordinator-reprint');
+  });
+
   it('switches the language to French at once', async () => {
     await page.getByRole('button', { name: 'Settings', exact: true }).click();
     await page.getByRole('heading', { name: 'Settings' }).waitFor();

@@ -8,6 +8,7 @@ import { ErrorPanel } from '../../components/ErrorPanel';
 import { formatDuration, formatNumber, formatTime } from '../../i18n/format';
 import { PackageLoader } from '../package/PackageLoader';
 import { ConflictsPanel } from './ConflictsPanel';
+import { ReprintPanel } from './ReprintPanel';
 import { SyncPanel } from './SyncPanel';
 
 export function CoordinatorPanel({ pin }: { pin: string }) {
@@ -126,6 +127,8 @@ export function CoordinatorPanel({ pin }: { pin: string }) {
             </button>
           </div>
         </section>
+
+        <ReprintPanel />
 
         <section className="panel panel-wide" aria-labelledby="parked-title">
           <h2 id="parked-title">{t('coordinator.parked.title')}</h2>

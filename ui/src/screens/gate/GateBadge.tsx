@@ -8,7 +8,8 @@ import { api, toUiError } from '../../api';
 import type { BadgeView, UiError } from '../../bindings';
 import { badgeImageUrl } from '../walk-in/BadgeCard';
 
-export function GateBadge({ badge }: { badge: BadgeView }) {
+/** `statusClass` styles the one line on screen (the verdict's big type by default). */
+export function GateBadge({ badge, statusClass = 'verdict-detail' }: { badge: BadgeView; statusClass?: string }) {
   const { t } = useTranslation();
   const [error, setError] = useState<UiError | null>(null);
   useEffect(() => {
@@ -17,7 +18,7 @@ export function GateBadge({ badge }: { badge: BadgeView }) {
   }, [badge.seq]);
   return (
     <div className="gate-badge">
-      <p className="verdict-detail" role="status" data-testid="gate-badge-status">
+      <p className={statusClass} role="status" data-testid="gate-badge-status">
         {error ? t('verdict.printFailed', { message: error.message }) : t('verdict.printing')}
       </p>
       <article className="badge-card gate-badge-card" aria-label={t('badge.label')}>

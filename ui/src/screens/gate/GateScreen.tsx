@@ -16,7 +16,7 @@ import { CameraPanel } from './CameraPanel';
 import { CodeEntry } from './CodeEntry';
 import { CountsPanel } from './CountsPanel';
 import { DirectionToggle } from './DirectionToggle';
-import { GuestSearch } from './GuestSearch';
+import { GuestSearch, admitAction } from './GuestSearch';
 import { VerdictOverlay, asksQuestions } from './VerdictOverlay';
 import { playVerdictSound } from './sound';
 import { useWedge } from './use-wedge';
@@ -187,12 +187,11 @@ export function GateScreen() {
           <CodeEntry onCode={(code, source) => void scan(code, source)} />
           {state.settings.show_names && (
             <GuestSearch
-              direction={state.settings.direction}
-              onOutcome={(outcome) => {
+              action={admitAction(t, state.settings.direction, (outcome) => {
                 requested.current += 1;
                 displayed.current = requested.current;
                 show(outcome);
-              }}
+              })}
               onError={(raw) => {
                 setShown(null);
                 setError(handleError(raw));

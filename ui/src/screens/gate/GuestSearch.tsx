@@ -1,10 +1,12 @@
 // Finding a guest without a badge: by name, email or part of the code, as the volunteer types
 // (the engine searches an index it holds in memory). Each guest shows the ticket type, the status
-// and whether they came in already; "Admit" judges the ticket at this gate as a scan would, and
-// the check-in records that it was found by search.
+// and whether they came in already, and one button: at the gate "Admit" judges the ticket as a
+// scan would (the check-in records that it was found by search); on the coordinator's screen
+// "Reprint" prints the guest's badge again.
 import { useEffect, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { api } from '../../api';
+import type { TFunction } from 'i18next';
 import type { Direction, GuestHit, GuestSearchView, ScanOutcome, UiError } from '../../bindings';
 import { formatTime } from '../../i18n/format';
 
@@ -13,17 +15,36 @@ const SEARCH_DELAY_MS = 120;
 /** Guests listed at once: the volunteer types more to narrow down. */
 const SHOWN = 6;
 
-interface Props {
-  direction: Direction;
-  onOutcome(outcome: ScanOutcome): void;
-  onError(error: UiError): void;
+/** The button on each guest found: its words, its accessible name, and what it does. */
+export interface GuestAction {
+  label: string;
+  name(who: string): string;
+  run(hit: GuestHit): Promise<void>;
 }
 
-export function GuestSearch({ direction, onOutcome, onError }: Props) {
+/** The gate's action: admit (or record the exit of) the guest, as a scan of their badge would. */
+export function admitAction(t: TFunction, direction: Direction, onOutcome: (outcome: ScanOutcome) => void): GuestAction {
+  const exit = direction === 'exit';
+  return {
+    label: t(exit ? 'search.exit' : 'search.admit'),
+    name: (who) => t(exit ? 'search.exitWho' : 'search.admitWho', { who }),
+    run: async (hit) => onOutcome(await api.admitFound(hit.ticket_id)),
+  };
+}
+
+interface Props {
+  action: GuestAction;
+  onError(error: UiError): void;
+  /** The search box's id (and label), where a screen has more than one. */
+  id?: string;
+  label?: string;
+}
+
+export function GuestSearch({ action, onError, id = 'guest-search', label }: Props) {
   const { t } = useTranslation();
   const [query, setQuery] = useState('');
   const [found, setFound] = useState<GuestSearchView | null>(null);
-  const [admitting, setAdmitting] = useState<string | null>(null);
+  const [acting, setActing] = useState<string | null>(null);
   const latest = useRef(0);
   const reportError = useRef(onError);
   reportError.current = onError;
@@ -51,27 +72,26 @@ export function GuestSearch({ direction, onOutcome, onError }: Props) {
     return () => window.clearTimeout(timer);
   }, [query]);
 
-  const admit = async (hit: GuestHit) => {
-    setAdmitting(hit.ticket_id);
+  const act = async (hit: GuestHit) => {
+    setActing(hit.ticket_id);
     try {
-      const outcome = await api.admitFound(hit.ticket_id);
+      await action.run(hit);
       setQuery('');
       setFound(null);
-      onOutcome(outcome);
     } catch (raw) {
       onError(raw as UiError);
     } finally {
-      setAdmitting(null);
+      setActing(null);
     }
   };
 
   return (
-    <section className="guest-search" aria-label={t('search.label')}>
-      <label htmlFor="guest-search" className="field-label">
-        {t('search.label')}
+    <section className="guest-search" aria-label={label ?? t('search.label')}>
+      <label htmlFor={id} className="field-label">
+        {label ?? t('search.label')}
       </label>
       <input
-        id="guest-search"
+        id={id}
         type="search"
         className="input"
         value={query}
@@ -103,11 +123,11 @@ export function GuestSearch({ direction, onOutcome, onError }: Props) {
                 <button
                   type="button"
                   className="btn btn-primary"
-                  disabled={admitting !== null}
-                  aria-label={t(direction === 'exit' ? 'search.exitWho' : 'search.admitWho', { who: hit.name || t('search.noName') })}
-                  onClick={() => void admit(hit)}
+                  disabled={acting !== null}
+                  aria-label={action.name(hit.name || t('search.noName'))}
+                  onClick={() => void act(hit)}
                 >
-                  {t(direction === 'exit' ? 'search.exit' : 'search.admit')}
+                  {action.label}
                 </button>
               </li>
             ))}
