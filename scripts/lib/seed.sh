@@ -7,8 +7,8 @@
 #
 # The event: "Harbour Days (demo)" in Europe/Berlin from today to tomorrow; ticket types
 # "Day pass" and "VIP"; gates "Main entrance" (entry and exit, re-entry after exit), "VIP lounge"
-# (entry only, VIP only) and "Photo studio" (entry only, asks for the photo consent of the form
-# before it admits); the walk-in form of packaging/demo; 1,000 attendees with codes DEMO-0001 to
+# (entry only, VIP only), "Photo studio" (entry only, asks for the photo consent of the form
+# before it admits) and "Badge desk" (entry only, prints a guest's first badge); the walk-in form of packaging/demo; 1,000 attendees with codes DEMO-0001 to
 # DEMO-1000 (every tenth a VIP); its package published.
 
 # json EXPR: reads JSON on stdin and prints the value at EXPR (".id", ".token").
@@ -28,6 +28,7 @@ seed_demo_event() {
     "${admin[@]}" gate create --event "$event" --name "Main entrance" --mode entry_and_exit --reentry after_exit >/dev/null
     "${admin[@]}" gate create --event "$event" --name "VIP lounge" --mode entry_only --reentry always --allow "$vip" >/dev/null
     "${admin[@]}" gate create --event "$event" --name "Photo studio" --mode entry_only --reentry always --require photo_consent >/dev/null
+    "${admin[@]}" gate create --event "$event" --name "Badge desk" --mode entry_only --reentry always --print first >/dev/null
     "${admin[@]}" form upload --event "$event" "$GATEPASS_ROOT/packaging/demo/walk-in-form.json" >/dev/null
     {
         echo "first_name,last_name,email,ticket_type,code,company"

@@ -116,6 +116,29 @@ async function listenForTones() {
     return true;`);
 }
 
+/**
+ * Waits for the system print dialog (GTK's, opened by the webview's print operation), captures
+ * the screen with it as `shot`, and closes it with Escape, as a volunteer would.
+ */
+async function closePrintDialog(shot) {
+  const xdotool = (args) => promisify(execFile)('xdotool', args, { timeout: 20_000 });
+  const { stdout: dialog } = await xdotool(['search', '--sync', '--onlyvisible', '--name', '^Print$']);
+  assert.ok(dialog.trim(), 'the print dialog is shown');
+  await promisify(execFile)('import', ['-window', 'root', join(ARTIFACTS, `${shot}.png`)], { timeout: 20_000 });
+  // Escape to the dialog until it is gone (GTK may swap the window while it settles).
+  for (let tries = 0; ; tries += 1) {
+    const { stdout: open } = await xdotool(['search', '--onlyvisible', '--name', '^Print$']).catch(() => ({ stdout: '' }));
+    const windows = open.trim().split('\n').filter(Boolean);
+    if (windows.length === 0) break;
+    assert.ok(tries < 50, 'the print dialog closes on Escape');
+    for (const id of windows) {
+      await xdotool(['windowfocus', '--sync', id]).catch(() => undefined);
+      await xdotool(['key', '--clearmodifiers', 'Escape']).catch(() => undefined);
+    }
+    await sleep(200);
+  }
+}
+
 async function verdictOf(code) {
   const element = await driver.waitFor(`.verdict[data-verdict="${code}"]`, 10_000);
   return driver.text(element);
@@ -300,22 +323,7 @@ describe('the kiosk window at a gate, against the real server', { timeout: 300_0
     // "Print the badge" opens the system's print dialog (GTK's, through the webview) over the
     // window; Escape closes it and the desk goes on.
     await driver.click(button('Print the badge'));
-    const xdotool = (args) => promisify(execFile)('xdotool', args, { timeout: 20_000 });
-    const { stdout: dialog } = await xdotool(['search', '--sync', '--onlyvisible', '--name', '^Print$']);
-    assert.ok(dialog.trim(), 'the print dialog is shown');
-    await promisify(execFile)('import', ['-window', 'root', join(ARTIFACTS, '14b-print-dialog.png')], { timeout: 20_000 });
-    // Escape to the dialog until it is gone (GTK may swap the window while it settles).
-    for (let tries = 0; ; tries += 1) {
-      const { stdout: open } = await xdotool(['search', '--onlyvisible', '--name', '^Print$']).catch(() => ({ stdout: '' }));
-      const windows = open.trim().split('\n').filter(Boolean);
-      if (windows.length === 0) break;
-      assert.ok(tries < 50, 'the print dialog closes on Escape');
-      for (const id of windows) {
-        await xdotool(['windowfocus', '--sync', id]).catch(() => undefined);
-        await xdotool(['key', '--clearmodifiers', 'Escape']).catch(() => undefined);
-      }
-      await sleep(200);
-    }
+    await closePrintDialog('14b-print-dialog');
     await driver.waitFor(button('Next walk-in'));
 
     await driver.click(button('Next walk-in'));
@@ -357,6 +365,42 @@ describe('the kiosk window at a gate, against the real server', { timeout: 300_0
     const { stdout: checkIns } = await promisify(execFile)(SERVER_BIN, ['admin', 'export', 'check-ins', '--event', EVENT], { timeout: 60_000 });
     const admission = checkIns.split('\n').find((line) => line.includes('Ada Walkin') && line.includes(',admitted,'));
     assert.ok(admission, `the camera's admission of the badge ${code} is on the server:\n${checkIns.slice(-600)}`);
+  });
+
+  it('prints a first badge at the badge desk once, and the server logs the print', { timeout: 120_000 }, async () => {
+    await driver.waitGone('.verdict', 10_000);
+    await driver.click(button('Settings'));
+    await driver.waitForText('#settings-gate', /Badge desk/);
+    const option = await driver.execute(
+      `const o = [...document.querySelectorAll('#settings-gate option')].find((o) => o.textContent.includes('Badge desk'));
+       return o ? o.value : null;`,
+    );
+    assert.ok(option, 'the badge desk is in the gate list');
+    await driver.click(`#settings-gate option[value="${option}"]`);
+    await driver.waitForText('#settings-gate', /Badge desk/);
+    await driver.click(button('Gate'));
+    await driver.waitFor(withText('Ready: scan a badge'));
+
+    // The admission prints: the verdict says so and the system print dialog opens.
+    await wedgeScan('DEMO-0071');
+    assert.match(await verdictOf('admitted'), /Guest71 Demo[\s\S]*Badge sent to the printer/);
+    await closePrintDialog('16c-gate-print-dialog');
+    // The card stays in the page for the printer after the verdict has gone.
+    await driver.waitGone('.verdict', 10_000);
+    const card = await driver.execute("const c = document.querySelector('.gate-badge-card'); return c ? c.textContent : null;");
+    assert.match(String(card), /Guest71 Demo[\s\S]*DEMO-0071/);
+    // The same guest again (the desk lets guests in again): admitted, no second badge.
+    await wedgeScan('DEMO-0071');
+    const again = await verdictOf('admitted');
+    assert.ok(!/Badge sent to the printer/.test(again), `no second badge: ${again}`);
+    await screenshot('16d-verdict-no-second-badge');
+
+    await driver.waitForText('.sync-indicator', /Online[\s\S]*All sent/, 60_000);
+    const { stdout: prints } = await promisify(execFile)(SERVER_BIN, ['admin', 'export', 'badge-prints', '--event', EVENT], { timeout: 60_000 });
+    const rows = prints.split(/\r?\n/).filter((line) => line.includes('Guest71 Demo'));
+    assert.equal(rows.length, 1, `one print of Guest71's badge on the server:\n${prints}`);
+    assert.match(rows[0], /Badge desk/);
+    assert.match(rows[0], /,false,/);
   });
 
   it("asks the photo studio's question, admits once it is answered, and the server keeps the answer", { timeout: 120_000 }, async () => {

@@ -7,7 +7,7 @@ import { api } from '../../api';
 import type { BadgeView, UiError } from '../../bindings';
 import { useKiosk } from '../../app/kiosk-context';
 import { ErrorPanel } from '../../components/ErrorPanel';
-import { GateBadge } from '../gate/GateBadge';
+import { BadgePrintCard, BadgePrintStatus, useBadgePrint } from '../gate/GateBadge';
 import { GuestSearch, type GuestAction } from '../gate/GuestSearch';
 
 export function ReprintPanel() {
@@ -15,6 +15,7 @@ export function ReprintPanel() {
   const { state, handleError } = useKiosk();
   const [badge, setBadge] = useState<BadgeView | null>(null);
   const [error, setError] = useState<UiError | null>(null);
+  const printError = useBadgePrint(badge);
   const reprint: GuestAction = {
     label: t('coordinator.reprint.action'),
     name: (who) => t('coordinator.reprint.actionWho', { who }),
@@ -43,7 +44,8 @@ export function ReprintPanel() {
       {badge && (
         <div data-testid="reprinted">
           <p className="panel-line">{t('coordinator.reprint.done', { name: badge.attendee_name })}</p>
-          <GateBadge key={badge.seq} badge={badge} statusClass="panel-line" />
+          <BadgePrintStatus error={printError} className="panel-line" />
+          <BadgePrintCard badge={badge} />
         </div>
       )}
       <ErrorPanel error={error} />

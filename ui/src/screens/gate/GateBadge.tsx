@@ -1,33 +1,45 @@
-// The badge a gate that prints badges prints at an admission. The engine decided it (never, first
-// badge only, every admission) and logged the print before answering, so this only sends the card
-// to the printer once, when it appears; a failed print is said on the verdict, and a coordinator
-// reprints it. On screen it is one line: the card itself is for the printer (print styles).
+// Badges a gate prints at an admission, and a coordinator's reprints. The engine decided the print
+// (never, first badge only, every admission) and logged it before answering, so the page only
+// sends the card to the printer, once per badge. The card is for the printer alone (hidden on
+// screen by the print styles) and stays in the page until the next badge, so the print dialog
+// prints it even after the verdict has gone.
 import { useEffect, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { api, toUiError } from '../../api';
 import type { BadgeView, UiError } from '../../bindings';
 import { badgeImageUrl } from '../walk-in/BadgeCard';
 
-/** `statusClass` styles the one line on screen (the verdict's big type by default). */
-export function GateBadge({ badge, statusClass = 'verdict-detail' }: { badge: BadgeView; statusClass?: string }) {
-  const { t } = useTranslation();
-  const [error, setError] = useState<UiError | null>(null);
+/** Sends `badge` to the printer once (again only for a new badge); the error of its print, if any. */
+export function useBadgePrint(badge: BadgeView | null): UiError | null {
+  const [failed, setFailed] = useState<{ seq: number; error: UiError } | null>(null);
+  const seq = badge?.seq;
   useEffect(() => {
-    setError(null);
-    api.printBadge().catch((raw) => setError(toUiError(raw)));
-  }, [badge.seq]);
+    if (seq === undefined) return;
+    api.printBadge().catch((raw) => setFailed({ seq, error: toUiError(raw) }));
+  }, [seq]);
+  return failed !== null && failed.seq === seq ? failed.error : null;
+}
+
+/** The badge as printed (hidden on screen). */
+export function BadgePrintCard({ badge }: { badge: BadgeView }) {
+  const { t } = useTranslation();
   return (
-    <div className="gate-badge">
-      <p className={statusClass} role="status" data-testid="gate-badge-status">
-        {error ? t('verdict.printFailed', { message: error.message }) : t('verdict.printing')}
-      </p>
-      <article className="badge-card gate-badge-card" aria-label={t('badge.label')}>
-        <p className="badge-event">{badge.event_name}</p>
-        <h2 className="badge-name">{badge.attendee_name}</h2>
-        <p className="badge-type">{badge.ticket_type}</p>
-        <img className="badge-qr" src={badgeImageUrl(badge.qr_svg)} alt={t('badge.qr', { code: badge.code })} />
-        <p className="badge-code">{badge.code}</p>
-      </article>
-    </div>
+    <article className="badge-card gate-badge-card" aria-label={t('badge.label')}>
+      <p className="badge-event">{badge.event_name}</p>
+      <h2 className="badge-name">{badge.attendee_name}</h2>
+      <p className="badge-type">{badge.ticket_type}</p>
+      <img className="badge-qr" src={badgeImageUrl(badge.qr_svg)} alt={t('badge.qr', { code: badge.code })} />
+      <p className="badge-code">{badge.code}</p>
+    </article>
+  );
+}
+
+/** The one line on screen: sent to the printer, or why it did not print. */
+export function BadgePrintStatus({ error, className = 'verdict-detail' }: { error: UiError | null; className?: string }) {
+  const { t } = useTranslation();
+  return (
+    <p className={className} role="status" data-testid="badge-print-status">
+      {error ? t('verdict.printFailed', { message: error.message }) : t('verdict.printing')}
+    </p>
   );
 }

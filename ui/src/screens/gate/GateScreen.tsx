@@ -5,7 +5,7 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { api, toUiError, type TypedSource } from '../../api';
-import type { Direction, Gate, GateCounts, ScanOutcome, UiError } from '../../bindings';
+import type { BadgeView, Direction, Gate, GateCounts, ScanOutcome, UiError } from '../../bindings';
 import { useKiosk } from '../../app/kiosk-context';
 import { useKioskEvent } from '../../app/use-kiosk-event';
 import { ErrorPanel } from '../../components/ErrorPanel';
@@ -16,6 +16,7 @@ import { CameraPanel } from './CameraPanel';
 import { CodeEntry } from './CodeEntry';
 import { CountsPanel } from './CountsPanel';
 import { DirectionToggle } from './DirectionToggle';
+import { BadgePrintCard, useBadgePrint } from './GateBadge';
 import { GuestSearch, admitAction } from './GuestSearch';
 import { VerdictOverlay, asksQuestions } from './VerdictOverlay';
 import { playVerdictSound } from './sound';
@@ -46,6 +47,9 @@ export function GateScreen() {
   const [switching, setSwitching] = useState(false);
   const [gates, setGates] = useState<Gate[]>([]);
   const [fieldLabels, setFieldLabels] = useState<Record<string, string>>({});
+  // The last badge this gate printed: kept in the page (for the printer only) after its verdict.
+  const [printed, setPrinted] = useState<BadgeView | null>(null);
+  const printError = useBadgePrint(printed);
   const shownCounter = useRef(0);
   const requested = useRef(0);
   const displayed = useRef(0);
@@ -80,6 +84,7 @@ export function GateScreen() {
       setShown({ outcome, id: shownCounter.current });
       setError(null);
       setNotice(null);
+      if (outcome.badge) setPrinted(outcome.badge);
       const family = verdictFamily(outcome.verdict.code, outcome.direction);
       if (sound) playVerdictSound(family);
       if (family === 'admitted' && outcome.check_in_id) {
@@ -199,6 +204,11 @@ export function GateScreen() {
             />
           )}
           <ErrorPanel error={error} />
+          {printError && printed && (
+            <p className="note" role="alert">
+              {t('gate.printFailed', { name: printed.attendee_name, message: printError.message })}
+            </p>
+          )}
           {notice && (
             <p className="success-line" role="status">
               {notice}
@@ -226,6 +236,7 @@ export function GateScreen() {
           onDismiss={dismiss}
           onUndo={canUndo && current.check_in_id ? () => void undo(current.check_in_id as string) : undefined}
           undoing={undoing}
+          printError={current.badge && printed && current.badge.seq === printed.seq ? printError : null}
           questions={{
             onOutcome: (outcome) => {
               requested.current += 1;
@@ -239,6 +250,7 @@ export function GateScreen() {
           }}
         />
       )}
+      {printed && <BadgePrintCard badge={printed} />}
     </div>
   );
 }

@@ -9,7 +9,7 @@ import type { Gate, JsonValue, ScanOutcome, ShownAnswer, UiError, Verdict } from
 import { AlertIcon, CheckIcon, ExitIcon, StopIcon } from '../../components/icons';
 import { formatTime } from '../../i18n/format';
 import { languageOf } from '../../i18n';
-import { GateBadge } from './GateBadge';
+import { BadgePrintStatus } from './GateBadge';
 import { GateQuestions } from './GateQuestions';
 import { verdictDurationMs, verdictFamily, type VerdictFamily } from './verdicts';
 
@@ -25,6 +25,8 @@ interface VerdictOverlayProps {
   /** Shown while the verdict is an admission this kiosk may still annul. */
   onUndo?: () => void;
   undoing?: boolean;
+  /** Why this verdict's badge did not print (the badge itself is printed by the gate screen). */
+  printError?: UiError | null;
   /** Given when the questions of a `needs_answers` verdict are asked here. */
   questions?: {
     onOutcome(outcome: ScanOutcome): void;
@@ -44,7 +46,7 @@ const ICONS: Record<VerdictFamily, typeof CheckIcon> = {
   refused: StopIcon,
 };
 
-export function VerdictOverlay({ outcome, shownId, gates, fieldLabels, timeZone, onDismiss, onUndo, undoing, questions }: VerdictOverlayProps) {
+export function VerdictOverlay({ outcome, shownId, gates, fieldLabels, timeZone, onDismiss, onUndo, undoing, printError = null, questions }: VerdictOverlayProps) {
   const { t, i18n } = useTranslation();
   const { verdict } = outcome;
   const family = verdictFamily(verdict.code, outcome.direction);
@@ -97,7 +99,7 @@ export function VerdictOverlay({ outcome, shownId, gates, fieldLabels, timeZone,
             })}
           </p>
         )}
-        {outcome.badge && !asking && <GateBadge badge={outcome.badge} />}
+        {outcome.badge && !asking && <BadgePrintStatus error={printError} />}
         {onUndo && (
           <button
             type="button"
