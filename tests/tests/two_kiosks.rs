@@ -268,3 +268,80 @@ async fn walk_in_badges_are_admitted_everywhere_even_by_kiosks_enrolled_after_th
         verdict.reason
     );
 }
+
+/// A gate set (with the admin command line) to print first badges only: the kiosk that admits a
+/// guest first prints their badge; once the kiosks synced, the other kiosk admits that guest
+/// without printing again, and the server's print log has each badge once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_badge_printed_at_one_kiosk_is_not_printed_again_at_another_after_sync() {
+    let db = TestDb::new().await;
+    let server = ServerProcess::start(&db.url).await;
+    let pool = PgPool::connect(&db.url).await.unwrap();
+    let event = seed::event(&pool).await;
+    let (event_id, gate_id) = (event.event_id.to_string(), event.gate_id.to_string());
+    let codes = seed::tickets(&pool, event.event_id, 5).await;
+    let gate = server.admin(&[
+        "gate",
+        "update",
+        "--event",
+        &event_id,
+        &gate_id,
+        "--print",
+        "first",
+        "--reentry",
+        "always",
+    ]);
+    assert_eq!(gate["print_badge"], "first", "{gate}");
+    server.admin(&["package", "publish", "--event", &event_id]);
+
+    let north = kiosk(&server, &pool, event.event_id, "north").await;
+    let south = kiosk(&server, &pool, event.event_id, "south").await;
+    let t = now();
+    let at = |k: &Kiosk, code: &str, ms: u64| {
+        let mut store = k.store.lock().unwrap();
+        let result = scan(
+            &mut store,
+            code.as_bytes(),
+            event.gate_id,
+            Direction::Entry,
+            t.plus_millis(ms),
+            false,
+        )
+        .unwrap();
+        assert_eq!(result.verdict.code, VerdictCode::Admitted);
+        result.print_badge
+    };
+    assert!(at(&north, &codes[0], 0), "the first admission prints");
+    for k in [&north, &south] {
+        k.client.sync_once(&k.store, |_| {}).await.unwrap();
+    }
+    // The gate lets a guest in again at any time (`--reentry always`), so south admits them too.
+    assert!(
+        !at(&south, &codes[0], 10),
+        "printed at north: not again at south"
+    );
+    assert!(
+        at(&south, &codes[1], 20),
+        "another guest's first badge prints"
+    );
+    for k in [&south, &north] {
+        let report = k.client.sync_once(&k.store, |_| {}).await.unwrap();
+        assert_eq!(report.pending_after, 0);
+    }
+    system_tests::db::filer_settled(&pool).await;
+
+    let out = std::env::temp_dir().join(format!("gp-badge-prints-{}.csv", std::process::id()));
+    let written = server.admin(&[
+        "export",
+        "badge-prints",
+        "--event",
+        &event_id,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(written["rows"], 2, "{written}");
+    let csv = std::fs::read_to_string(&out).unwrap();
+    let _ = std::fs::remove_file(&out);
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    assert!(csv.lines().skip(1).all(|l| l.contains(",false,")), "{csv}");
+}
