@@ -289,7 +289,8 @@ code: string,
  */
 qr_svg: string, qr_version: number, 
 /**
- * Outbox sequence number of the registration.
+ * Outbox sequence number of the change that made the badge: the walk-in's registration, the
+ * admission that printed it, or the reprint.
  */
 seq: number, };
 

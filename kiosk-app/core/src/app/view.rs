@@ -202,7 +202,8 @@ pub struct BadgeView {
     /// The QR as an SVG document.
     pub qr_svg: String,
     pub qr_version: i16,
-    /// Outbox sequence number of the registration.
+    /// Outbox sequence number of the change that made the badge: the walk-in's registration, the
+    /// admission that printed it, or the reprint.
     pub seq: u64,
 }
 
