@@ -139,6 +139,21 @@ async function closePrintDialog(shot) {
   }
 }
 
+/** Picks the gate named `name` in the settings (its list loads after the screen shows), then goes back to the gate. */
+async function pickGate(name) {
+  await driver.click(button('Settings'));
+  await driver.waitForText('#settings-gate', new RegExp(name));
+  const option = await driver.execute(
+    `const o = [...document.querySelectorAll('#settings-gate option')].find((o) => o.textContent.includes(${JSON.stringify(name)}));
+     return o ? o.value : null;`,
+  );
+  assert.ok(option, `${name} is in the gate list`);
+  await driver.click(`#settings-gate option[value="${option}"]`);
+  await driver.waitForText('#settings-gate', new RegExp(name));
+  await driver.click(button('Gate'));
+  await driver.waitFor(withText('Ready: scan a badge'));
+}
+
 async function verdictOf(code) {
   const element = await driver.waitFor(`.verdict[data-verdict="${code}"]`, 10_000);
   return driver.text(element);
@@ -229,18 +244,7 @@ describe('the kiosk window at a gate, against the real server', { timeout: 300_0
   });
 
   it('says wrong gate for a day pass at the VIP lounge', { timeout: 60_000 }, async () => {
-    await driver.click(button('Settings'));
-    // The gate list loads after the screen shows: wait for it.
-    await driver.waitForText('#settings-gate', /VIP lounge/);
-    const option = await driver.execute(
-      `const o = [...document.querySelectorAll('#settings-gate option')].find((o) => o.textContent.includes('VIP lounge'));
-       return o ? o.value : null;`,
-    );
-    assert.ok(option, 'the VIP lounge is in the gate list');
-    await driver.click(`#settings-gate option[value="${option}"]`);
-    await driver.waitForText('#settings-gate', /VIP lounge/);
-    await driver.click(button('Gate'));
-    await driver.waitFor(withText('Ready: scan a badge'));
+    await pickGate('VIP lounge');
     await wedgeScan('DEMO-0002');
     await verdictOf('wrong_gate');
     await screenshot('09-verdict-wrong-gate');
@@ -369,17 +373,7 @@ describe('the kiosk window at a gate, against the real server', { timeout: 300_0
 
   it('prints a first badge at the badge desk once, and the server logs the print', { timeout: 120_000 }, async () => {
     await driver.waitGone('.verdict', 10_000);
-    await driver.click(button('Settings'));
-    await driver.waitForText('#settings-gate', /Badge desk/);
-    const option = await driver.execute(
-      `const o = [...document.querySelectorAll('#settings-gate option')].find((o) => o.textContent.includes('Badge desk'));
-       return o ? o.value : null;`,
-    );
-    assert.ok(option, 'the badge desk is in the gate list');
-    await driver.click(`#settings-gate option[value="${option}"]`);
-    await driver.waitForText('#settings-gate', /Badge desk/);
-    await driver.click(button('Gate'));
-    await driver.waitFor(withText('Ready: scan a badge'));
+    await pickGate('Badge desk');
 
     // The admission prints: the verdict says so and the system print dialog opens.
     await wedgeScan('DEMO-0071');
@@ -405,17 +399,7 @@ describe('the kiosk window at a gate, against the real server', { timeout: 300_0
 
   it("asks the photo studio's question, admits once it is answered, and the server keeps the answer", { timeout: 120_000 }, async () => {
     await driver.waitGone('.verdict', 10_000);
-    await driver.click(button('Settings'));
-    await driver.waitForText('#settings-gate', /Photo studio/);
-    const option = await driver.execute(
-      `const o = [...document.querySelectorAll('#settings-gate option')].find((o) => o.textContent.includes('Photo studio'));
-       return o ? o.value : null;`,
-    );
-    assert.ok(option, 'the photo studio is in the gate list');
-    await driver.click(`#settings-gate option[value="${option}"]`);
-    await driver.waitForText('#settings-gate', /Photo studio/);
-    await driver.click(button('Gate'));
-    await driver.waitFor(withText('Ready: scan a badge'));
+    await pickGate('Photo studio');
 
     await wedgeScan('DEMO-0061');
     assert.match(await verdictOf('needs_answers'), /Guest61 Demo[\s\S]*Ask these questions, then admit\.[\s\S]*I agree to be photographed/);

@@ -7,7 +7,7 @@ import { useEffect, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { api, toUiError } from '../../api';
 import type { BadgeView, UiError } from '../../bindings';
-import { badgeImageUrl } from '../walk-in/BadgeCard';
+import { BadgeFace } from '../walk-in/BadgeCard';
 
 /** Sends `badge` to the printer once (again only for a new badge); the error of its print, if any. */
 export function useBadgePrint(badge: BadgeView | null): UiError | null {
@@ -22,16 +22,7 @@ export function useBadgePrint(badge: BadgeView | null): UiError | null {
 
 /** The badge as printed (hidden on screen). */
 export function BadgePrintCard({ badge }: { badge: BadgeView }) {
-  const { t } = useTranslation();
-  return (
-    <article className="badge-card gate-badge-card" aria-label={t('badge.label')}>
-      <p className="badge-event">{badge.event_name}</p>
-      <h2 className="badge-name">{badge.attendee_name}</h2>
-      <p className="badge-type">{badge.ticket_type}</p>
-      <img className="badge-qr" src={badgeImageUrl(badge.qr_svg)} alt={t('badge.qr', { code: badge.code })} />
-      <p className="badge-code">{badge.code}</p>
-    </article>
-  );
+  return <BadgeFace badge={badge} className="gate-badge-card" />;
 }
 
 /** The one line on screen: sent to the printer, or why it did not print. */

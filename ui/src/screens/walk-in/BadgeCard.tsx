@@ -10,6 +10,20 @@ export function badgeImageUrl(svg: string): string {
   return `data:image/svg+xml;charset=utf-8,${encodeURIComponent(svg)}`;
 }
 
+/** The badge as shown and printed; `className` adds to `badge-card` (the print styles print it). */
+export function BadgeFace({ badge, className }: { badge: BadgeView; className?: string }) {
+  const { t } = useTranslation();
+  return (
+    <article className={className ? `badge-card ${className}` : 'badge-card'} aria-label={t('badge.label')}>
+      <p className="badge-event">{badge.event_name}</p>
+      <h2 className="badge-name">{badge.attendee_name}</h2>
+      <p className="badge-type">{badge.ticket_type}</p>
+      <img className="badge-qr" src={badgeImageUrl(badge.qr_svg)} alt={t('badge.qr', { code: badge.code })} />
+      <p className="badge-code">{badge.code}</p>
+    </article>
+  );
+}
+
 export function BadgeCard({ badge, onNext }: { badge: BadgeView; onNext(): void }) {
   const { t } = useTranslation();
   const [printError, setPrintError] = useState<UiError | null>(null);
@@ -23,13 +37,7 @@ export function BadgeCard({ badge, onNext }: { badge: BadgeView; onNext(): void 
       <p className="success-line" role="status">
         {t('badge.done', { name: badge.attendee_name })}
       </p>
-      <article className="badge-card" aria-label={t('badge.label')}>
-        <p className="badge-event">{badge.event_name}</p>
-        <h2 className="badge-name">{badge.attendee_name}</h2>
-        <p className="badge-type">{badge.ticket_type}</p>
-        <img className="badge-qr" src={badgeImageUrl(badge.qr_svg)} alt={t('badge.qr', { code: badge.code })} />
-        <p className="badge-code">{badge.code}</p>
-      </article>
+      <BadgeFace badge={badge} />
       <div className="form-nav no-print">
         <button type="button" className="btn btn-secondary btn-large" onClick={print}>
           {t('badge.print')}
