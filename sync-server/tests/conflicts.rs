@@ -869,6 +869,8 @@ async fn exports_and_counts_per_gate_and_hour() {
         change(&mut kiosk, admit(t2, south, Direction::Entry), hour + 1),
         change(&mut kiosk, refused, hour + 2),
         change(&mut kiosk, failed, hour + 3),
+        // 22:13 UTC is 00:13 on the next day at the venue (Europe/Berlin, UTC+2).
+        change(&mut kiosk, admit(t2, north, Direction::Exit), 8 * hour),
     ];
     push(&app, &kiosk, &changes).await;
 
@@ -882,13 +884,34 @@ async fn exports_and_counts_per_gate_and_hour() {
     assert_eq!(response.status(), 200);
     let stats: Value = response.json().await.unwrap();
     assert_eq!(stats["admitted"], 3);
-    assert_eq!(stats["exits"], 1);
+    assert_eq!(stats["exits"], 2);
     assert_eq!(stats["refused"], 2);
     assert_eq!(stats["tickets_admitted"], 2);
     let gates = stats["gates"].as_array().unwrap();
     let by_name = |name: &str| gates.iter().find(|g| g["name"] == name).unwrap().clone();
     assert_eq!(by_name("North")["admitted"], 2);
-    assert_eq!(by_name("North")["exits"], 1);
+    assert_eq!(by_name("North")["exits"], 2);
+    // Venue days, midnight to midnight in the event's time zone, as a kiosk counts "today".
+    let days = stats["days"].as_array().unwrap();
+    assert_eq!(days.len(), 2, "{stats}");
+    assert_eq!(days[0]["day"], "2026-09-21");
+    assert_eq!(
+        (&days[0]["admitted"], &days[0]["exits"], &days[0]["refused"]),
+        (&json!(3), &json!(1), &json!(2))
+    );
+    assert_eq!(days[0]["tickets_admitted"], 2);
+    assert_eq!(days[0]["gates"].as_array().unwrap().len(), 2);
+    assert_eq!(days[1]["day"], "2026-09-22");
+    assert_eq!(
+        (
+            &days[1]["admitted"],
+            &days[1]["exits"],
+            &days[1]["tickets_admitted"]
+        ),
+        (&json!(0), &json!(1), &json!(0))
+    );
+    let late = days[1]["gates"].as_array().unwrap();
+    assert_eq!((late.len(), &late[0]["name"]), (1, &json!("North")));
     assert_eq!(by_name("South, side door")["admitted"], 1);
     assert_eq!(by_name("South, side door")["refused"], 2);
     let hours = stats["hours"].as_array().unwrap();
@@ -902,7 +925,7 @@ async fn exports_and_counts_per_gate_and_hour() {
 
     let csv = get_text(&app, &coordinator, venue.event, "export/check-ins.csv").await;
     let lines: Vec<&str> = csv.lines().collect();
-    assert_eq!(lines.len(), 7, "{csv}");
+    assert_eq!(lines.len(), 8, "{csv}");
     assert!(lines[0].starts_with("check_in_id,ticket_id,attendee_id,attendee_name,gate_id"));
     assert!(csv.contains("\"South, side door\""), "{csv}");
     assert!(csv.contains("'=cmd Evil"), "formulas are defused: {csv}");

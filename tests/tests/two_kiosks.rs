@@ -144,7 +144,7 @@ async fn offline_kiosks_converge_and_the_server_flags_what_happened() {
             .store
             .lock()
             .unwrap()
-            .gate_counts(Some(event.gate_id))
+            .gate_counts(Some(event.gate_id), t)
             .unwrap();
         assert_eq!(counts.gate_entries, number(&gate["admitted"]), "{stats}");
         assert_eq!(counts.gate_exits, number(&gate["exits"]), "{stats}");
@@ -159,6 +159,28 @@ async fn offline_kiosks_converge_and_the_server_flags_what_happened() {
             "{stats}"
         );
         assert_eq!(counts.own_gate_entries, own);
+        // Every check-in of this test was made within 30 ms: the report has one venue day, and
+        // "today" at both gates is that day.
+        let days = stats["days"].as_array().unwrap();
+        assert_eq!(days.len(), 1, "{stats}");
+        let today = days[0]["gates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["gate_id"] == event.gate_id.to_string())
+            .unwrap_or_else(|| panic!("the gate is in the day's report: {stats}"));
+        assert_eq!(
+            counts.gate_entries_today,
+            number(&today["admitted"]),
+            "{stats}"
+        );
+        assert_eq!(counts.gate_exits_today, number(&today["exits"]), "{stats}");
+        assert_eq!(
+            counts.event_admitted_today,
+            number(&days[0]["tickets_admitted"]),
+            "{stats}"
+        );
+        assert_eq!(counts.own_gate_entries_today, own);
     }
 
     // Both kiosks now judge every ticket the same way: all admitted ones are "already used".

@@ -361,15 +361,15 @@ export type CameraStatus = { "state": "starting", camera: CameraInfo, } | { "sta
 
 export type GateCounts = { 
 /**
- * Entries admitted at this gate (each admission counts, re-entries too).
+ * Entries admitted at this gate (each admission counts, re-entries too), on every day.
  */
 gate_entries: number, 
 /**
- * Exits scanned at this gate.
+ * Exits scanned at this gate, on every day.
  */
 gate_exits: number, 
 /**
- * Distinct tickets admitted at least once, at any gate.
+ * Distinct tickets admitted at least once, at any gate, on any day.
  */
 event_admitted: number, 
 /**
@@ -383,7 +383,23 @@ own_gate_entries: number,
 /**
  * Inside now, the whole event: entries minus exits at every gate (never below zero).
  */
-inside: number, };
+inside: number, 
+/**
+ * Entries admitted at this gate today (the venue's day, in the event's time zone).
+ */
+gate_entries_today: number, 
+/**
+ * Of `gate_entries_today`, those this kiosk admitted.
+ */
+own_gate_entries_today: number, 
+/**
+ * Exits scanned at this gate today.
+ */
+gate_exits_today: number, 
+/**
+ * Distinct tickets admitted today, at any gate.
+ */
+event_admitted_today: number, };
 
 export type WalkInRequest = { first_name: string, last_name: string, email?: string, phone?: string, ticket_type_id?: TicketTypeId, answers: { [key in string]: JsonValue }, };
 

@@ -661,6 +661,14 @@ fn counts_tell_this_kiosks_own_entries_from_all_and_who_is_inside() {
     let counts = kiosk.counts().unwrap();
     assert_eq!((counts.gate_entries, counts.own_gate_entries), (3, 2));
     assert_eq!((counts.event_admitted, counts.inside), (3, 3));
+    assert_eq!(
+        (
+            counts.gate_entries_today,
+            counts.own_gate_entries_today,
+            counts.event_admitted_today
+        ),
+        (3, 2, 3)
+    );
 
     // One leaves: inside drops, admitted (distinct tickets ever admitted) does not.
     kiosk.set_direction(Direction::Exit).unwrap();
@@ -681,6 +689,148 @@ fn counts_tell_this_kiosks_own_entries_from_all_and_who_is_inside() {
         (counts.inside, counts.gate_entries, counts.own_gate_entries),
         (2, 3, 2)
     );
+    assert_eq!(
+        (
+            counts.gate_entries_today,
+            counts.own_gate_entries_today,
+            counts.gate_exits_today
+        ),
+        (3, 2, 1)
+    );
+}
+
+/// A check-in another kiosk made at `at` at `gate` for ticket `i`, as a pull brings it.
+fn pull_check_in(f: &Fixture, kiosk: &Kiosk, i: usize, at: UnixMillis, seed: u64) {
+    use sync_protocol::changes::{Change, ChangeBody, CheckIn, FoundBy};
+    use sync_protocol::hlc::Hlc;
+    use sync_protocol::ids::{ChangeId, CheckInId};
+    use sync_protocol::wire::{Cursor, PullItem};
+
+    let rng = &mut ChaCha20Rng::seed_from_u64(seed);
+    let body = ChangeBody::CheckIn(CheckIn {
+        id: CheckInId::new(at, rng),
+        ticket_id: f.snapshot.tickets[i].id,
+        gate_id: f.snapshot.gates[0].id,
+        direction: Direction::Entry,
+        verdict: VerdictCode::Admitted,
+        offline: false,
+        scanned_at: at,
+        found_by: FoundBy::Code,
+    });
+    let change = Change::new(
+        ChangeId::new(at, rng),
+        DeviceId::new(T, rng),
+        1,
+        Hlc::new(at.as_u64(), 0),
+        1,
+        &body,
+    );
+    let position = Cursor {
+        tx: seed,
+        pos: seed,
+    };
+    kiosk
+        .store()
+        .unwrap()
+        .lock()
+        .unwrap()
+        .apply_pull_page(&[PullItem::DeviceChange { position, change }], position)
+        .unwrap();
+}
+
+#[test]
+fn admitted_today_counts_the_venue_day_and_starts_again_at_midnight() {
+    let mut f = Fixture::new("app-counts-today");
+    let kiosk = ready(&mut f);
+    let gate = f.snapshot.gates[0].id;
+    // The kiosk's clock reads 2026-09-21 15:13 UTC, 17:13 at the venue (Europe/Berlin, UTC+2).
+    let at = |rfc3339: &str| {
+        UnixMillis(
+            chrono::DateTime::parse_from_rfc3339(rfc3339)
+                .unwrap()
+                .timestamp_millis() as u64,
+        )
+    };
+    let code = |i: usize| f.snapshot.tickets[i].code.clone();
+    for i in [0, 1] {
+        let outcome = kiosk.scan(code(i).as_bytes(), ScanSource::Wedge).unwrap();
+        assert_eq!(outcome.verdict.code, VerdictCode::Admitted);
+    }
+    // Other kiosks' check-ins: 23:30 at the venue the evening before (yesterday), and 00:30 at
+    // the venue today, which is still the 20th in UTC (the first guest, who came back later).
+    pull_check_in(&f, &kiosk, 2, at("2026-09-20T21:30:00Z"), 81);
+    pull_check_in(&f, &kiosk, 0, at("2026-09-20T22:30:00Z"), 82);
+
+    let counts = kiosk.counts().unwrap();
+    assert_eq!((counts.gate_entries, counts.event_admitted), (4, 3));
+    assert_eq!(
+        (
+            counts.gate_entries_today,
+            counts.own_gate_entries_today,
+            counts.event_admitted_today
+        ),
+        (3, 2, 2),
+        "yesterday's check-in is not today's: {counts:?}"
+    );
+
+    // Past midnight at the venue, today starts at zero; the totals stay.
+    let store = kiosk.store().unwrap();
+    let tomorrow = store
+        .lock()
+        .unwrap()
+        .gate_counts(Some(gate), at("2026-09-21T22:00:00Z"))
+        .unwrap();
+    assert_eq!(
+        (
+            tomorrow.gate_entries_today,
+            tomorrow.own_gate_entries_today,
+            tomorrow.event_admitted_today,
+            tomorrow.gate_entries
+        ),
+        (0, 0, 0, 4)
+    );
+    let yesterday = store
+        .lock()
+        .unwrap()
+        .gate_counts(Some(gate), at("2026-09-20T12:00:00Z"))
+        .unwrap();
+    assert_eq!(
+        (yesterday.gate_entries_today, yesterday.event_admitted_today),
+        (1, 1)
+    );
+    drop(store);
+
+    // Back on today: an exit, a re-entry and its undoing count at once (the rows written since
+    // the last count are read, not the whole table).
+    kiosk.set_direction(Direction::Exit).unwrap();
+    kiosk.scan(code(1).as_bytes(), ScanSource::Wedge).unwrap();
+    kiosk.set_direction(Direction::Entry).unwrap();
+    let back = kiosk.scan(code(1).as_bytes(), ScanSource::Wedge).unwrap();
+    assert_eq!(back.verdict.code, VerdictCode::Admitted);
+    let counts = kiosk.counts().unwrap();
+    assert_eq!(
+        (
+            counts.gate_entries_today,
+            counts.own_gate_entries_today,
+            counts.gate_exits_today
+        ),
+        (4, 3, 1)
+    );
+    let counts = kiosk.annul_check_in(back.check_in_id.unwrap()).unwrap();
+    assert_eq!(
+        (
+            counts.gate_entries_today,
+            counts.own_gate_entries_today,
+            counts.event_admitted_today
+        ),
+        (3, 2, 2)
+    );
+
+    // The day's counts come back from the file after a lock and an unlock.
+    kiosk.lock();
+    kiosk.unlock(KIOSK_PIN).unwrap();
+    let again = kiosk.counts().unwrap();
+    assert_eq!(again, counts);
 }
 
 /// The event's form with the two questions the workshop gate asks, and that gate.

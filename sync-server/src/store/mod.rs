@@ -735,7 +735,21 @@ pub struct HourStats {
     pub counts: CheckInCounts,
 }
 
-/// Counts of an event: overall, per gate and per hour.
+/// Counts of one venue day: the event's calendar day (midnight to midnight in its time zone),
+/// as the kiosks' "today" counts are.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct DayStats {
+    /// The day, `YYYY-MM-DD`, in the event's time zone (UTC when Postgres does not know it).
+    pub day: String,
+    #[serde(flatten)]
+    pub counts: CheckInCounts,
+    /// Distinct tickets admitted that day (merged tickets count once).
+    pub tickets_admitted: u64,
+    /// The day's counts of each gate that scanned that day.
+    pub gates: Vec<GateStats>,
+}
+
+/// Counts of an event: overall, per gate, per hour and per venue day.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct EventStats {
     pub event_id: EventId,
@@ -746,6 +760,7 @@ pub struct EventStats {
     pub open_conflicts: u64,
     pub gates: Vec<GateStats>,
     pub hours: Vec<HourStats>,
+    pub days: Vec<DayStats>,
 }
 
 /// Conflicts the filer found, their resolution, and the reports coordinators read.

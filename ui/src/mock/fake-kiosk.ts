@@ -6,7 +6,8 @@
 //
 // It is scriptable from a test through `window.__fake` (see FakeControls), and its starting
 // point comes from the page's query string: ?scenario=fresh|locked|ready, &camera=none|failed,
-// &offline=1, &lang=fr, &contrast=1, &gate=gate-vip, &deskLock=MINUTES.
+// &offline=1, &lang=fr, &contrast=1, &gate=gate-vip, &deskLock=MINUTES, &yesterday=N (N guests
+// admitted at the gate the day before, for the counts of a second day).
 //
 // Only the mock build (vite --mode mock) includes this file.
 import { mockIPC } from '@tauri-apps/api/mocks';
@@ -164,7 +165,14 @@ export function installFakeKiosk(): FakeControls {
     online: query.get('offline') !== '1',
     camera: (query.get('camera') ?? 'running') as 'running' | 'none' | 'failed',
     cameraTimer: 0 as number,
-    checkIns: [] as CheckIn[],
+    checkIns: Array.from({ length: Number(query.get('yesterday') ?? 0) }, (_, i): CheckIn => ({
+      id: `check-in-yesterday-${i}`,
+      ticketId: `ticket-${500 + i}`,
+      gateId: settings.gate_id ?? 'gate-main',
+      direction: 'entry',
+      at: Date.now() - 24 * 60 * 60 * 1000,
+      annulled: false,
+    })),
     seq: 0,
     pending: preset ? 3 : 0,
     acknowledged: preset ? 120 : 0,
@@ -248,14 +256,24 @@ export function installFakeKiosk(): FakeControls {
   function counts(): GateCounts {
     const live = fake.checkIns.filter((c) => !c.annulled);
     const here = live.filter((c) => c.gateId === settings.gate_id);
+    // Today: the browser's calendar day stands in for the venue's.
+    const midnight = new Date();
+    midnight.setHours(0, 0, 0, 0);
+    const today = (c: { at: number }) => c.at >= midnight.getTime();
+    const entries = (list: typeof live) => list.filter((c) => c.direction === 'entry');
+    const exits = (list: typeof live) => list.filter((c) => c.direction === 'exit');
     return {
-      gate_entries: here.filter((c) => c.direction === 'entry').length,
-      gate_exits: here.filter((c) => c.direction === 'exit').length,
-      event_admitted: new Set(live.filter((c) => c.direction === 'entry').map((c) => c.ticketId)).size,
+      gate_entries: entries(here).length,
+      gate_exits: exits(here).length,
+      event_admitted: new Set(entries(live).map((c) => c.ticketId)).size,
       tickets: tickets.size,
       // Every check-in of the fake kiosk is its own.
-      own_gate_entries: here.filter((c) => c.direction === 'entry').length,
-      inside: Math.max(0, live.filter((c) => c.direction === 'entry').length - live.filter((c) => c.direction === 'exit').length),
+      own_gate_entries: entries(here).length,
+      inside: Math.max(0, entries(live).length - exits(live).length),
+      gate_entries_today: entries(here).filter(today).length,
+      own_gate_entries_today: entries(here).filter(today).length,
+      gate_exits_today: exits(here).filter(today).length,
+      event_admitted_today: new Set(entries(live).filter(today).map((c) => c.ticketId)).size,
     };
   }
 

@@ -369,6 +369,26 @@ describe('the gate, verdict by verdict', () => {
     await context.close();
   });
 
+  it("counts today's admissions apart from earlier days", async () => {
+    const { page, problems, context } = await openKiosk(browser, server.url, 'scenario=ready&yesterday=3');
+    await page.getByText('Ready: scan a badge').waitFor();
+    await wedgeScan(page, 'DEMO-0007');
+    await waitForVerdict(page, 'admitted');
+    await page.keyboard.press('Escape');
+    await verdict(page).waitFor({ state: 'detached' });
+    assert.equal(await count(page, 'gate-entries'), '1', 'entries today at this gate');
+    assert.equal(await page.locator('[data-count="own-gate-entries"]').innerText(), '1 by this kiosk');
+    assert.equal(await page.locator('[data-count="gate-entries-all-days"]').innerText(), '4 on all days');
+    assert.equal(await count(page, 'event-admitted'), '1', 'admitted today, whole event');
+    assert.equal(
+      await page.locator('[data-count="event-admitted-all-days"]').innerText(),
+      '4 of 1,000 tickets on all days',
+    );
+    await screenshot(page, '38b-gate-counts-second-day');
+    assertNoProblems(problems);
+    await context.close();
+  });
+
   it('finds a guest without a badge by name and admits them from the list', async () => {
     const { page, problems, context } = await openKiosk(browser, server.url, 'scenario=ready');
     await page.getByText('Ready: scan a badge').waitFor();

@@ -597,7 +597,7 @@ impl Kiosk {
         let store = self.store()?;
         let mut guard = lock(&store);
         crate::gate::annul(&mut guard, check_in_id, (self.clock)())?;
-        let counts = guard.gate_counts(self.settings().gate_id)?;
+        let counts = guard.gate_counts(self.settings().gate_id, (self.clock)())?;
         drop(guard);
         self.changed();
         Ok(counts)
@@ -605,7 +605,7 @@ impl Kiosk {
 
     /// Admission counts for the picked gate and the event.
     pub fn counts(&self) -> Result<GateCounts, AppError> {
-        Ok(lock(&self.store()?).gate_counts(self.settings().gate_id)?)
+        Ok(lock(&self.store()?).gate_counts(self.settings().gate_id, (self.clock)())?)
     }
 
     /// The form and ticket types of the walk-in screen.

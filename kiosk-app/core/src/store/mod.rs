@@ -45,7 +45,7 @@ pub use checkins::DAMAGED_KIND;
 
 /// The meta key of the pull cursor (where the next pull starts; absent: the package's cursor).
 const META_CURSOR: &str = "cursor";
-pub use counts::GateCounts;
+pub use counts::{GateCounts, venue_day};
 pub use download::Download;
 pub use identity::Identity;
 pub use sync::PageApplied;
@@ -149,6 +149,10 @@ pub struct KioskStore {
     /// The guest search's index, in memory only; `None` until a search needs it, and again after
     /// every change of the guest list (see `search`).
     guests: Option<crate::search::GuestIndex>,
+    /// The check-ins of the venue's day, in memory only (see `counts`).
+    day_index: counts::DayIndex,
+    /// The check-in rows written since `day_index` last looked, noted by SQLite's update hook.
+    written_check_ins: counts::WrittenRows,
 }
 
 impl std::fmt::Debug for KioskStore {
@@ -481,6 +485,7 @@ impl KioskStore {
     }
 
     fn with_key(conn: Connection, data_key: &DataKey) -> KioskStore {
+        let written_check_ins = counts::watch_check_ins(&conn);
         KioskStore {
             conn,
             sealing: data_key.sealing_key(),
@@ -488,6 +493,8 @@ impl KioskStore {
             tags: data_key.row_tag_key(),
             check_ins_at_unlock: CheckInsAtUnlock::Whole,
             guests: None,
+            day_index: counts::DayIndex::default(),
+            written_check_ins,
         }
     }
 

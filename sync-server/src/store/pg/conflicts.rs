@@ -26,8 +26,8 @@ use super::ingest::{
 use crate::ingest::{PARKED_TICKET, UNFILED_CHANGE, lock_keys, server_device};
 use crate::store::{
     AuditEntry, BadgePrintExport, CheckInCounts, CheckInExport, ConflictFilter, ConflictRecord,
-    ConflictStatus, ConflictStore, EventStats, GateStats, HourStats, PickSide, RegistrationExport,
-    Resolution, StoreError,
+    ConflictStatus, ConflictStore, DayStats, EventStats, GateStats, HourStats, PickSide,
+    RegistrationExport, Resolution, StoreError,
 };
 
 const MAX_LIST: u32 = 1000;
@@ -90,6 +90,81 @@ fn count(counts: &mut CheckInCounts, entry: bool, admitted: bool, annulled: bool
         (true, false, true) => counts.admitted += n,
         (true, false, false) => counts.exits += n,
     }
+}
+
+/// The event's counts by venue day: its calendar days in its time zone (UTC when Postgres does
+/// not know the zone), by the check-ins' HLC wall time, as a kiosk counts "today".
+async fn event_days(
+    conn: &mut PgConnection,
+    event_id: EventId,
+    names: &BTreeMap<Uuid, String>,
+) -> Result<Vec<DayStats>, StoreError> {
+    let zone: String = sqlx::query_scalar(
+        "select coalesce((select name from pg_timezone_names where name = e.time_zone), 'UTC')
+         from events e where e.id = $1",
+    )
+    .bind(event_id.as_uuid())
+    .fetch_one(&mut *conn)
+    .await?;
+    const DAY: &str = "to_char(to_timestamp((c.hlc >> 16) / 1000.0) at time zone $2, 'YYYY-MM-DD')";
+    let rows = sqlx::query(&format!(
+        "select {DAY} as day, c.gate_id, c.direction = 'entry' as entry,
+                c.verdict = 'admitted' and not c.failed as admitted, c.annulled, count(*) as n
+         from check_ins c where c.event_id = $1
+         group by 1, 2, 3, 4, 5"
+    ))
+    .bind(event_id.as_uuid())
+    .bind(&zone)
+    .fetch_all(&mut *conn)
+    .await?;
+    let tickets: BTreeMap<String, i64> = sqlx::query_as::<_, (String, i64)>(&format!(
+        "select {DAY} as day, count(distinct coalesce(ta.ticket_id, c.ticket_id))
+         from check_ins c left join ticket_aliases ta on ta.alias_id = c.ticket_id
+         where c.event_id = $1 and c.verdict = 'admitted' and c.direction = 'entry'
+           and not c.annulled and not c.failed
+         group by 1"
+    ))
+    .bind(event_id.as_uuid())
+    .bind(&zone)
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .collect();
+    let mut days: BTreeMap<String, (CheckInCounts, BTreeMap<Uuid, CheckInCounts>)> =
+        BTreeMap::new();
+    for row in &rows {
+        let (entry, admitted, annulled): (bool, bool, bool) = (
+            row.try_get("entry")?,
+            row.try_get("admitted")?,
+            row.try_get("annulled")?,
+        );
+        let n = row.try_get::<i64, _>("n")?.max(0) as u64;
+        let (total, gates) = days.entry(row.try_get("day")?).or_default();
+        count(total, entry, admitted, annulled, n);
+        count(
+            gates.entry(row.try_get("gate_id")?).or_default(),
+            entry,
+            admitted,
+            annulled,
+            n,
+        );
+    }
+    Ok(days
+        .into_iter()
+        .map(|(day, (counts, gates))| DayStats {
+            tickets_admitted: tickets.get(&day).copied().unwrap_or(0).max(0) as u64,
+            day,
+            counts,
+            gates: gates
+                .into_iter()
+                .map(|(gate_id, counts)| GateStats {
+                    gate_id,
+                    name: names.get(&gate_id).cloned(),
+                    counts,
+                })
+                .collect(),
+        })
+        .collect())
 }
 
 impl ConflictStore for PgStore {
@@ -443,6 +518,7 @@ impl ConflictStore for PgStore {
         .bind(event_id.as_uuid())
         .fetch_one(&mut *conn)
         .await?;
+        let days = event_days(&mut conn, event_id, &names).await?;
         let open_conflicts: i64 = sqlx::query_scalar(
             "select count(*) from conflicts where event_id = $1 and status = 'open'",
         )
@@ -469,6 +545,7 @@ impl ConflictStore for PgStore {
                     counts,
                 })
                 .collect(),
+            days,
         })
     }
 }

@@ -214,7 +214,7 @@ export function GateScreen() {
               {notice}
             </p>
           )}
-          <CountsPanel counts={counts} mode={gate.mode} lastSyncAt={sync?.last_sync_at ?? null} />
+          {/* Above the counts, so that a short window never hides it. */}
           {lastAdmission && !shown && (
             <button type="button" className="btn btn-secondary btn-block" disabled={undoing} onClick={() => void undo(lastAdmission.checkInId)}>
               {t('gate.undoLast', {
@@ -223,6 +223,7 @@ export function GateScreen() {
               })}
             </button>
           )}
+          <CountsPanel counts={counts} mode={gate.mode} lastSyncAt={sync?.last_sync_at ?? null} />
           {sync && !sync.online && <p className="note note-offline">{t('gate.offlineNote')}</p>}
         </aside>
       </main>
