@@ -22,6 +22,7 @@ const COMMANDS: &[&str] = &[
     "walk_in_setup",
     "register_walk_in",
     "print_badge",
+    "printers",
     "reprint_badge",
     "check_coordinator_pin",
     "outbox",

@@ -15,7 +15,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { KEY, WebDriver, button, sleep, withText } from './webdriver.mjs';
@@ -33,6 +33,7 @@ const INVITE = env('E2E_INVITE');
 const ARTIFACTS = env('E2E_ARTIFACTS');
 const EVENT = env('E2E_EVENT');
 const CAMERA_DIR = env('E2E_CAMERA_DIR');
+const KIOSK_DIR = env('E2E_KIOSK_DIR');
 const SCREEN = env('E2E_SCREEN');
 const driver = new WebDriver(env('E2E_WEBDRIVER'));
 
@@ -395,6 +396,52 @@ describe('the kiosk window at a gate, against the real server', { timeout: 300_0
     assert.equal(rows.length, 1, `one print of Guest71's badge on the server:\n${prints}`);
     assert.match(rows[0], /Badge desk/);
     assert.match(rows[0], /,false,/);
+  });
+
+  it('prints badges straight to the printer set in the settings, with no dialog', { timeout: 120_000 }, async () => {
+    await driver.waitGone('.verdict', 10_000);
+    // The coordinator sets the badge printer: "PDF files" (GTK's Print to File) stands in for a
+    // CUPS printer on this machine, through the same silent print operation.
+    await driver.click(button('Settings'));
+    await driver.waitFor('#settings-printer option[value="file"]');
+    await driver.click('#settings-printer option[value="file"]');
+    await driver.waitFor(withText('Saved.'));
+    await screenshot('16e-settings-badge-printer');
+    await driver.click(button('Gate'));
+    await driver.waitFor(withText('Ready: scan a badge'));
+
+    const printed = join(KIOSK_DIR, 'printed');
+    const pdfs = () => (existsSync(printed) ? readdirSync(printed).filter((name) => name.endsWith('.pdf')) : []);
+    const before = pdfs().length;
+    await wedgeScan('DEMO-0072');
+    // While WebKit lays the page out for the printer the verdict is not rendered (print styles):
+    // read it once the print has let go of the page.
+    await driver.waitForText('.verdict[data-verdict="admitted"]', /Guest72 Demo[\s\S]*Badge sent to the printer/, 10_000);
+    // The badge is written with no dialog in between.
+    const deadline = Date.now() + 30_000;
+    while (pdfs().length === before) {
+      assert.ok(Date.now() < deadline, `a badge PDF in ${printed} within 30 s`);
+      await sleep(200);
+    }
+    const { stdout: dialogs } = await promisify(execFile)('xdotool', ['search', '--onlyvisible', '--name', '^Print$']).catch(() => ({ stdout: '' }));
+    assert.equal(dialogs.trim(), '', 'no print dialog opened');
+    const file = join(printed, pdfs().sort().at(-1));
+    for (let tries = 0; readFileSync(file).length === 0; tries += 1) {
+      assert.ok(tries < 100, `${file} is written`);
+      await sleep(100);
+    }
+    assert.equal(readFileSync(file).subarray(0, 5).toString(), '%PDF-', `${file} is a PDF`);
+    copyFileSync(file, join(ARTIFACTS, '16g-badge-printed.pdf'));
+    await screenshot('16f-verdict-badge-printed-silently');
+
+    // Back to the dialog for the steps after this one.
+    await driver.waitGone('.verdict', 10_000);
+    await driver.click(button('Settings'));
+    await driver.waitFor('#settings-printer option[value=""]');
+    await driver.click('#settings-printer option[value=""]');
+    await driver.waitFor(withText('Saved.'));
+    await driver.click(button('Gate'));
+    await driver.waitFor(withText('Ready: scan a badge'));
   });
 
   it("asks the photo studio's question, admits once it is answered, and the server keeps the answer", { timeout: 120_000 }, async () => {

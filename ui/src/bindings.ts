@@ -218,7 +218,14 @@ show_names: boolean,
  * The desk screen (walk-in registration, personal data on screen) locks itself after this
  * many minutes without a key press or touch: 1 to 60.
  */
-desk_lock_minutes: number, };
+desk_lock_minutes: number, 
+/**
+ * Where a gate's badges go when the gate prints them: none, the system print dialog for each
+ * badge (someone picks the printer and presses Print); a printer's name as the system (CUPS)
+ * knows it, straight to that printer with no dialog; [`BADGE_PRINTER_FILE`], straight to a
+ * PDF file in the kiosk's data folder (`printed/`), for trying a badge layout without paper.
+ */
+badge_printer: string | null, };
 
 export type ScanSource = "camera" | "wedge" | "typed" | "search";
 
@@ -480,7 +487,7 @@ pulled_total: number, };
 
 export type KioskEvent = { "event": "scan" } & ScanOutcome | { "event": "sync" } & SyncStatus | { "event": "progress" } & SyncProgress | { "event": "synced" } & SyncReport | { "event": "package", version: number, } | { "event": "error" } & UiError;
 
-export type ErrorKind = "wrong_pin" | "bad_pin" | "too_many_attempts" | "locked" | "already_set_up" | "not_set_up" | "not_enrolled" | "no_package" | "no_gate" | "invalid" | "fields" | "package_refused" | "offline" | "busy" | "revoked" | "server" | "camera" | "store" | "internal";
+export type ErrorKind = "wrong_pin" | "bad_pin" | "too_many_attempts" | "locked" | "already_set_up" | "not_set_up" | "not_enrolled" | "no_package" | "no_gate" | "invalid" | "fields" | "package_refused" | "offline" | "busy" | "revoked" | "server" | "camera" | "printer" | "store" | "internal";
 
 export type UiError = { kind: ErrorKind, 
 /**

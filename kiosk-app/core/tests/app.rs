@@ -218,12 +218,24 @@ fn settings_survive_a_restart_and_bad_ones_are_refused() {
         settings.language = "fr".into();
         settings.sound = false;
         settings.desk_lock_minutes = 5;
+        settings.badge_printer = Some("Zebra_ZD421".into());
         kiosk.save_settings(settings.clone()).unwrap();
         for minutes in [0, 61] {
             let mut idle = settings.clone();
             idle.desk_lock_minutes = minutes;
             let refused = kiosk.save_settings(idle).unwrap_err().to_ui();
             assert_eq!(refused.field.as_deref(), Some("desk_lock_minutes"));
+        }
+        let long = "P".repeat(128);
+        for printer in ["", "two words", "a/b", "bell\u{7}", long.as_str()] {
+            let mut bad = settings.clone();
+            bad.badge_printer = Some(printer.into());
+            let refused = kiosk.save_settings(bad).unwrap_err().to_ui();
+            assert_eq!(
+                refused.field.as_deref(),
+                Some("badge_printer"),
+                "{printer:?}"
+            );
         }
         settings.language = "xx".into();
         let refused = kiosk.save_settings(settings).unwrap_err().to_ui();
@@ -236,6 +248,7 @@ fn settings_survive_a_restart_and_bad_ones_are_refused() {
     assert_eq!(state.settings.language, "fr");
     assert!(!state.settings.sound);
     assert_eq!(state.settings.desk_lock_minutes, 5);
+    assert_eq!(state.settings.badge_printer.as_deref(), Some("Zebra_ZD421"));
     assert_eq!(state.settings.gate_id, gate);
     // Settings are readable before unlocking; the gate itself needs the store.
     assert!(state.gate.is_none());

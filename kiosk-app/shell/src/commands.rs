@@ -155,13 +155,18 @@ pub fn register_walk_in(shell: State<'_, Shell>, request: WalkInRequest) -> Answ
     shell.kiosk.register_walk_in(request)
 }
 
-/// The system print dialog for the window (its print styles leave the badge card alone). WebKitGTK
-/// shows nothing for the page's own `window.print()`: the webview's print operation does.
+/// Prints the badge card in the window (its print styles leave the card alone): to the badge
+/// printer of the settings with no dialog, else through the system print dialog (see `printing`).
 #[tauri::command]
-pub fn print_badge(window: WebviewWindow) -> Answer<()> {
-    window
-        .print()
-        .map_err(|e| AppError::Internal(format!("printing: {e}")))
+pub async fn print_badge(shell: State<'_, Shell>, window: WebviewWindow) -> Answer<()> {
+    let printer = shell.kiosk.settings().badge_printer;
+    crate::printing::print(&window, printer, shell.kiosk.data_dir()).await
+}
+
+/// The printers the system knows, for the settings' badge printer.
+#[tauri::command]
+pub async fn printers() -> Answer<Vec<String>> {
+    Ok(crate::printing::printers().await)
 }
 
 /// A coordinator prints a guest's badge again: logged as a reprint, answered with the badge for

@@ -6,6 +6,7 @@
 //! - `window`: kiosk mode (fullscreen, no decorations, no closing without the coordinator PIN).
 //! - `camera`: the sink that sends the camera loop's previews, scans and states to the window.
 //! - `sync`: the kiosk's event stream forwarded to the window, and the background sync's start.
+//! - `printing`: badges to the print dialog, or straight to the settings' badge printer.
 //!
 //! Environment: KIOSK_DATA_DIR (the data folder; else the platform's app-data folder),
 //! KIOSK_REPLAY_DIR (a folder of badge images offered as a camera), KIOSK_MODE=1 or `--kiosk`
@@ -14,6 +15,7 @@
 
 mod camera;
 mod commands;
+mod printing;
 mod sync;
 mod window;
 
@@ -115,6 +117,7 @@ pub fn run() {
             commands::walk_in_setup,
             commands::register_walk_in,
             commands::print_badge,
+            commands::printers,
             commands::reprint_badge,
             commands::check_coordinator_pin,
             commands::outbox,

@@ -101,6 +101,9 @@ export const retryParked = (seq: number) => call<OutboxView>('retry_parked', { s
 export const dismissParked = (seq: number) => call<OutboxView>('dismiss_parked', { seq });
 /** The system print dialog for the window (the print styles leave the badge card alone). */
 export const printBadge = () => call<null>('print_badge');
+
+/** The printers the system knows (CUPS), for the settings' badge printer. */
+export const printers = () => call<string[]>('printers');
 /** A coordinator's reprint: logged by the engine, answered with the badge to print. */
 export const reprintBadge = (ticketId: TicketId) => call<BadgeView>('reprint_badge', { ticketId });
 /** The event's open conflicts as the server has them (rejects with `offline` without it). */

@@ -22,6 +22,7 @@ const KINDS: Record<ErrorKind, true> = {
   revoked: true,
   server: true,
   camera: true,
+  printer: true,
   store: true,
   internal: true,
 };

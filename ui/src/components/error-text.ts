@@ -10,6 +10,7 @@ const WITH_DETAIL: ReadonlySet<ErrorKind> = new Set([
   'busy',
   'server',
   'camera',
+  'printer',
   'store',
   'internal',
 ]);

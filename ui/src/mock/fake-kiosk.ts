@@ -6,7 +6,7 @@
 //
 // It is scriptable from a test through `window.__fake` (see FakeControls), and its starting
 // point comes from the page's query string: ?scenario=fresh|locked|ready, &camera=none|failed,
-// &offline=1, &lang=fr, &contrast=1, &gate=gate-vip, &deskLock=MINUTES, &yesterday=N (N guests
+// &offline=1, &lang=fr, &contrast=1, &gate=gate-vip, &deskLock=MINUTES, &printer=NAME, &yesterday=N (N guests
 // admitted at the gate the day before, for the counts of a second day).
 //
 // Only the mock build (vite --mode mock) includes this file.
@@ -134,6 +134,7 @@ export function installFakeKiosk(): FakeControls {
     high_contrast: query.get('contrast') === '1',
     show_names: true,
     desk_lock_minutes: Number(query.get('deskLock') ?? 2),
+    badge_printer: query.get('printer'),
   };
 
   const tickets = new Map<string, Ticket>();
@@ -753,7 +754,11 @@ export function installFakeKiosk(): FakeControls {
       }
       case 'print_badge':
         needPackage();
+        // A printer that is set but gone: the engine's answer for a refused job.
+        if (settings.badge_printer === 'Unplugged_Printer') throw uiError('printer', 'Unplugged_Printer: Printer not found');
         return null;
+      case 'printers':
+        return ['Zebra_ZD421', 'Unplugged_Printer'];
       case 'check_coordinator_pin':
         needOpen();
         await sleep(100);

@@ -369,6 +369,37 @@ describe('the gate, verdict by verdict', () => {
     await context.close();
   });
 
+  it('sends badges straight to the printer picked in the settings, and says when one does not print', async () => {
+    const { page, problems, context } = await openKiosk(browser, server.url, 'scenario=ready&gate=gate-vip');
+    await page.getByText('Ready: scan a badge').waitFor();
+    await page.getByRole('button', { name: 'Settings', exact: true }).click();
+    const printer = page.getByLabel('Badge printer');
+    await printer.locator('option', { hasText: 'Zebra_ZD421' }).waitFor({ state: 'attached' });
+    assert.deepEqual(await printer.locator('option').allInnerTexts(), [
+      'Ask each time (print dialog)',
+      'Zebra_ZD421',
+      'Unplugged_Printer',
+      "PDF files in the kiosk's data folder (no paper)",
+    ]);
+    await printer.selectOption('Unplugged_Printer');
+    await page.getByText('Saved.').waitFor();
+    assert.equal((await fakeCalls(page, 'save_settings')).at(-1).settings.badge_printer, 'Unplugged_Printer');
+    await printer.scrollIntoViewIfNeeded();
+    await screenshot(page, '23b-settings-badge-printer');
+
+    // The VIP lounge prints first badges: this one goes to a printer that is gone.
+    await page.getByRole('button', { name: 'Gate', exact: true }).click();
+    await page.getByText('Ready: scan a badge').waitFor();
+    await wedgeScan(page, 'DEMO-0020');
+    await waitForVerdict(page, 'admitted');
+    await verdict(page)
+      .getByText('The badge did not print (Unplugged_Printer: Printer not found). A coordinator can print it again.')
+      .waitFor();
+    await screenshot(page, '37d-verdict-badge-not-printed');
+    assertNoProblems(problems);
+    await context.close();
+  });
+
   it("counts today's admissions apart from earlier days", async () => {
     const { page, problems, context } = await openKiosk(browser, server.url, 'scenario=ready&yesterday=3');
     await page.getByText('Ready: scan a badge').waitFor();

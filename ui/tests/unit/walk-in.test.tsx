@@ -41,7 +41,7 @@ const STATE: AppState = {
   device: null,
   package_version: 1,
   gate: null,
-  settings: { gate_id: null, direction: 'entry', camera: null, sound: false, language: 'en', high_contrast: false, show_names: true, desk_lock_minutes: 2 },
+  settings: { gate_id: null, direction: 'entry', camera: null, sound: false, language: 'en', high_contrast: false, show_names: true, desk_lock_minutes: 2, badge_printer: null },
   kiosk_mode: false,
 };
 

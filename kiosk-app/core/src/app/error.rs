@@ -50,6 +50,9 @@ pub enum AppError {
     Server(String),
     #[error("camera: {0}")]
     Camera(String),
+    /// A badge could not be handed to the printer (the shell prints).
+    #[error("printer: {0}")]
+    Printer(String),
     #[error("the kiosk's data: {0}")]
     Store(String),
     #[error("{0}")]
@@ -78,6 +81,7 @@ pub enum ErrorKind {
     Revoked,
     Server,
     Camera,
+    Printer,
     Store,
     Internal,
 }
@@ -115,6 +119,7 @@ impl AppError {
             AppError::Revoked => ErrorKind::Revoked,
             AppError::Server(_) => ErrorKind::Server,
             AppError::Camera(_) => ErrorKind::Camera,
+            AppError::Printer(_) => ErrorKind::Printer,
             AppError::Store(_) => ErrorKind::Store,
             AppError::Internal(_) => ErrorKind::Internal,
         }

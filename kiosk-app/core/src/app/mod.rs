@@ -152,6 +152,20 @@ impl Kiosk {
                 ),
             ));
         }
+        if let Some(printer) = &new.badge_printer {
+            // CUPS names a printer with at most 127 printable characters, no spaces, '/' or '#'.
+            if printer.is_empty()
+                || printer.len() > 127
+                || printer
+                    .chars()
+                    .any(|c| c.is_control() || c.is_whitespace() || c == '/' || c == '#')
+            {
+                return Err(AppError::invalid(
+                    "badge_printer",
+                    format!("{printer:?} is not a printer's name"),
+                ));
+            }
+        }
         settings::save(&self.data_dir, &new)?;
         *self.settings.lock().unwrap_or_else(|e| e.into_inner()) = new;
         self.state()

@@ -82,10 +82,18 @@ pub struct Settings {
     /// The desk screen (walk-in registration, personal data on screen) locks itself after this
     /// many minutes without a key press or touch: 1 to 60.
     pub desk_lock_minutes: u32,
+    /// Where a gate's badges go when the gate prints them: none, the system print dialog for each
+    /// badge (someone picks the printer and presses Print); a printer's name as the system (CUPS)
+    /// knows it, straight to that printer with no dialog; [`BADGE_PRINTER_FILE`], straight to a
+    /// PDF file in the kiosk's data folder (`printed/`), for trying a badge layout without paper.
+    pub badge_printer: Option<String>,
 }
 
 /// The longest idle time before the desk screen locks itself, in minutes.
 pub const MAX_DESK_LOCK_MINUTES: u32 = 60;
+
+/// The `badge_printer` that prints badges to PDF files in the data folder.
+pub const BADGE_PRINTER_FILE: &str = "file";
 
 impl Default for Settings {
     fn default() -> Self {
@@ -98,6 +106,7 @@ impl Default for Settings {
             high_contrast: false,
             show_names: true,
             desk_lock_minutes: 2,
+            badge_printer: None,
         }
     }
 }

@@ -1,4 +1,4 @@
-// Settings: camera, gate, sound, language, contrast, names, the desk's idle lock. Each change is saved at once (and
+// Settings: camera, gate, sound, language, contrast, names, the desk's idle lock, the badge printer. Each change is saved at once (and
 // the language and contrast apply at once), so there is no "save" to forget.
 import { useEffect, useState } from 'react';
 import { useTranslation } from 'react-i18next';
@@ -13,6 +13,9 @@ import { Toggle } from './Toggle';
 /** The idle times the desk screen may lock after, in minutes (the engine takes 1 to 60). */
 const DESK_LOCK_CHOICES = [1, 2, 5, 10, 15, 30];
 
+/** The badge printer that writes PDF files (the engine's `BADGE_PRINTER_FILE`). */
+const BADGE_PRINTER_FILE = 'file';
+
 /** Each language's name in itself. */
 const LANGUAGE_NAMES: Record<(typeof LANGUAGES)[number], string> = { en: 'English', fr: 'Français' };
 
@@ -22,12 +25,14 @@ export function SettingsScreen() {
   const settings = state.settings;
   const [cameraList, setCameraList] = useState<CameraInfo[] | null>(null);
   const [gateList, setGateList] = useState<Gate[] | null>(null);
+  const [printerList, setPrinterList] = useState<string[] | null>(null);
   const [error, setError] = useState<UiError | null>(null);
   const [saved, setSaved] = useState(false);
   const [busy, setBusy] = useState(false);
 
   useEffect(() => {
     api.cameras().then(setCameraList).catch(() => setCameraList([]));
+    api.printers().then(setPrinterList).catch(() => setPrinterList([]));
     api.gates().then(setGateList).catch((raw) => setError(handleError(raw as UiError)));
   }, [handleError]);
 
@@ -130,6 +135,30 @@ export function SettingsScreen() {
             ))}
           </select>
           <p className="field-help">{t('settings.deskLockHelp')}</p>
+        </div>
+        <div className="field">
+          <label htmlFor="settings-printer" className="field-label">
+            {t('settings.badgePrinter')}
+          </label>
+          <select
+            id="settings-printer"
+            className="input"
+            value={settings.badge_printer ?? ''}
+            disabled={busy}
+            onChange={(event) => save({ badge_printer: event.target.value || null })}
+          >
+            <option value="">{t('settings.printerDialog')}</option>
+            {printerList?.map((name) => (
+              <option key={name} value={name}>
+                {name}
+              </option>
+            ))}
+            {printerList && settings.badge_printer && settings.badge_printer !== BADGE_PRINTER_FILE && !printerList.includes(settings.badge_printer) && (
+              <option value={settings.badge_printer}>{t('settings.printerMissing', { name: settings.badge_printer })}</option>
+            )}
+            <option value={BADGE_PRINTER_FILE}>{t('settings.printerFile')}</option>
+          </select>
+          <p className="field-help">{t('settings.badgePrinterHelp')}</p>
         </div>
         <p className="saved-line" role="status">
           {saved ? t('settings.saved') : ''}
