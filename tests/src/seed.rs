@@ -99,3 +99,53 @@ pub async fn tickets(pool: &PgPool, event: EventId, n: usize) -> Vec<String> {
     }
     codes
 }
+
+/// Adds a ticket type and `n` attendees with opaque-coded tickets (`BULK-000001`...) to `event`
+/// in two statements, for a venue-sized package (100,000 tickets in seconds).
+pub async fn many_tickets(pool: &PgPool, event: EventId, n: usize) -> Vec<String> {
+    let mut rng = <rand_chacha::ChaCha20Rng as rand_core::SeedableRng>::from_entropy();
+    let now = now();
+    let ticket_type = sync_protocol::ids::TicketTypeId::new(now, &mut rng);
+    sqlx::query("insert into ticket_types (id, event_id, name) values ($1, $2, 'Day pass')")
+        .bind(ticket_type.as_uuid())
+        .bind(event.as_uuid())
+        .execute(pool)
+        .await
+        .unwrap();
+    let attendees: Vec<uuid::Uuid> = (0..n)
+        .map(|_| sync_protocol::ids::AttendeeId::new(now, &mut rng).as_uuid())
+        .collect();
+    let tickets: Vec<uuid::Uuid> = (0..n)
+        .map(|_| sync_protocol::ids::TicketId::new(now, &mut rng).as_uuid())
+        .collect();
+    let codes: Vec<String> = (1..=n).map(|i| format!("BULK-{i:06}")).collect();
+    sqlx::query(
+        "insert into attendees (id, event_id, first_name, last_name, email)
+         select a, $2, 'Guest' || i, 'Bench', 'guest' || i || '@example.org'
+         from unnest($1::uuid[]) with ordinality as t(a, i)",
+    )
+    .bind(&attendees)
+    .bind(event.as_uuid())
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "insert into tickets (id, event_id, attendee_id, ticket_type_id, status, code)
+         select t, $2, a, $3, 'valid', c from unnest($1::uuid[], $4::uuid[], $5::text[]) as u(t, a, c)",
+    )
+    .bind(&tickets)
+    .bind(event.as_uuid())
+    .bind(ticket_type.as_uuid())
+    .bind(&attendees)
+    .bind(&codes)
+    .execute(pool)
+    .await
+    .unwrap();
+    for table in ["attendees", "tickets"] {
+        sqlx::query(&format!("analyze {table}"))
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+    codes
+}
