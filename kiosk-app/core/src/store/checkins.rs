@@ -273,18 +273,29 @@ impl KioskStore {
 
     /// Changes not yet acknowledged by the server, oldest first, at most `limit`.
     pub fn pending_changes(&self, limit: usize) -> Result<Vec<Change>, StoreError> {
+        self.pending_changes_after(0, limit)
+    }
+
+    /// [`KioskStore::pending_changes`] with a seq above `after` only: the batch after one that
+    /// is on its way to the server.
+    pub fn pending_changes_after(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Change>, StoreError> {
+        let after = after.min(i64::MAX as u64) as i64;
         let identity = self
             .identity()?
             .ok_or_else(|| StoreError::Malformed("not enrolled".into()))?;
         // Above the sealed acknowledgement mark every row is pending, whatever its plain state.
         let mark = self.acknowledged_mark()?.min(i64::MAX as u64) as i64;
         let mut statement = self.conn.prepare_cached(
-            "select seq, envelope, sealed, package_version from outbox where state = 0
+            "select seq, envelope, sealed, package_version from outbox where state = 0 and seq > ?3
              union
-             select seq, envelope, sealed, package_version from outbox where seq > ?2
+             select seq, envelope, sealed, package_version from outbox where seq > max(?2, ?3)
              order by seq limit ?1",
         )?;
-        let rows = statement.query_map(params![limit as i64, mark], |r| {
+        let rows = statement.query_map(params![limit as i64, mark, after], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
                 r.get::<_, Option<Vec<u8>>>(1)?,
