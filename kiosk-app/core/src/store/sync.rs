@@ -502,6 +502,20 @@ mod tests {
             .execute("update outbox set state = 2 where seq = 4", [])
             .unwrap();
         assert_eq!(pending(&store), [3, 4], "still pushed");
+        // The batch after one on its way to the server holds only what follows it, the row
+        // marked parked in the file included.
+        let after = |seq| -> Vec<u64> {
+            store
+                .pending_changes_after(seq, 100)
+                .unwrap()
+                .iter()
+                .map(|c| c.seq)
+                .collect()
+        };
+        assert_eq!(after(0), [3, 4]);
+        assert_eq!(after(1), [3, 4]);
+        assert_eq!(after(3), [4]);
+        assert_eq!(after(4), Vec::<u64>::new());
         assert_eq!(store.outbox_counts().unwrap(), (2, 2, 0));
         // Deleting the mark only sends everything again (the server answers duplicates).
         let sealed_mark = store.meta(META_ACKNOWLEDGED).unwrap().unwrap();
