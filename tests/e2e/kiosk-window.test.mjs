@@ -434,6 +434,15 @@ describe('the kiosk window at a gate, against the real server', { timeout: 300_0
     copyFileSync(file, join(ARTIFACTS, '16g-badge-printed.pdf'));
     await screenshot('16f-verdict-badge-printed-silently');
 
+    // A printer that is not there (set through the engine: the settings list only offers the
+    // system's): the admission stands, and the gate says the badge did not print.
+    await driver.waitGone('.verdict', 10_000);
+    await driver.execute(`const invoke = window.__TAURI_INTERNALS__.invoke;
+      return invoke('app_state').then((s) => invoke('save_settings', { settings: { ...s.settings, badge_printer: 'No_Such_Printer' } })).then(() => true);`);
+    await wedgeScan('DEMO-0073');
+    await driver.waitForText('body', /Guest73 Demo's badge did not print \(No_Such_Printer: Printer not found\)|The badge did not print \(No_Such_Printer: Printer not found\)/, 45_000);
+    await screenshot('16h-gate-badge-not-printed');
+
     // Back to the dialog for the steps after this one.
     await driver.waitGone('.verdict', 10_000);
     await driver.click(button('Settings'));

@@ -50,8 +50,8 @@ pub enum AppError {
     Server(String),
     #[error("camera: {0}")]
     Camera(String),
-    /// A badge could not be handed to the printer (the shell prints).
-    #[error("printer: {0}")]
+    /// A badge could not be handed to the printer (the shell prints): the printer and why.
+    #[error("{0}")]
     Printer(String),
     #[error("the kiosk's data: {0}")]
     Store(String),
