@@ -62,13 +62,7 @@ fn sha256(bytes: &[u8]) -> [u8; 32] {
 pub async fn tickets(pool: &PgPool, event: EventId, n: usize) -> Vec<String> {
     let mut rng = <rand_chacha::ChaCha20Rng as rand_core::SeedableRng>::from_entropy();
     let now = now();
-    let ticket_type = sync_protocol::ids::TicketTypeId::new(now, &mut rng);
-    sqlx::query("insert into ticket_types (id, event_id, name) values ($1, $2, 'Day pass')")
-        .bind(ticket_type.as_uuid())
-        .bind(event.as_uuid())
-        .execute(pool)
-        .await
-        .unwrap();
+    let ticket_type = day_pass(pool, event, &mut rng).await;
     let mut codes = Vec::new();
     for i in 1..=n {
         let attendee = sync_protocol::ids::AttendeeId::new(now, &mut rng);
@@ -105,13 +99,7 @@ pub async fn tickets(pool: &PgPool, event: EventId, n: usize) -> Vec<String> {
 pub async fn many_tickets(pool: &PgPool, event: EventId, n: usize) -> Vec<String> {
     let mut rng = <rand_chacha::ChaCha20Rng as rand_core::SeedableRng>::from_entropy();
     let now = now();
-    let ticket_type = sync_protocol::ids::TicketTypeId::new(now, &mut rng);
-    sqlx::query("insert into ticket_types (id, event_id, name) values ($1, $2, 'Day pass')")
-        .bind(ticket_type.as_uuid())
-        .bind(event.as_uuid())
-        .execute(pool)
-        .await
-        .unwrap();
+    let ticket_type = day_pass(pool, event, &mut rng).await;
     let attendees: Vec<uuid::Uuid> = (0..n)
         .map(|_| sync_protocol::ids::AttendeeId::new(now, &mut rng).as_uuid())
         .collect();
@@ -148,4 +136,20 @@ pub async fn many_tickets(pool: &PgPool, event: EventId, n: usize) -> Vec<String
             .unwrap();
     }
     codes
+}
+
+/// A "Day pass" ticket type of `event`.
+async fn day_pass(
+    pool: &PgPool,
+    event: EventId,
+    rng: &mut rand_chacha::ChaCha20Rng,
+) -> sync_protocol::ids::TicketTypeId {
+    let ticket_type = sync_protocol::ids::TicketTypeId::new(now(), rng);
+    sqlx::query("insert into ticket_types (id, event_id, name) values ($1, $2, 'Day pass')")
+        .bind(ticket_type.as_uuid())
+        .bind(event.as_uuid())
+        .execute(pool)
+        .await
+        .unwrap();
+    ticket_type
 }

@@ -616,14 +616,8 @@ fn a_kiosk_that_hides_names_offers_no_search() {
 
 #[test]
 fn counts_tell_this_kiosks_own_entries_from_all_and_who_is_inside() {
-    use sync_protocol::changes::{Change, ChangeBody, CheckIn, FoundBy};
-    use sync_protocol::hlc::Hlc;
-    use sync_protocol::ids::{ChangeId, CheckInId};
-    use sync_protocol::wire::{Cursor, PullItem};
-
     let mut f = Fixture::new("app-counts");
     let kiosk = ready(&mut f);
-    let gate = f.snapshot.gates[0].id;
     let code = |i: usize| f.snapshot.tickets[i].code.clone();
     assert_eq!(
         kiosk
@@ -643,34 +637,7 @@ fn counts_tell_this_kiosks_own_entries_from_all_and_who_is_inside() {
     );
 
     // Another kiosk at the same gate admitted the third guest: it arrives with a sync.
-    let rng = &mut ChaCha20Rng::seed_from_u64(77);
-    let other = DeviceId::new(T, rng);
-    let body = ChangeBody::CheckIn(CheckIn {
-        id: CheckInId::new(T, rng),
-        ticket_id: f.snapshot.tickets[2].id,
-        gate_id: gate,
-        direction: Direction::Entry,
-        verdict: VerdictCode::Admitted,
-        offline: false,
-        scanned_at: T,
-        found_by: FoundBy::Code,
-    });
-    let change = Change::new(
-        ChangeId::new(T, rng),
-        other,
-        1,
-        Hlc::new(clock().as_u64(), 0),
-        1,
-        &body,
-    );
-    let position = Cursor { tx: 1, pos: 1 };
-    kiosk
-        .store()
-        .unwrap()
-        .lock()
-        .unwrap()
-        .apply_pull_page(&[PullItem::DeviceChange { position, change }], position)
-        .unwrap();
+    pull_check_in(&f, &kiosk, 2, clock(), 77);
     let counts = kiosk.counts().unwrap();
     assert_eq!((counts.gate_entries, counts.own_gate_entries), (3, 2));
     assert_eq!((counts.event_admitted, counts.inside), (3, 3));

@@ -82,14 +82,50 @@ async fn require_event(conn: &mut PgConnection, event_id: EventId) -> Result<(),
     }
 }
 
-/// Classifies one group of check-ins into counts.
-fn count(counts: &mut CheckInCounts, entry: bool, admitted: bool, annulled: bool, n: u64) {
-    match (admitted, annulled, entry) {
-        (false, _, _) => counts.refused += n,
-        (true, true, _) => counts.annulled += n,
-        (true, false, true) => counts.admitted += n,
-        (true, false, false) => counts.exits += n,
+/// One group of check-ins of a stats query (columns `entry`, `admitted`, `annulled`, `n`).
+#[derive(Clone, Copy)]
+struct Group {
+    entry: bool,
+    admitted: bool,
+    annulled: bool,
+    n: u64,
+}
+
+impl Group {
+    fn of(row: &sqlx::postgres::PgRow) -> Result<Group, StoreError> {
+        Ok(Group {
+            entry: row.try_get("entry")?,
+            admitted: row.try_get("admitted")?,
+            annulled: row.try_get("annulled")?,
+            n: row.try_get::<i64, _>("n")?.max(0) as u64,
+        })
     }
+
+    /// Adds the group to the counts it falls in.
+    fn count(self, counts: &mut CheckInCounts) {
+        let n = self.n;
+        match (self.admitted, self.annulled, self.entry) {
+            (false, _, _) => counts.refused += n,
+            (true, true, _) => counts.annulled += n,
+            (true, false, true) => counts.admitted += n,
+            (true, false, false) => counts.exits += n,
+        }
+    }
+}
+
+/// Counts by gate, with the gates' names.
+fn gate_stats(
+    gates: BTreeMap<Uuid, CheckInCounts>,
+    names: &BTreeMap<Uuid, String>,
+) -> Vec<GateStats> {
+    gates
+        .into_iter()
+        .map(|(gate_id, counts)| GateStats {
+            gate_id,
+            name: names.get(&gate_id).cloned(),
+            counts,
+        })
+        .collect()
 }
 
 /// The event's counts by venue day: its calendar days in its time zone (UTC when Postgres does
@@ -133,21 +169,10 @@ async fn event_days(
     let mut days: BTreeMap<String, (CheckInCounts, BTreeMap<Uuid, CheckInCounts>)> =
         BTreeMap::new();
     for row in &rows {
-        let (entry, admitted, annulled): (bool, bool, bool) = (
-            row.try_get("entry")?,
-            row.try_get("admitted")?,
-            row.try_get("annulled")?,
-        );
-        let n = row.try_get::<i64, _>("n")?.max(0) as u64;
+        let group = Group::of(row)?;
         let (total, gates) = days.entry(row.try_get("day")?).or_default();
-        count(total, entry, admitted, annulled, n);
-        count(
-            gates.entry(row.try_get("gate_id")?).or_default(),
-            entry,
-            admitted,
-            annulled,
-            n,
-        );
+        group.count(total);
+        group.count(gates.entry(row.try_get("gate_id")?).or_default());
     }
     Ok(days
         .into_iter()
@@ -155,14 +180,7 @@ async fn event_days(
             tickets_admitted: tickets.get(&day).copied().unwrap_or(0).max(0) as u64,
             day,
             counts,
-            gates: gates
-                .into_iter()
-                .map(|(gate_id, counts)| GateStats {
-                    gate_id,
-                    name: names.get(&gate_id).cloned(),
-                    counts,
-                })
-                .collect(),
+            gates: gate_stats(gates, names),
         })
         .collect())
 }
@@ -490,17 +508,10 @@ impl ConflictStore for PgStore {
         let mut gates: BTreeMap<Uuid, CheckInCounts> = BTreeMap::new();
         let mut hours: BTreeMap<i64, CheckInCounts> = BTreeMap::new();
         for row in &rows {
-            let (entry, admitted, annulled): (bool, bool, bool) = (
-                row.try_get("entry")?,
-                row.try_get("admitted")?,
-                row.try_get("annulled")?,
-            );
-            let n = row.try_get::<i64, _>("n")?.max(0) as u64;
-            count(&mut total, entry, admitted, annulled, n);
-            let gate = gates.entry(row.try_get("gate_id")?).or_default();
-            count(gate, entry, admitted, annulled, n);
-            let hour = hours.entry(row.try_get("hour")?).or_default();
-            count(hour, entry, admitted, annulled, n);
+            let group = Group::of(row)?;
+            group.count(&mut total);
+            group.count(gates.entry(row.try_get("gate_id")?).or_default());
+            group.count(hours.entry(row.try_get("hour")?).or_default());
         }
         let names: BTreeMap<Uuid, String> =
             sqlx::query_as::<_, (Uuid, String)>("select id, name from gates where event_id = $1")
@@ -530,14 +541,7 @@ impl ConflictStore for PgStore {
             total,
             tickets_admitted: tickets_admitted.max(0) as u64,
             open_conflicts: open_conflicts.max(0) as u64,
-            gates: gates
-                .into_iter()
-                .map(|(gate_id, counts)| GateStats {
-                    gate_id,
-                    name: names.get(&gate_id).cloned(),
-                    counts,
-                })
-                .collect(),
+            gates: gate_stats(gates, &names),
             hours: hours
                 .into_iter()
                 .map(|(hour, counts)| HourStats {
