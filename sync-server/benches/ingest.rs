@@ -5,6 +5,7 @@
 //! cargo bench -p sync-server --bench ingest
 //! BENCH_CHECK_INS=100000 BENCH_KIOSKS=200 BENCH_ROUNDS=5 BENCH_KIOSK_BATCH=20 \
 //!   BENCH_PUSH_EVERY_MS=10000 BENCH_STREAMS=1000 cargo bench -p sync-server --bench ingest
+//! BENCH_PARTS=ingest cargo bench -p sync-server --bench ingest   # part 1 only (or fleet, streams)
 //! ```
 //!
 //! 1. **Ingest**: one kiosk pushes `BENCH_CHECK_INS` offline admissions of distinct, existing
@@ -48,6 +49,11 @@ use sync_protocol::wire::{Cursor, LiveNotice, PushResponse};
 use sync_server::api::HttpLimits;
 use sync_server::store::SyncStore;
 use uuid::Uuid;
+
+/// Whether `BENCH_PARTS` (comma-separated; every part when unset) names `part`.
+fn part(part: &str) -> bool {
+    std::env::var("BENCH_PARTS").map_or(true, |parts| parts.split(',').any(|p| p.trim() == part))
+}
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -663,15 +669,59 @@ async fn main() {
     let setup = setup(&app).await;
     let first = tickets(&app, &setup, n, 1).await;
     let second = tickets(&app, &setup, n, 2).await;
+    if part("ingest") {
+        ingest(&app, &setup, n, &first, &second).await;
+    }
+
+    if part("fleet") {
+        // 2. Many kiosks pushing and pulling at once, each pulling when its live stream says so:
+        //    a burst (the venue's network comes back: every kiosk pushes its backlog of all its
+        //    rounds in one push, as the kiosk engine does, at the same moment), then a steady peak
+        //    (every kiosk pushes once per `BENCH_PUSH_EVERY_MS`, starts spread out).
+        let every = Duration::from_millis(env("BENCH_PUSH_EVERY_MS", 10_000) as u64);
+        Fleet {
+            kiosks,
+            rounds: 1,
+            per_push: rounds * per_push,
+            every: None,
+        }
+        .run(&app, &setup, &second)
+        .await;
+        Fleet {
+            kiosks,
+            rounds,
+            per_push,
+            every: Some(every),
+        }
+        .run(&app, &setup, &second)
+        .await;
+    }
+    // 3. Many live streams on one server process while pushes flow.
+    if part("streams") {
+        streams(&app, &db, &setup, &second, env("BENCH_STREAMS", 1000)).await;
+    }
+
+    app.stop().await;
+    // BENCH_KEEP_DB=1 leaves the database to look at with psql (its name is printed).
+    if env("BENCH_KEEP_DB", 0) == 0 {
+        db.drop_db().await;
+    } else {
+        println!("database kept: {}", db.name);
+    }
+}
+
+/// Part 1: one kiosk, two kiosks at once, and one kiosk whose every check-in is a double
+/// admission.
+async fn ingest(app: &TestApp, setup: &Setup, n: usize, first: &[TicketId], second: &[TicketId]) {
     println!("ingest: {n} check-ins of {n} existing tickets per run, batches of 1000");
 
     // 1a. One kiosk, sequential batches.
     let mut a = app.enrol(setup.event).await;
-    let batches = bodies(&mut a, &first, setup.gate);
+    let batches = bodies(&mut a, first, setup.gate);
     let start = Instant::now();
-    let ack = push_all(&app, &a.token, batches).await;
+    let ack = push_all(app, &a.token, batches).await;
     let one = start.elapsed();
-    let one_filed = filed(&app, setup.event, start).await;
+    let one_filed = filed(app, setup.event, start).await;
     assert_eq!(ack, n as u64);
     println!(
         "  1 kiosk:                 {:>8.0} check-ins/s answered ({:.2} s), {:>8.0}/s filed ({:.2} s)",
@@ -690,9 +740,9 @@ async fn main() {
         bodies(&mut c, right, setup.gate),
     );
     let start = Instant::now();
-    let (ab, ac) = tokio::join!(push_all(&app, &b.token, bb), push_all(&app, &c.token, cb));
+    let (ab, ac) = tokio::join!(push_all(app, &b.token, bb), push_all(app, &c.token, cb));
     let two = start.elapsed();
-    let two_filed = filed(&app, setup.event, start).await;
+    let two_filed = filed(app, setup.event, start).await;
     assert_eq!((ab + ac) as usize, n);
     println!(
         "  2 kiosks at once:        {:>8.0} check-ins/s answered ({:.2} s), {:>8.0}/s filed ({:.2} s)",
@@ -704,13 +754,13 @@ async fn main() {
 
     // 1c. Every ticket of the first run admitted again: n double admissions.
     let mut d = app.enrol(setup.event).await;
-    let batches = bodies(&mut d, &first, setup.gate);
+    let batches = bodies(&mut d, first, setup.gate);
     let start = Instant::now();
-    push_all(&app, &d.token, batches).await;
+    push_all(app, &d.token, batches).await;
     let doubles = start.elapsed();
-    let doubles_filed = filed(&app, setup.event, start).await;
+    let doubles_filed = filed(app, setup.event, start).await;
     let conflicts = count(
-        &app,
+        app,
         "select count(*) from conflicts where event_id = $1 and kind = 'double_admission'",
         setup.event,
     )
@@ -725,38 +775,10 @@ async fn main() {
         doubles_filed.as_secs_f64()
     );
     let stored = count(
-        &app,
+        app,
         "select count(*) from check_ins where event_id = $1",
         setup.event,
     )
     .await;
     assert_eq!(stored, 3 * n as i64);
-
-    // 2. Many kiosks pushing and pulling at once, each pulling when its live stream says so:
-    //    a burst (the venue's network comes back: every kiosk pushes its backlog of all its
-    //    rounds in one push, as the kiosk engine does, at the same moment), then a steady peak
-    //    (every kiosk pushes once per `BENCH_PUSH_EVERY_MS`, starts spread out).
-    let every = Duration::from_millis(env("BENCH_PUSH_EVERY_MS", 10_000) as u64);
-    Fleet {
-        kiosks,
-        rounds: 1,
-        per_push: rounds * per_push,
-        every: None,
-    }
-    .run(&app, &setup, &second)
-    .await;
-    Fleet {
-        kiosks,
-        rounds,
-        per_push,
-        every: Some(every),
-    }
-    .run(&app, &setup, &second)
-    .await;
-
-    // 3. Many live streams on one server process while pushes flow.
-    streams(&app, &db, &setup, &second, env("BENCH_STREAMS", 1000)).await;
-
-    app.stop().await;
-    db.drop_db().await;
 }

@@ -105,10 +105,14 @@ impl TestApp {
     /// asking the filer to catch up).
     pub async fn filer_behind(&self, event: EventId) -> bool {
         sqlx::query_scalar(
-            "select exists (select 1 from feed f
-               left join filer_positions p on p.event_id = f.event_id
-               where f.event_id = $1 and f.item is null
-                 and (f.tx, f.pos) > (coalesce(p.tx, '0'::xid8), coalesce(p.pos, 0)))",
+            "select exists (select 1 from events e
+               left join filer_positions p on p.event_id = e.id
+               cross join lateral (
+                   select 1 from feed f
+                   where f.event_id = e.id and f.item is null
+                     and (f.tx, f.pos) > (coalesce(p.tx, '0'::xid8), coalesce(p.pos, 0))
+                   limit 1) waiting
+               where e.id = $1)",
         )
         .bind(event.as_uuid())
         .fetch_one(self.store.pool())

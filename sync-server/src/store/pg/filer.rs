@@ -69,14 +69,17 @@ impl PgStore {
     /// Events whose feed holds device changes past their filer position.
     pub async fn events_to_file(&self) -> Result<Vec<EventId>, StoreError> {
         let ids: Vec<uuid::Uuid> = sqlx::query_scalar(
+            // One index probe per event from its position (`limit 1` keeps it a probe: the
+            // planner would otherwise hash the whole feed).
             "select e.id from events e
              left join filer_positions p on p.event_id = e.id
-             where exists (
+             cross join lateral (
                  select 1 from feed f
                  where f.event_id = e.id
                    and (f.tx, f.pos) > (coalesce(p.tx, '0'::xid8), coalesce(p.pos, 0))
                    and f.tx < pg_snapshot_xmin(pg_current_snapshot())
-                   and f.item is null)",
+                   and f.item is null
+                 limit 1) waiting",
         )
         .fetch_all(&self.pool)
         .await?;

@@ -578,12 +578,19 @@ async fn retire_superseded(
     let touched: Vec<Uuid> = touched.iter().copied().collect();
     let holding: Vec<Uuid> = holding.iter().map(|c| c.id).collect();
     sqlx::query(
-        "update conflicts set status = 'resolved', resolved_by = 'system', resolved_at = now(),
+        // One index probe per ticket (`offset 0` keeps the planner from scanning the event's
+        // open conflicts instead).
+        "update conflicts c set status = 'resolved', resolved_by = 'system', resolved_at = now(),
              resolution = jsonb_build_object('action', 'superseded', 'note',
                  'a check-in that reached the server later comes first: this conflict no longer holds, the open ones of the ticket replace it')
-         where event_id = $1 and status = 'open' and records[1] = any($2::uuid[])
-           and kind in ('double_admission', 'admitted_while_canceled', 'admitted_while_revoked')
-           and not (id = any($3::uuid[]))",
+         from (select x.id from unnest($2::uuid[]) t(ticket), lateral (
+                   select id from conflicts
+                   where event_id = $1 and status = 'open' and records[1] = t.ticket
+                     and kind in ('double_admission', 'admitted_while_canceled',
+                                  'admitted_while_revoked')
+                   offset 0) x
+               where x.id not in (select unnest($3::uuid[]))) gone
+         where c.id = gone.id",
     )
     .bind(event.as_uuid())
     .bind(&touched)

@@ -84,12 +84,19 @@ impl PgStore {
     }
 
     /// Connects a pool of at most `connections` to `url`.
+    ///
+    /// Sessions run without JIT compilation: the server's statements are short, and Postgres
+    /// compiles any whose estimated cost passes `jit_above_cost`, as a filer batch's or a feed
+    /// probe's can, spending 100 ms and more to save microseconds (docs/benchmarks.md).
     pub async fn connect_with(url: &str, connections: u32) -> Result<Self, StoreError> {
+        let options = url
+            .parse::<sqlx::postgres::PgConnectOptions>()?
+            .options([("jit", "off")]);
         let pool = PgPoolOptions::new()
             .max_connections(connections)
             .acquire_timeout(Duration::from_secs(5))
             .after_release(|conn, _| Box::pin(async move { outside_transaction(conn).await }))
-            .connect(url)
+            .connect_with(options)
             .await?;
         Ok(Self { pool })
     }
