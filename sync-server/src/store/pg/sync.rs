@@ -673,7 +673,7 @@ struct NewChanges<'a> {
     schemas: Vec<i32>,
     entities: Vec<&'a str>,
     package_versions: Vec<i64>,
-    payloads: Vec<sqlx::types::Json<&'a serde_json::Value>>,
+    payloads: Vec<String>,
     digests: Vec<&'a [u8]>,
     statuses: Vec<&'static str>,
     reject_codes: Vec<Option<&'static str>>,
@@ -714,7 +714,7 @@ impl<'a> NewChanges<'a> {
         self.entities.push(&c.entity_id);
         self.package_versions
             .push(to_i64(c.package_version, "package_version")?);
-        self.payloads.push(sqlx::types::Json(&c.payload));
+        self.payloads.push(c.payload.to_string());
         self.digests.push(&prepared.digest);
         self.statuses.push(if prepared.rejection.is_some() {
             "rejected"
@@ -746,7 +746,7 @@ impl<'a> NewChanges<'a> {
                                   entity_id, package_version, payload, digest, status, reject_code,
                                   reject_message, clock_ahead_ms)
              select $1, $2, s.* from unnest($3::bigint[], $4::uuid[], $5::bigint[], $6::text[],
-                    $7::int[], $8::text[], $9::bigint[], $10::jsonb[], $11::bytea[], $12::text[],
+                    $7::int[], $8::text[], $9::bigint[], $10::text[]::json[], $11::bytea[], $12::text[],
                     $13::text[], $14::text[], $15::bigint[]) as s",
         )
         .bind(device.device_id.as_uuid())
