@@ -1007,3 +1007,62 @@ async fn a_live_stream_ends_at_revocation_and_resyncs_after_the_listener_reconne
     app.stop().await;
     db.drop_db().await;
 }
+
+/// The change log, the feed and check_ins have no foreign keys (their per-row checks were most of
+/// a push's cost); deleting an event or a device still takes their rows with it, as the
+/// cascades did, and leaves other events' rows alone.
+#[tokio::test]
+async fn deleting_an_event_or_a_device_deletes_its_changes_feed_and_check_ins() {
+    let (db, app) = app().await;
+    let (gone, kept) = (app.create_event().await, app.create_event().await);
+    let mut a = app.enrol(gone).await;
+    let mut b = app.enrol(kept).await;
+    let mut c = app.enrol(kept).await;
+    for (kiosk, n) in [(&mut a, 3), (&mut b, 2), (&mut c, 4)] {
+        let batch = kiosk.check_ins(n);
+        push(&app, kiosk, &batch).await;
+    }
+    app.store.catch_up(gone).await.unwrap();
+    app.store.catch_up(kept).await.unwrap();
+    let counts = |event: sync_protocol::ids::EventId| {
+        let pool = app.store.pool().clone();
+        async move {
+            let mut out = Vec::new();
+            for table in ["changes", "feed", "check_ins"] {
+                let n: i64 = sqlx::query_scalar(&format!(
+                    "select count(*) from {table} where event_id = $1"
+                ))
+                .bind(event.as_uuid())
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+                out.push(n);
+            }
+            out
+        }
+    };
+    assert_eq!(counts(gone).await, vec![3, 3, 3]);
+    assert_eq!(counts(kept).await, vec![6, 6, 6]);
+
+    sqlx::query("delete from events where id = $1")
+        .bind(gone.as_uuid())
+        .execute(app.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(counts(gone).await, vec![0, 0, 0]);
+    assert_eq!(counts(kept).await, vec![6, 6, 6]);
+
+    sqlx::query("delete from devices where id = $1")
+        .bind(c.device_id.as_uuid())
+        .execute(app.store.pool())
+        .await
+        .unwrap();
+    let left: i64 = sqlx::query_scalar("select count(*) from changes where event_id = $1")
+        .bind(kept.as_uuid())
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(left, 2);
+    app.stop().await;
+    db.drop_db().await;
+}
