@@ -211,13 +211,16 @@ impl SyncStore for PgStore {
         changes: &[PreparedChange],
     ) -> Result<PushOutcome, StoreError> {
         let mut tx = self.pool.begin().await?;
-        // Serialise pushes of one device (two sync loops after a restart, say).
-        let ack: i64 =
-            sqlx::query_scalar("select acknowledged_seq from devices where id = $1 for update")
-                .bind(device.device_id.as_uuid())
-                .fetch_optional(&mut *tx)
-                .await?
-                .ok_or(StoreError::NotFound("device"))?;
+        // Serialise pushes of one device (two sync loops after a restart, say), and learn the
+        // highest seq it stored (the end of its key: one index probe).
+        let (ack, stored_max): (i64, Option<i64>) = sqlx::query_as(
+            "select acknowledged_seq, (select max(seq) from changes where device_id = $1)
+             from devices where id = $1 for update",
+        )
+        .bind(device.device_id.as_uuid())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound("device"))?;
 
         let n = changes.len();
         let seqs: Vec<i64> = changes
@@ -226,9 +229,12 @@ impl SyncStore for PgStore {
             .collect::<Result<_, _>>()?;
 
         // What this device stored before within the batch's seq range (nothing, unless this is
-        // a replay): same digest is a replay, another is a reuse. One range scan of the key.
+        // a replay): same digest is a replay, another is a reuse. One range scan of the key, and
+        // none for a batch wholly above what the device stored (the usual push).
         let mut earlier = std::collections::HashMap::new();
-        if let (Some(low), Some(high)) = (seqs.iter().min(), seqs.iter().max()) {
+        if let (Some(&low), Some(&high)) = (seqs.iter().min(), seqs.iter().max())
+            && stored_max.is_some_and(|max| max >= low)
+        {
             let rows = sqlx::query(
                 "select seq, digest, reject_code, reject_message from changes
                  where device_id = $1 and seq between $2 and $3",
