@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
 
+use crate::pushes::{FILING_YIELDS_AT_MOST, Pushes};
 use crate::store::pg::PgStore;
 use crate::store::pg::filer::FILING_BATCH;
 
@@ -36,12 +37,12 @@ impl FilerBell {
 }
 
 /// Runs the filer until `stop` turns true.
-pub async fn run(store: PgStore, bell: FilerBell, mut stop: watch::Receiver<bool>) {
+pub async fn run(store: PgStore, bell: FilerBell, pushes: Pushes, mut stop: watch::Receiver<bool>) {
     loop {
         if *stop.borrow() {
             return;
         }
-        if file_all(&store).await > 0 {
+        if file_all(&store, &pushes).await > 0 {
             tokio::select! {
                 _ = tokio::time::sleep(FILER_GATHER) => {}
                 _ = stop.changed() => {}
@@ -56,9 +57,10 @@ pub async fn run(store: PgStore, bell: FilerBell, mut stop: watch::Receiver<bool
     }
 }
 
-/// Files every settled change of every event; a failure is logged and tried again next time.
-/// Returns how many changes it filed.
-async fn file_all(store: &PgStore) -> u64 {
+/// Files every settled change of every event, each round after the pushes in flight
+/// ([`crate::pushes`]); a failure is logged and tried again next time. Returns how many changes
+/// it filed.
+async fn file_all(store: &PgStore, pushes: &Pushes) -> u64 {
     let events = match store.events_to_file().await {
         Ok(events) => events,
         Err(err) => {
@@ -69,6 +71,7 @@ async fn file_all(store: &PgStore) -> u64 {
     let mut changes = 0;
     for event in events {
         loop {
+            pushes.quiet(FILING_YIELDS_AT_MOST).await;
             let filing = store.file_settled(event, FILING_BATCH).await;
             crate::metrics::record_filing(
                 filing.as_ref().map_or(0, |f| f.changes),

@@ -23,6 +23,7 @@ pub mod keys;
 pub mod live;
 pub mod metrics;
 pub mod packages;
+pub mod pushes;
 pub mod staff;
 pub mod state;
 pub mod store;
@@ -50,7 +51,12 @@ pub async fn serve(
     let listener_task = tokio::spawn(live_tasks.run(store.pool().clone()));
     let state = AppState::new(store.clone(), signing_key, live)
         .with_concurrent_pulls(limits.concurrent_pulls);
-    let filer_task = tokio::spawn(filer::run(store, state.filer.clone(), stop_rx_filer));
+    let filer_task = tokio::spawn(filer::run(
+        store,
+        state.filer.clone(),
+        state.pushes.clone(),
+        stop_rx_filer,
+    ));
     let app = api::router(state, limits);
     // Tell live streams to end first, so the graceful shutdown does not wait for them.
     let signal = async move {

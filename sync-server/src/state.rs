@@ -12,6 +12,7 @@ use sync_protocol::hlc::{DEFAULT_MAX_DRIFT_MS, Hlc, HlcClock, Receipt};
 
 use crate::filer::FilerBell;
 use crate::live::LiveHub;
+use crate::pushes::Pushes;
 
 /// The shared state of one server instance.
 #[derive(Clone)]
@@ -25,6 +26,8 @@ pub struct AppState<S> {
     pub pulls: Arc<tokio::sync::Semaphore>,
     /// Rung after a push stored changes for the filer.
     pub filer: FilerBell,
+    /// The pushes in flight, which pulls and filing wait for ([`crate::pushes`]).
+    pub pushes: Pushes,
     clock: Arc<Mutex<HlcClock>>,
 }
 
@@ -44,6 +47,7 @@ impl<S> AppState<S> {
             live,
             pulls: Arc::new(tokio::sync::Semaphore::new(default_concurrent_pulls())),
             filer: FilerBell::default(),
+            pushes: Pushes::default(),
             clock: Arc::new(Mutex::new(HlcClock::new(DEFAULT_MAX_DRIFT_MS))),
         }
     }

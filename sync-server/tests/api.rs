@@ -456,6 +456,62 @@ async fn acknowledgement_stops_at_a_gap() {
     assert_eq!(response.acknowledged_seq, 1);
     let response = push(&app, &kiosk, &[batch[1].clone(), batch[3].clone()]).await;
     assert_eq!(response.acknowledged_seq, 4);
+
+    // A batch above everything stored but not next to it (5 and 6 are still on the kiosk)...
+    let more = kiosk.check_ins(4);
+    let response = push(&app, &kiosk, &more[2..]).await;
+    assert!(
+        statuses(&response)
+            .iter()
+            .all(|s| **s == ChangeStatus::Accepted)
+    );
+    assert_eq!(response.acknowledged_seq, 4, "5 and 6 are missing");
+    // ...then the missing ones close the gap, and the next batch goes on from the top.
+    let response = push(&app, &kiosk, &more[..2]).await;
+    assert_eq!(response.acknowledged_seq, 8);
+    let next = kiosk.check_ins(1);
+    let response = push(&app, &kiosk, &next).await;
+    assert_eq!(response.acknowledged_seq, 9);
+    app.stop().await;
+    db.drop_db().await;
+}
+
+/// Two sync loops of one kiosk (a restart while a push was in flight) push the same and the
+/// next batch at once: each seq is stored and fed once, every push is answered, and the
+/// acknowledgement reaches the last seq.
+#[tokio::test]
+async fn pushes_of_one_device_at_once_store_each_change_once() {
+    let (db, app) = app().await;
+    let event = app.create_event().await;
+    let mut kiosk = app.enrol(event).await;
+    let reader = app.enrol(event).await;
+    let first = kiosk.check_ins(5);
+    let second = kiosk.check_ins(5);
+    let pushes = (0..8).map(|i| {
+        let batch = if i % 2 == 0 { &first } else { &second };
+        push(&app, &kiosk, batch)
+    });
+    let responses = futures_util::future::join_all(pushes).await;
+    for seq in 1..=10u64 {
+        let accepted = responses
+            .iter()
+            .flat_map(|r| &r.results)
+            .filter(|r| r.seq == seq && r.status == ChangeStatus::Accepted)
+            .count();
+        assert_eq!(accepted, 1, "seq {seq} accepted once");
+    }
+    assert!(
+        responses
+            .iter()
+            .flat_map(|r| &r.results)
+            .all(|r| matches!(r.status, ChangeStatus::Accepted | ChangeStatus::Duplicate))
+    );
+    assert_eq!(responses.iter().map(|r| r.acknowledged_seq).max(), Some(10));
+    assert_eq!(push(&app, &kiosk, &first).await.acknowledged_seq, 10);
+    let page = pull(&app, &reader, Cursor::START, 100).await;
+    let mut fed = seqs_of(&page);
+    fed.sort();
+    assert_eq!(fed, (1..=10).collect::<Vec<_>>(), "each change fed once");
     app.stop().await;
     db.drop_db().await;
 }

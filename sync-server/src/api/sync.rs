@@ -15,6 +15,7 @@ use sync_protocol::wire::{
 
 use crate::auth::Device;
 use crate::error::{ApiError, ApiJson, ApiQuery};
+use crate::pushes::PULL_YIELDS_AT_MOST;
 use crate::state::AppState;
 use crate::store::{DeviceAuth, PreparedChange, Store, Stored};
 
@@ -53,6 +54,7 @@ pub async fn push<S: Store>(
             bad.seq
         )));
     }
+    let _in_flight = state.pushes.start();
     let prepared: Vec<PreparedChange> = request
         .changes
         .into_iter()
@@ -176,7 +178,9 @@ pub async fn pull<S: Store>(
             "limit must be 1 to {MAX_PULL_PAGE}"
         )));
     }
-    // Waits its turn (bounded by the request timeout); the semaphore is never closed.
+    // Pushes first, then waits its turn (bounded by the request timeout); the semaphore is
+    // never closed.
+    state.pushes.quiet(PULL_YIELDS_AT_MOST).await;
     let _turn = state.pulls.acquire().await.map_err(|_| {
         ApiError::Unavailable(crate::store::StoreError::Unavailable(
             sqlx::Error::PoolClosed,

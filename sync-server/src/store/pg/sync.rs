@@ -22,6 +22,25 @@ use crate::store::{
     StoreError, Stored, SyncStore,
 };
 
+/// The change log's columns as a push writes them ($1 the device, $2 the event, then
+/// `change_rows!`).
+macro_rules! change_columns {
+    () => {
+        "(device_id, event_id, seq, change_id, hlc, kind, schema_version, \
+     entity_id, package_version, payload, digest, status, reject_code, reject_message, \
+     clock_ahead_ms)"
+    };
+}
+
+/// The rows of [`NewChanges`], bound as $3 to $15 by [`NewChanges::bind`].
+macro_rules! change_rows {
+    () => {
+        "unnest($3::bigint[], $4::uuid[], $5::bigint[], $6::text[], \
+     $7::int[], $8::text[], $9::bigint[], $10::text[]::json[], $11::bytea[], $12::text[], \
+     $13::text[], $14::text[], $15::bigint[]) as s"
+    };
+}
+
 impl SyncStore for PgStore {
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("select 1").execute(&self.pool).await?;
@@ -210,12 +229,15 @@ impl SyncStore for PgStore {
         device: DeviceAuth,
         changes: &[PreparedChange],
     ) -> Result<PushOutcome, StoreError> {
+        if let Some(outcome) = self.push_new(device, changes).await? {
+            return Ok(outcome);
+        }
         let mut tx = self.pool.begin().await?;
         // Serialise pushes of one device (two sync loops after a restart, say), and learn the
-        // highest seq it stored (the end of its key: one index probe).
-        let (ack, stored_max): (i64, Option<i64>) = sqlx::query_as(
-            "select acknowledged_seq, (select max(seq) from changes where device_id = $1)
-             from devices where id = $1 for update",
+        // highest seq it stored. Read from the locked row, both are the newest values even after
+        // waiting for another push of this device.
+        let (ack, stored_seq): (i64, i64) = sqlx::query_as(
+            "select acknowledged_seq, stored_seq from devices where id = $1 for update",
         )
         .bind(device.device_id.as_uuid())
         .fetch_optional(&mut *tx)
@@ -233,7 +255,7 @@ impl SyncStore for PgStore {
         // none for a batch wholly above what the device stored (the usual push).
         let mut earlier = std::collections::HashMap::new();
         if let (Some(&low), Some(&high)) = (seqs.iter().min(), seqs.iter().max())
-            && stored_max.is_some_and(|max| max >= low)
+            && stored_seq >= low
         {
             let rows = sqlx::query(
                 "select seq, digest, reject_code, reject_message from changes
@@ -343,16 +365,18 @@ impl SyncStore for PgStore {
 
         // Advance the acknowledgement over the contiguous run of stored seqs.
         let acknowledged: i64 = sqlx::query_scalar(
-            "update devices set last_push_at = now(), acknowledged_seq = (
-                 select coalesce(max(seq), $2) from (
-                     select seq, row_number() over (order by seq) as rn
-                     from changes where device_id = $1 and seq > $2
-                 ) s where s.seq - $2 = s.rn)
+            "update devices set last_push_at = now(), stored_seq = greatest(stored_seq, $3),
+                 acknowledged_seq = (
+                     select coalesce(max(seq), $2) from (
+                         select seq, row_number() over (order by seq) as rn
+                         from changes where device_id = $1 and seq > $2
+                     ) s where s.seq - $2 = s.rn)
              where id = $1
              returning acknowledged_seq",
         )
         .bind(device.device_id.as_uuid())
         .bind(ack)
+        .bind(seqs.iter().copied().max().unwrap_or(0))
         .fetch_one(&mut *tx)
         .await?;
         // The domain effects of the accepted changes are filed by the filer once this commits.
@@ -644,6 +668,85 @@ mod tests {
 }
 
 impl PgStore {
+    /// A push whose batch lies wholly above what the device stored (every push but a replay,
+    /// seqs rising) in one statement: lock the device, log the changes, feed the accepted ones,
+    /// advance the acknowledgement. `None` when the batch is not of that kind, decided from the
+    /// locked row (nothing is written then): the caller takes the general path.
+    async fn push_new(
+        &self,
+        device: DeviceAuth,
+        changes: &[PreparedChange],
+    ) -> Result<Option<PushOutcome>, StoreError> {
+        let mut new = NewChanges::with_capacity(changes.len());
+        for prepared in changes {
+            new.push(prepared)?;
+        }
+        let seqs = &new.seqs;
+        let (Some(&low), Some(&high)) = (seqs.first(), seqs.last()) else {
+            return Ok(None);
+        };
+        if !seqs.windows(2).all(|w| w[0] < w[1]) {
+            return Ok(None);
+        }
+        // The end of the batch's run of consecutive seqs from its first: the acknowledgement
+        // when the device had everything up to `low - 1`.
+        let run_end = seqs
+            .iter()
+            .zip(low..)
+            .take_while(|(seq, expected)| **seq == *expected)
+            .last()
+            .map_or(low, |(seq, _)| *seq);
+        let fed: Vec<i64> = changes
+            .iter()
+            .zip(seqs)
+            .filter(|(p, _)| p.rejection.is_none() && p.body.is_some())
+            .map(|(_, seq)| *seq)
+            .collect();
+        // Only when nothing is stored above the acknowledgement (no gap waits to be filled) and
+        // the batch starts above the stored seqs. The locked row is the newest version even after
+        // waiting for another push of this device.
+        let query = sqlx::query(concat!(
+            "with device as materialized (
+                 select acknowledged_seq, stored_seq from devices where id = $1 for update),
+             new as materialized (
+                 select acknowledged_seq from device
+                 where stored_seq < $3[1] and acknowledged_seq = stored_seq),
+             logged as (
+                 insert into changes ",
+            change_columns!(),
+            " select $1, $2, s.* from new, ",
+            change_rows!(),
+            "),
+             fed as (
+                 insert into feed (event_id, device_id, seq)
+                 select $2, $1, f.seq from new, unnest($16::bigint[]) with ordinality as f(seq, ord)
+                 order by f.ord),
+             acked as (
+                 update devices d set last_push_at = now(), stored_seq = $17,
+                     acknowledged_seq = case when $3[1] = new.acknowledged_seq + 1 then $18
+                                             else new.acknowledged_seq end
+                 from new where d.id = $1
+                 returning d.acknowledged_seq)
+             select (select acknowledged_seq from acked) from device"
+        ))
+        .bind(device.device_id.as_uuid())
+        .bind(device.event_id.as_uuid());
+        let acknowledged: Option<i64> = new
+            .bind(query)
+            .bind(&fed)
+            .bind(high)
+            .bind(run_end)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound("device"))?
+            .try_get(0)?;
+        Ok(acknowledged.map(|acknowledged| PushOutcome {
+            stored: vec![Stored::New; changes.len()],
+            acknowledged_seq: acknowledged.max(0) as u64,
+            fed: !fed.is_empty(),
+        }))
+    }
+
     /// What the live streams of an event read (see [`crate::live`]): its feed head, package
     /// version and revoked devices, in one snapshot.
     pub async fn live_head(&self, event_id: EventId) -> Result<crate::live::EventHead, StoreError> {
@@ -747,31 +850,36 @@ impl<'a> NewChanges<'a> {
         if self.seqs.is_empty() {
             return Ok(());
         }
-        sqlx::query(
-            "insert into changes (device_id, event_id, seq, change_id, hlc, kind, schema_version,
-                                  entity_id, package_version, payload, digest, status, reject_code,
-                                  reject_message, clock_ahead_ms)
-             select $1, $2, s.* from unnest($3::bigint[], $4::uuid[], $5::bigint[], $6::text[],
-                    $7::int[], $8::text[], $9::bigint[], $10::text[]::json[], $11::bytea[], $12::text[],
-                    $13::text[], $14::text[], $15::bigint[]) as s",
-        )
+        let query = sqlx::query(concat!(
+            "insert into changes ",
+            change_columns!(),
+            " select $1, $2, s.* from ",
+            change_rows!()
+        ))
         .bind(device.device_id.as_uuid())
-        .bind(device.event_id.as_uuid())
-        .bind(&self.seqs)
-        .bind(&self.change_ids)
-        .bind(&self.hlcs)
-        .bind(&self.kinds)
-        .bind(&self.schemas)
-        .bind(&self.entities)
-        .bind(&self.package_versions)
-        .bind(&self.payloads)
-        .bind(&self.digests)
-        .bind(&self.statuses)
-        .bind(&self.reject_codes)
-        .bind(&self.reject_messages)
-        .bind(&self.aheads)
-        .execute(tx)
-        .await?;
+        .bind(device.event_id.as_uuid());
+        self.bind(query).execute(tx).await?;
         Ok(())
+    }
+
+    /// Binds the columns as parameters $3 to $15 of [`CHANGE_ROWS`].
+    fn bind<'q>(
+        &'q self,
+        query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+        query
+            .bind(&self.seqs)
+            .bind(&self.change_ids)
+            .bind(&self.hlcs)
+            .bind(&self.kinds)
+            .bind(&self.schemas)
+            .bind(&self.entities)
+            .bind(&self.package_versions)
+            .bind(&self.payloads)
+            .bind(&self.digests)
+            .bind(&self.statuses)
+            .bind(&self.reject_codes)
+            .bind(&self.reject_messages)
+            .bind(&self.aheads)
     }
 }
