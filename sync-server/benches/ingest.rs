@@ -6,6 +6,8 @@
 //! BENCH_CHECK_INS=100000 BENCH_KIOSKS=200 BENCH_ROUNDS=5 BENCH_KIOSK_BATCH=20 \
 //!   BENCH_PUSH_EVERY_MS=10000 BENCH_STREAMS=1000 cargo bench -p sync-server --bench ingest
 //! BENCH_PARTS=ingest cargo bench -p sync-server --bench ingest   # part 1 only (or fleet, streams)
+//! BENCH_PARTS=burst BENCH_PULLS=0 cargo bench -p sync-server --bench ingest
+//!   # part 2's burst only (or steady), kiosks not pulling: pushes alone
 //! ```
 //!
 //! 1. **Ingest**: one kiosk pushes `BENCH_CHECK_INS` offline admissions of distinct, existing
@@ -248,6 +250,8 @@ struct Fleet {
     /// `None`: each kiosk pushes its rounds back to back; else one push per period, the fleet's
     /// first pushes spread over the first period.
     every: Option<Duration>,
+    /// Kiosks pull on the live notice (`BENCH_PULLS=0`: they only push).
+    pulling: bool,
 }
 
 impl Fleet {
@@ -257,6 +261,7 @@ impl Fleet {
             rounds,
             per_push,
             every,
+            pulling,
         } = self;
         let mut fleet = Vec::with_capacity(kiosks);
         for _ in 0..kiosks {
@@ -309,10 +314,14 @@ impl Fleet {
                     pushed.add_permits(1);
                     (kiosk.next_seq - 1, acknowledged, latencies)
                 };
-                let (pushed, pulled) = tokio::join!(
-                    pushing,
-                    follow(app, &token, head, sent, &pushes_done, kiosks)
-                );
+                let following = async {
+                    if pulling {
+                        follow(app, &token, head, sent, &pushes_done, kiosks).await
+                    } else {
+                        Followed { items: 0, pulls: 0 }
+                    }
+                };
+                let (pushed, pulled) = tokio::join!(pushing, following);
                 (pushed.0, pushed.1, pushed.2, pulled)
             }
         });
@@ -342,7 +351,7 @@ impl Fleet {
         let fed_after = count(app, fed, setup.event).await;
         assert_eq!((fed_after - fed_before) as usize, sent, "feed items lost");
         assert!(
-            results.iter().all(|r| r.3.items == sent),
+            !pulling || results.iter().all(|r| r.3.items == sent),
             "a kiosk did not pull every change of the run"
         );
         let pulled: usize = results.iter().map(|r| r.3.items).sum();
@@ -665,7 +674,7 @@ async fn main() {
     let per_push = env("BENCH_KIOSK_BATCH", 20);
     let db = TestDb::new().await;
     let key = SecretKey::generate(&mut ChaCha20Rng::seed_from_u64(9));
-    let app = TestApp::start(&db, key, HttpLimits::default()).await;
+    let app = TestApp::start_serving(&db, key, HttpLimits::default()).await;
     let setup = setup(&app).await;
     let first = tickets(&app, &setup, n, 1).await;
     let second = tickets(&app, &setup, n, 2).await;
@@ -673,25 +682,32 @@ async fn main() {
         ingest(&app, &setup, n, &first, &second).await;
     }
 
-    if part("fleet") {
+    let pulling = env("BENCH_PULLS", 1) != 0;
+    if part("fleet") || part("burst") {
         // 2. Many kiosks pushing and pulling at once, each pulling when its live stream says so:
         //    a burst (the venue's network comes back: every kiosk pushes its backlog of all its
         //    rounds in one push, as the kiosk engine does, at the same moment), then a steady peak
         //    (every kiosk pushes once per `BENCH_PUSH_EVERY_MS`, starts spread out).
-        let every = Duration::from_millis(env("BENCH_PUSH_EVERY_MS", 10_000) as u64);
-        Fleet {
-            kiosks,
-            rounds: 1,
-            per_push: rounds * per_push,
-            every: None,
+        for _ in 0..env("BENCH_BURSTS", 1) {
+            Fleet {
+                kiosks,
+                rounds: 1,
+                per_push: rounds * per_push,
+                every: None,
+                pulling,
+            }
+            .run(&app, &setup, &second)
+            .await;
         }
-        .run(&app, &setup, &second)
-        .await;
+    }
+    if part("fleet") || part("steady") {
+        let every = Duration::from_millis(env("BENCH_PUSH_EVERY_MS", 10_000) as u64);
         Fleet {
             kiosks,
             rounds,
             per_push,
             every: Some(every),
+            pulling,
         }
         .run(&app, &setup, &second)
         .await;

@@ -7,7 +7,7 @@
 //! | data folder (signing key) | `data_dir` | `SYNC_DATA_DIR` |
 //! | largest request body | `max_body_bytes` | `SYNC_MAX_BODY_BYTES` |
 //! | reverse proxies to believe (addresses, CIDR) | `trusted_proxies = ["127.0.0.1"]` | `SYNC_TRUSTED_PROXIES=127.0.0.1,10.0.0.0/8` |
-//! | database connections of this instance | `database_pool` | `SYNC_DB_POOL` (default 32) |
+//! | database connections of this instance, opened at start and kept open | `database_pool` | `SYNC_DB_POOL` (default 32) |
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -43,7 +43,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Reverse proxies whose `Forwarded`/`X-Forwarded-For` are believed (none by default).
     pub trusted_proxies: Vec<ipnet::IpNet>,
-    /// Connections this instance opens to Postgres at most (the live listener holds one).
+    /// Connections this instance opens to Postgres when it starts and keeps open (the live
+    /// listener holds one).
     pub database_pool: u32,
 }
 

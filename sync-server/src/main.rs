@@ -104,7 +104,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 config.listen = listen.parse()?;
             }
             let store =
-                PgStore::connect_with(config.database_url.expose_secret(), config.database_pool)
+                PgStore::connect_serving(config.database_url.expose_secret(), config.database_pool)
                     .await?;
             store.migrate().await?;
             let key = sync_server::keys::load_or_create(&config.data_dir)?;

@@ -105,6 +105,9 @@ impl ServerProcess {
             .args(["serve", "--listen", &format!("127.0.0.1:{}", self.port)])
             .env("DATABASE_URL", &self.database_url)
             .env("SYNC_DATA_DIR", &self.data_dir)
+            // A serving instance keeps its whole pool open: tests running side by side, some with
+            // two instances each, would pass Postgres' 100 connections at the default 32.
+            .env("SYNC_DB_POOL", "8")
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -149,6 +152,9 @@ impl ServerProcess {
             .args(args)
             .env("DATABASE_URL", &self.database_url)
             .env("SYNC_DATA_DIR", &self.data_dir)
+            // A serving instance keeps its whole pool open: tests running side by side, some with
+            // two instances each, would pass Postgres' 100 connections at the default 32.
+            .env("SYNC_DB_POOL", "8")
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .output()

@@ -33,7 +33,7 @@ async fn server_killed_mid_push_loses_and_doubles_nothing() {
     let reader_token = seed::enrolment_token(&pool, event.event_id).await;
     let mut reader = SimKiosk::enrol(&server.base, &reader_token, "Coordinator").await;
 
-    const TOTAL: usize = 3_000;
+    const TOTAL: usize = 10_000;
     kiosk.queue_check_ins(TOTAL, event.gate_id);
 
     // Push in the background while the server is killed and restarted under it.
@@ -42,7 +42,23 @@ async fn server_killed_mid_push_loses_and_doubles_nothing() {
         let failures = kiosk.push_all(&base, 100, 10_000).await;
         (kiosk, failures)
     });
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // Killed once the first pushes are stored, with most of the queue still to go (not after a
+    // fixed time: a fast build pushes the whole queue before it).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let stored: i64 = sqlx::query_scalar("select count(*) from changes")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        if stored > 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no push was stored in 30 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
     server.kill();
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     server.restart().await;

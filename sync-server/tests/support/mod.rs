@@ -63,8 +63,22 @@ pub struct TestApp {
 impl TestApp {
     /// Starts an instance on `db` with `key` (two instances share a key, as replicas would).
     pub async fn start(db: &TestDb, key: SecretKey, limits: HttpLimits) -> TestApp {
-        init_logs();
         let store = PgStore::connect(&db.url).await.expect("connect");
+        Self::start_on(store, key, limits).await
+    }
+
+    /// Starts an instance whose pool is opened and kept open as `sync-server serve` does (the
+    /// benchmarks; tests open connections as needed, to stay within Postgres' connections).
+    #[allow(dead_code)]
+    pub async fn start_serving(db: &TestDb, key: SecretKey, limits: HttpLimits) -> TestApp {
+        let store = PgStore::connect_serving(&db.url, sync_server::config::DEFAULT_DATABASE_POOL)
+            .await
+            .expect("connect");
+        Self::start_on(store, key, limits).await
+    }
+
+    async fn start_on(store: PgStore, key: SecretKey, limits: HttpLimits) -> TestApp {
+        init_logs();
         store.migrate().await.expect("migrate");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());

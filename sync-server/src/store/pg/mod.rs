@@ -83,17 +83,32 @@ impl PgStore {
         Self::connect_with(url, crate::config::DEFAULT_DATABASE_POOL).await
     }
 
-    /// Connects a pool of at most `connections` to `url`.
+    /// Connects a pool of at most `connections` to `url`, opening them as needed (the admin CLI,
+    /// tests).
+    pub async fn connect_with(url: &str, connections: u32) -> Result<Self, StoreError> {
+        Self::open(url, connections, 0).await
+    }
+
+    /// Connects the pool of a serving instance: all `connections` opened at once and kept open.
     ///
+    /// A venue's burst (the network comes back and every kiosk pushes its backlog at once)
+    /// arrives after a quiet spell, when a pool that closes idle connections has closed them:
+    /// opening a connection at that moment costs Postgres a new backend process and its caches,
+    /// and the first 200-kiosk burst then took twice as long as the next (docs/benchmarks.md).
+    pub async fn connect_serving(url: &str, connections: u32) -> Result<Self, StoreError> {
+        Self::open(url, connections, connections).await
+    }
+
     /// Sessions run without JIT compilation: the server's statements are short, and Postgres
     /// compiles any whose estimated cost passes `jit_above_cost`, as a filer batch's or a feed
     /// probe's can, spending 100 ms and more to save microseconds (docs/benchmarks.md).
-    pub async fn connect_with(url: &str, connections: u32) -> Result<Self, StoreError> {
+    async fn open(url: &str, connections: u32, kept_open: u32) -> Result<Self, StoreError> {
         let options = url
             .parse::<sqlx::postgres::PgConnectOptions>()?
             .options([("jit", "off")]);
         let pool = PgPoolOptions::new()
             .max_connections(connections)
+            .min_connections(kept_open.min(connections))
             .acquire_timeout(Duration::from_secs(5))
             .after_release(|conn, _| Box::pin(async move { outside_transaction(conn).await }))
             .connect_with(options)
