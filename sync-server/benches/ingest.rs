@@ -267,6 +267,17 @@ impl Fleet {
         for _ in 0..kiosks {
             fleet.push(app.enrol(setup.event).await);
         }
+        if every.is_none() {
+            // The burst comes after an outage: the server has not heard from any kiosk for a
+            // while (it notes when it last saw each one).
+            sqlx::query(
+                "update devices set last_seen_at = now() - interval '1 hour' where event_id = $1",
+            )
+            .bind(setup.event.as_uuid())
+            .execute(app.store.pool())
+            .await
+            .unwrap();
+        }
         let stored = "select count(*) from check_ins where event_id = $1";
         let fed = "select count(*) from feed where event_id = $1 and device_id is not null";
         let (stored_before, fed_before) = (
