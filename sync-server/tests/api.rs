@@ -476,6 +476,32 @@ async fn acknowledgement_stops_at_a_gap() {
     db.drop_db().await;
 }
 
+/// The highest seq a push may carry (2^63-1) is stored like any other: above a gap, so not
+/// acknowledged, and a duplicate when sent again (found by scripts/api-fuzz: it overflowed).
+#[tokio::test]
+async fn the_highest_seq_is_stored_and_replayed_like_any_other() {
+    let (db, app) = app().await;
+    let event = app.create_event().await;
+    let mut kiosk = app.enrol(event).await;
+    let mut last = kiosk.check_ins(2);
+    for change in &mut last {
+        change.seq += i64::MAX as u64 - 2;
+    }
+    let response = push(&app, &kiosk, &last).await;
+    assert_eq!(
+        statuses(&response),
+        vec![&ChangeStatus::Accepted, &ChangeStatus::Accepted]
+    );
+    assert_eq!(response.acknowledged_seq, 0, "1 to 2^63-3 are missing");
+    let response = push(&app, &kiosk, &last).await;
+    assert_eq!(
+        statuses(&response),
+        vec![&ChangeStatus::Duplicate, &ChangeStatus::Duplicate]
+    );
+    app.stop().await;
+    db.drop_db().await;
+}
+
 /// Two sync loops of one kiosk (a restart while a push was in flight) push the same and the
 /// next batch at once: each seq is stored and fed once, every push is answered, and the
 /// acknowledgement reaches the last seq.

@@ -690,12 +690,13 @@ impl PgStore {
         }
         // The end of the batch's run of consecutive seqs from its first: the acknowledgement
         // when the device had everything up to `low - 1`.
-        let run_end = seqs
-            .iter()
-            .zip(low..)
-            .take_while(|(seq, expected)| **seq == *expected)
-            .last()
-            .map_or(low, |(seq, _)| *seq);
+        let mut run_end = low;
+        for &seq in &seqs[1..] {
+            if run_end.checked_add(1) != Some(seq) {
+                break;
+            }
+            run_end = seq;
+        }
         let fed: Vec<i64> = changes
             .iter()
             .zip(seqs)
