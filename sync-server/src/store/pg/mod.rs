@@ -92,7 +92,7 @@ impl PgStore {
     /// Connects the pool of a serving instance: all `connections` opened at once and kept open.
     ///
     /// A venue's burst (the network comes back and every kiosk pushes its backlog at once)
-    /// arrives after a quiet spell, when a pool that closes idle connections has closed them:
+    /// arrives after a quiet spell, when a pool that closes idle or old connections has closed them:
     /// opening a connection at that moment costs Postgres a new backend process and its caches,
     /// and the first 200-kiosk burst then took twice as long as the next (docs/benchmarks.md).
     pub async fn connect_serving(url: &str, connections: u32) -> Result<Self, StoreError> {
@@ -110,6 +110,10 @@ impl PgStore {
             .max_connections(connections)
             .min_connections(kept_open.min(connections))
             .acquire_timeout(Duration::from_secs(5))
+            // Connections live as long as the pool (a dead one is replaced when the liveness
+            // check on acquiring finds it): with a lifetime, a venue's outage longer than it
+            // made the burst after the outage open every connection again at its peak.
+            .max_lifetime(None)
             .after_release(|conn, _| Box::pin(async move { outside_transaction(conn).await }))
             .connect_with(options)
             .await?;
