@@ -700,7 +700,7 @@ impl PgStore {
         let fed: Vec<i64> = changes
             .iter()
             .zip(seqs)
-            .filter(|(p, _)| p.rejection.is_none() && p.body.is_some())
+            .filter(|(p, _)| p.body.is_some())
             .map(|(_, seq)| *seq)
             .collect();
         // Only when nothing is stored above the acknowledgement (no gap waits to be filled) and
