@@ -290,9 +290,30 @@ impl Fleet {
         let sent = kiosks * rounds * per_push;
         let pushes_done = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
         let pushed = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
+        // Each kiosk's pushes are made and serialised before the clock starts: a kiosk builds
+        // them on its own machine (a burst's backlog exists before the network comes back), and
+        // here that work would take the server's cores.
+        let fleet: Vec<(Kiosk, Vec<Vec<u8>>)> = fleet
+            .into_iter()
+            .map(|mut kiosk| {
+                let pushes = (0..rounds)
+                    .map(|_| {
+                        let changes: Vec<Change> = (0..per_push)
+                            .map(|_| {
+                                let t = pool[(kiosk.rng.next_u64() % pool.len() as u64) as usize];
+                                admission(&mut kiosk, t, gate)
+                            })
+                            .collect();
+                        serde_json::to_vec(&serde_json::json!({ "changes": changes })).unwrap()
+                    })
+                    .collect();
+                (kiosk, pushes)
+            })
+            .collect();
         let retries_before = RETRIES.load(std::sync::atomic::Ordering::Relaxed);
+        let cpu_before = cpu_now();
         let start = Instant::now();
-        let runs = fleet.into_iter().enumerate().map(|(i, mut kiosk)| {
+        let runs = fleet.into_iter().enumerate().map(|(i, (kiosk, pushes))| {
             let pushes_done = pushes_done.clone();
             let pushed = pushed.clone();
             async move {
@@ -304,19 +325,11 @@ impl Fleet {
                         tokio::time::sleep(every.mul_f64(i as f64 / kiosks as f64)).await;
                     }
                     let mut next = tokio::time::Instant::now();
-                    for _ in 0..rounds {
+                    for body in pushes {
                         if let Some(every) = every {
                             tokio::time::sleep_until(next).await;
                             next += every;
                         }
-                        let changes: Vec<Change> = (0..per_push)
-                            .map(|_| {
-                                let t = pool[(kiosk.rng.next_u64() % pool.len() as u64) as usize];
-                                admission(&mut kiosk, t, gate)
-                            })
-                            .collect();
-                        let body =
-                            serde_json::to_vec(&serde_json::json!({ "changes": changes })).unwrap();
                         let sent = Instant::now();
                         acknowledged = push_body(app, &kiosk.token, body).await.acknowledged_seq;
                         latencies.push(sent.elapsed());
@@ -340,9 +353,11 @@ impl Fleet {
         // the last push was answered (the kiosks are still pulling then).
         let filing = async {
             let _all = pushed.acquire_many(kiosks as u32).await.unwrap();
-            filed(app, setup.event, start).await
+            let cpu_pushed = cpu_now();
+            (filed(app, setup.event, start).await, cpu_pushed)
         };
-        let (results, filed_after) = tokio::join!(futures_util::future::join_all(runs), filing);
+        let (results, (filed_after, cpu_pushed)) =
+            tokio::join!(futures_util::future::join_all(runs), filing);
         let elapsed = start.elapsed();
         let mut latencies: Vec<Duration> = Vec::new();
         for (last_seq, acknowledged, l, _) in &results {
@@ -388,6 +403,14 @@ impl Fleet {
             percentile(&latencies, 0.99).as_secs_f64() * 1000.0,
             latencies.last().unwrap().as_secs_f64() * 1000.0,
             latencies.len()
+        );
+        let (own, postgres) = (cpu_pushed.0 - cpu_before.0, cpu_pushed.1 - cpu_before.1);
+        println!(
+            "  CPU until the last push was answered: {:.2} s this process (server and kiosks), \
+             {:.2} s Postgres; {:.0} us per check-in",
+            own,
+            postgres,
+            (own + postgres) * 1e6 / sent as f64
         );
         println!(
             "  every check-in filed (check_ins, merge, conflicts) {:.2} s after the start",
@@ -677,6 +700,28 @@ fn process_figures(pid: u32) -> Figures {
     }
 }
 
+/// CPU seconds used so far by this process (the server and the bench's kiosks) and by every
+/// Postgres process of the machine: the burst's cost, less noisy than its latency on a shared
+/// machine.
+fn cpu_now() -> (f64, f64) {
+    let own = process_figures(std::process::id()).cpu_s;
+    let mut postgres = 0.0;
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        if comm.trim_end() == "postgres" {
+            postgres += process_figures(pid).cpu_s;
+        }
+    }
+    (own, postgres)
+}
+
 #[tokio::main]
 async fn main() {
     let n = env("BENCH_CHECK_INS", 100_000);
@@ -685,7 +730,12 @@ async fn main() {
     let per_push = env("BENCH_KIOSK_BATCH", 20);
     let db = TestDb::new().await;
     let key = SecretKey::generate(&mut ChaCha20Rng::seed_from_u64(9));
-    let app = TestApp::start_serving(&db, key, HttpLimits::default()).await;
+    // The pool of a serving instance (`SYNC_DB_POOL`, as `sync-server serve` reads it).
+    let connections = env(
+        "SYNC_DB_POOL",
+        sync_server::config::DEFAULT_DATABASE_POOL as usize,
+    ) as u32;
+    let app = TestApp::start_serving(&db, key, HttpLimits::default(), connections).await;
     let setup = setup(&app).await;
     let first = tickets(&app, &setup, n, 1).await;
     let second = tickets(&app, &setup, n, 2).await;

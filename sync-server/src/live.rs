@@ -12,6 +12,13 @@
 //! behind a load balancer behave as one, and a burst of pushes costs one head query per instance,
 //! not one per stream. Notices sent while the listener was reconnecting are lost to it, so after a
 //! reconnect every event with streams reads its head again.
+//!
+//! Both the notifier and the head reader go in rounds at most every [`LIVE_ROUND_EVERY`]: the
+//! first notice after a quiet moment goes at once, the ones that follow within the interval share
+//! the next round. When a venue's network comes back and 200 kiosks push their backlogs, that is
+//! a few heads read and a few notices per stream, where there could be a head read per push and
+//! a notice per push per stream (40,000 Server-Sent Events for 200 pushes); each kiosk pulls
+//! once the pushes settle anyway.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -24,6 +31,11 @@ use sync_protocol::wire::LiveNotice;
 use tokio::sync::{mpsc, watch};
 
 use crate::store::pg::{FEED_CHANNEL, PgStore};
+
+/// The least time between two rounds of the notifier, and between two rounds of the head
+/// reader: what a notice may wait while pushes keep coming (well within the second a check-in
+/// may take to reach the other gates, docs/architecture.md).
+pub const LIVE_ROUND_EVERY: Duration = Duration::from_millis(100);
 
 /// What the streams of one event read: its head, and the devices revoked (their streams end).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,8 +116,22 @@ impl LiveHub {
         let _ = self.grew.send(event_id);
     }
 
+    /// Waits until [`LIVE_ROUND_EVERY`] after the round before (not at all for the first), then
+    /// starts a round; `false` when the server began to shut down meanwhile.
+    async fn paced(&self, last_round: &mut Option<tokio::time::Instant>) -> bool {
+        if let Some(last) = *last_round {
+            tokio::select! {
+                () = self.stopped() => return false,
+                () = tokio::time::sleep_until(last + LIVE_ROUND_EVERY) => {}
+            }
+        }
+        *last_round = Some(tokio::time::Instant::now());
+        true
+    }
+
     /// Sends the NOTIFYs: one statement for all the events that grew since the last one.
     async fn notify(self, pool: PgPool, mut grew: mpsc::UnboundedReceiver<EventId>) {
+        let mut last_round = None;
         loop {
             let first = tokio::select! {
                 () = self.stopped() => return,
@@ -114,6 +140,9 @@ impl LiveHub {
                     None => return,
                 },
             };
+            if !self.paced(&mut last_round).await {
+                return;
+            }
             let mut events: HashSet<EventId> = HashSet::from([first]);
             while let Ok(event) = grew.try_recv() {
                 events.insert(event);
@@ -137,6 +166,7 @@ impl LiveHub {
 
     /// Reads the heads the listener and new streams ask for, each event once per burst.
     async fn read_heads(self, store: PgStore, mut refresh: mpsc::UnboundedReceiver<Refresh>) {
+        let mut last_round = None;
         loop {
             let first = tokio::select! {
                 () = self.stopped() => return,
@@ -145,6 +175,9 @@ impl LiveHub {
                     None => return,
                 },
             };
+            if !self.paced(&mut last_round).await {
+                return;
+            }
             let mut wanted: HashSet<EventId> = HashSet::new();
             let mut all = false;
             for r in std::iter::once(first).chain(std::iter::from_fn(|| refresh.try_recv().ok())) {

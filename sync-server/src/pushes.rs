@@ -13,8 +13,10 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-/// How long a pull waits for the pushes in flight to end before it runs anyway.
-pub const PULL_YIELDS_AT_MOST: Duration = Duration::from_millis(500);
+/// How long a pull waits for the pushes in flight to end before it runs anyway: longer than a
+/// burst of 200 kiosks' backlogs takes on two cores, so their pulls do not take the cores the
+/// burst's last pushes need (docs/benchmarks.md).
+pub const PULL_YIELDS_AT_MOST: Duration = Duration::from_millis(2000);
 
 /// How long a filing round waits for the pushes in flight to end before it runs anyway.
 pub const FILING_YIELDS_AT_MOST: Duration = Duration::from_secs(1);

@@ -1148,3 +1148,63 @@ async fn deleting_an_event_or_a_device_deletes_its_changes_feed_and_check_ins() 
     app.stop().await;
     db.drop_db().await;
 }
+
+/// Kiosks coming back online open their streams together, each hearing the feed head at once;
+/// a run of pushes then reaches each stream as notices at most one per live round
+/// (`LIVE_ROUND_EVERY`), the last of them at the feed's head.
+#[tokio::test]
+async fn streams_opened_together_hear_the_head_and_a_run_of_pushes_in_paced_notices() {
+    let (db, app) = app().await;
+    let event = app.create_event().await;
+    let mut pusher = app.enrol(event).await;
+    let batch = pusher.check_ins(3);
+    push(&app, &pusher, &batch).await;
+    let (head, _) = app.store.feed_head(event).await.unwrap();
+    let head = serde_json::to_value(head).unwrap();
+
+    let mut listeners = Vec::new();
+    for _ in 0..20 {
+        listeners.push(app.enrol(event).await);
+    }
+    let mut streams =
+        futures_util::future::join_all(listeners.iter().map(|k| Notices::open(&app, &k.token)))
+            .await;
+    for stream in &mut streams {
+        let first = stream
+            .next(Duration::from_secs(10))
+            .await
+            .expect("the head");
+        assert_eq!(
+            first["position"], head,
+            "every stream hears the head at once"
+        );
+    }
+
+    let start = std::time::Instant::now();
+    let pushes = 40;
+    for _ in 0..pushes {
+        let batch = pusher.check_ins(1);
+        push(&app, &pusher, &batch).await;
+    }
+    let (last, _) = app.store.feed_head(event).await.unwrap();
+    let last = serde_json::to_value(last).unwrap();
+    let stream = &mut streams[0];
+    let mut notices = 0u128;
+    loop {
+        let notice = stream
+            .next(Duration::from_secs(10))
+            .await
+            .expect("the stream goes on");
+        notices += 1;
+        if notice["position"] == last {
+            break;
+        }
+    }
+    let rounds = start.elapsed().as_millis() / sync_server::live::LIVE_ROUND_EVERY.as_millis();
+    assert!(
+        notices <= rounds + 2,
+        "{notices} notices for {pushes} pushes in {rounds} live rounds"
+    );
+    app.stop().await;
+    db.drop_db().await;
+}

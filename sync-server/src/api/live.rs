@@ -1,6 +1,7 @@
 //! `GET /api/v1/live`: Server-Sent Events telling an online kiosk to pull now.
 //!
-//! The stream sends the feed head at once, then a notice each time the kiosk's event's head
+//! The stream sends the feed head at once (the one the hub holds when other streams of the event
+//! are open), then a notice each time the kiosk's event's head
 //! moves (the hub reads it once per instance when any instance's push grows the feed, see
 //! [`crate::live`]), and a keep-alive comment every 15 seconds. It ends when its device is
 //! revoked: a revocation grows the feed, and the head the hub reads lists the event's revoked
@@ -20,6 +21,10 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::Store;
 
+/// How long a new stream waits for the hub's first read of its event's head before it reads
+/// the head itself.
+const HUB_HEAD_WAIT: Duration = Duration::from_secs(2);
+
 #[utoipa::path(
     get,
     path = "/api/v1/live",
@@ -36,7 +41,22 @@ pub async fn live<S: Store>(
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
     let event_id = device.event_id;
     let mut heads = state.live.watch(event_id);
-    let (position, package_version) = state.store.feed_head(event_id).await?;
+    // The hub's head: other streams of the event keep it fresh, and for the event's first
+    // stream the hub reads it now (`watch` asked). So 200 kiosks coming back online at once
+    // read it once, not 200 times; read here only if the hub's read does not come in time.
+    let hub_head = tokio::time::timeout(HUB_HEAD_WAIT, heads.wait_for(Option::is_some))
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .and_then(|head| {
+            head.as_ref()
+                .map(|head| (head.notice.position, head.notice.package_version))
+        });
+    heads.mark_unchanged();
+    let (position, package_version) = match hub_head {
+        Some(head) => head,
+        None => state.store.feed_head(event_id).await?,
+    };
     let live = state.live.clone();
     let device_id = device.device_id;
     let (tx, rx) = tokio::sync::mpsc::channel(4);

@@ -70,8 +70,13 @@ impl TestApp {
     /// Starts an instance whose pool is opened and kept open as `sync-server serve` does (the
     /// benchmarks; tests open connections as needed, to stay within Postgres' connections).
     #[allow(dead_code)]
-    pub async fn start_serving(db: &TestDb, key: SecretKey, limits: HttpLimits) -> TestApp {
-        let store = PgStore::connect_serving(&db.url, sync_server::config::DEFAULT_DATABASE_POOL)
+    pub async fn start_serving(
+        db: &TestDb,
+        key: SecretKey,
+        limits: HttpLimits,
+        connections: u32,
+    ) -> TestApp {
+        let store = PgStore::connect_serving(&db.url, connections)
             .await
             .expect("connect");
         Self::start_on(store, key, limits).await
