@@ -107,6 +107,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 PgStore::connect_serving(config.database_url.expose_secret(), config.database_pool)
                     .await?;
             store.migrate().await?;
+            // Best effort: a connection that cannot warm up serves all the same.
+            match store.warm().await {
+                Ok(warmed) => tracing::debug!(connections = warmed, "database pool warmed"),
+                Err(err) => tracing::warn!(error = %err, "cannot warm the database pool"),
+            }
             let key = sync_server::keys::load_or_create(&config.data_dir)?;
             let listener = tokio::net::TcpListener::bind(config.listen).await?;
             tracing::info!(addr = %listener.local_addr()?, key_id = %key.public_key().key_id(), "serving");

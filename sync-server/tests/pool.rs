@@ -68,3 +68,50 @@ async fn a_connection_left_inside_a_transaction_is_closed_and_no_later_write_is_
     observer.close().await;
     db.drop_db().await;
 }
+
+/// A serving instance warms its pool at start: every connection then holds the kiosk
+/// request's statements prepared (its backend has planned them once), and nothing was written.
+#[tokio::test]
+async fn warming_prepares_the_kiosk_statements_on_every_connection_and_writes_nothing() {
+    let db = TestDb::new().await;
+    let store = PgStore::connect_serving(&db.url, 3).await.unwrap();
+    store.migrate().await.unwrap();
+    let prepared = "select count(*) from pg_prepared_statements
+                    where statement like 'with device as materialized%'
+                       or statement like 'with device as (%'";
+    let mut conns = Vec::new();
+    for _ in 0..3 {
+        conns.push(store.pool().acquire().await.unwrap());
+    }
+    for conn in &mut conns {
+        let n: i64 = sqlx::query_scalar(prepared)
+            .fetch_one(&mut **conn)
+            .await
+            .unwrap();
+        assert_eq!(n, 0, "nothing prepared before warming");
+    }
+    drop(conns);
+
+    assert_eq!(store.warm().await.unwrap(), 3, "every connection warmed");
+    let mut conns = Vec::new();
+    for _ in 0..3 {
+        conns.push(store.pool().acquire().await.unwrap());
+    }
+    for conn in &mut conns {
+        let n: i64 = sqlx::query_scalar(prepared)
+            .fetch_one(&mut **conn)
+            .await
+            .unwrap();
+        assert_eq!(n, 2, "the push and the device look-up are prepared");
+    }
+    drop(conns);
+    for table in ["changes", "feed", "devices"] {
+        let rows: i64 = sqlx::query_scalar(&format!("select count(*) from {table}"))
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(rows, 0, "warming wrote to {table}");
+    }
+    store.pool().close().await;
+    db.drop_db().await;
+}

@@ -79,7 +79,9 @@ impl TestApp {
         let store = PgStore::connect_serving(&db.url, connections)
             .await
             .expect("connect");
-        Self::start_on(store, key, limits).await
+        let app = Self::start_on(store, key, limits).await;
+        app.store.warm().await.expect("warm the pool");
+        app
     }
 
     async fn start_on(store: PgStore, key: SecretKey, limits: HttpLimits) -> TestApp {

@@ -120,6 +120,26 @@ impl PgStore {
         Ok(Self { pool })
     }
 
+    /// Prepares the connections the pool keeps open for the kiosks' requests (each runs their
+    /// statements once, for no device) and says how many: a serving instance calls it once the
+    /// database is migrated, so that a burst right after a start does not pay for every
+    /// backend's first use of the tables and statements. Connections the pool cannot hand out
+    /// at once (the live listener holds one) and those opened later warm up as they serve.
+    pub async fn warm(&self) -> Result<usize, StoreError> {
+        let mut held = Vec::new();
+        // Held until every one is warm, so that each turn takes another connection.
+        for _ in 0..self.pool.options().get_min_connections() {
+            match tokio::time::timeout(Duration::from_millis(250), self.pool.acquire()).await {
+                Ok(conn) => held.push(conn?),
+                Err(_) => break,
+            }
+        }
+        for conn in &mut held {
+            sync::warm_connection(conn).await?;
+        }
+        Ok(held.len())
+    }
+
     /// Wraps an existing pool.
     pub fn from_pool(pool: PgPool) -> Self {
         Self { pool }

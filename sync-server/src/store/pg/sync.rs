@@ -41,6 +41,67 @@ macro_rules! change_rows {
     };
 }
 
+/// The one-statement push ([`PgStore::push_new`]): $1 the device, $2 the event, $3 to $15 the
+/// change rows, $16 the seqs to feed, $17 the batch's highest seq, $18 the end of its run of
+/// consecutive seqs. Only when nothing is stored above the acknowledgement (no gap waits to be
+/// filled) and the batch starts above the stored seqs; the locked row is the newest version
+/// even after waiting for another push of this device.
+const PUSH_NEW: &str = concat!(
+    "with device as materialized (
+                 select acknowledged_seq, stored_seq from devices where id = $1 for update),
+             new as materialized (
+                 select acknowledged_seq from device
+                 where stored_seq < $3[1] and acknowledged_seq = stored_seq),
+             logged as (
+                 insert into changes ",
+    change_columns!(),
+    " select $1, $2, s.* from new, ",
+    change_rows!(),
+    "),
+             fed as (
+                 insert into feed (event_id, device_id, seq)
+                 select $2, $1, f.seq from new, unnest($16::bigint[]) with ordinality as f(seq, ord)
+                 order by f.ord),
+             acked as (
+                 update devices d set last_push_at = now(), stored_seq = $17,
+                     acknowledged_seq = case when $3[1] = new.acknowledged_seq + 1 then $18
+                                             else new.acknowledged_seq end
+                 from new where d.id = $1
+                 returning d.acknowledged_seq)
+             select (select acknowledged_seq from acked) from device"
+);
+
+/// A device by the hash of its token ($1), noting when it was last seen (to the minute).
+const DEVICE_BY_TOKEN: &str = "with device as (
+         select id, event_id, revoked_at, last_seen_at from devices where token_hash = $1),
+     seen as (
+         update devices d set last_seen_at = now() from device
+         where d.id = device.id
+           and (device.last_seen_at is null
+                or device.last_seen_at < now() - interval '1 minute'))
+     select id, event_id, revoked_at is not null as revoked from device";
+
+/// Runs a kiosk request's statements once on `conn`, for no device (nothing is read or written):
+/// the connection then holds them prepared, and its Postgres backend has loaded the tables,
+/// indexes, types and plans they use. A serving instance does this for its whole pool at start
+/// ([`PgStore::warm`]), so the first burst after a start is as fast as the next.
+pub(super) async fn warm_connection(conn: &mut sqlx::PgConnection) -> Result<(), StoreError> {
+    let nobody = Uuid::nil();
+    sqlx::query(DEVICE_BY_TOKEN)
+        .bind(&[0u8; 32][..])
+        .fetch_optional(&mut *conn)
+        .await?;
+    let none = NewChanges::with_capacity(0);
+    let query = sqlx::query(PUSH_NEW).bind(nobody).bind(nobody);
+    none.bind(query)
+        .bind(Vec::<i64>::new())
+        .bind(0i64)
+        .bind(0i64)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 impl SyncStore for PgStore {
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("select 1").execute(&self.pool).await?;
@@ -166,19 +227,10 @@ impl SyncStore for PgStore {
         token_hash: [u8; 32],
     ) -> Result<Option<DeviceAuth>, StoreError> {
         // One round trip, and a write at most once a minute per device (last seen to the minute).
-        let row = sqlx::query(
-            "with device as (
-                 select id, event_id, revoked_at, last_seen_at from devices where token_hash = $1),
-             seen as (
-                 update devices d set last_seen_at = now() from device
-                 where d.id = device.id
-                   and (device.last_seen_at is null
-                        or device.last_seen_at < now() - interval '1 minute'))
-             select id, event_id, revoked_at is not null as revoked from device",
-        )
-        .bind(&token_hash[..])
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = sqlx::query(DEVICE_BY_TOKEN)
+            .bind(&token_hash[..])
+            .fetch_optional(&self.pool)
+            .await?;
         row.map(|row| {
             let corrupt = |e: sync_protocol::ids::IdError| StoreError::Corrupt(e.to_string());
             Ok(DeviceAuth {
@@ -703,35 +755,9 @@ impl PgStore {
             .filter(|(p, _)| p.body.is_some())
             .map(|(_, seq)| *seq)
             .collect();
-        // Only when nothing is stored above the acknowledgement (no gap waits to be filled) and
-        // the batch starts above the stored seqs. The locked row is the newest version even after
-        // waiting for another push of this device.
-        let query = sqlx::query(concat!(
-            "with device as materialized (
-                 select acknowledged_seq, stored_seq from devices where id = $1 for update),
-             new as materialized (
-                 select acknowledged_seq from device
-                 where stored_seq < $3[1] and acknowledged_seq = stored_seq),
-             logged as (
-                 insert into changes ",
-            change_columns!(),
-            " select $1, $2, s.* from new, ",
-            change_rows!(),
-            "),
-             fed as (
-                 insert into feed (event_id, device_id, seq)
-                 select $2, $1, f.seq from new, unnest($16::bigint[]) with ordinality as f(seq, ord)
-                 order by f.ord),
-             acked as (
-                 update devices d set last_push_at = now(), stored_seq = $17,
-                     acknowledged_seq = case when $3[1] = new.acknowledged_seq + 1 then $18
-                                             else new.acknowledged_seq end
-                 from new where d.id = $1
-                 returning d.acknowledged_seq)
-             select (select acknowledged_seq from acked) from device"
-        ))
-        .bind(device.device_id.as_uuid())
-        .bind(device.event_id.as_uuid());
+        let query = sqlx::query(PUSH_NEW)
+            .bind(device.device_id.as_uuid())
+            .bind(device.event_id.as_uuid());
         let acknowledged: Option<i64> = new
             .bind(query)
             .bind(&fed)
