@@ -404,14 +404,17 @@ impl Fleet {
             latencies.last().unwrap().as_secs_f64() * 1000.0,
             latencies.len()
         );
-        let (own, postgres) = (cpu_pushed.0 - cpu_before.0, cpu_pushed.1 - cpu_before.1);
-        println!(
-            "  CPU until the last push was answered: {:.2} s this process (server and kiosks), \
-             {:.2} s Postgres; {:.0} us per check-in",
-            own,
-            postgres,
-            (own + postgres) * 1e6 / sent as f64
-        );
+        // Steady, the pushes are spread over the whole run, and so are the pulls.
+        if every.is_none() {
+            let (own, postgres) = (cpu_pushed.0 - cpu_before.0, cpu_pushed.1 - cpu_before.1);
+            println!(
+                "  CPU until the last push was answered: {:.2} s this process (server and \
+                 kiosks), {:.2} s Postgres; {:.0} us per check-in",
+                own,
+                postgres,
+                (own + postgres) * 1e6 / sent as f64
+            );
+        }
         println!(
             "  every check-in filed (check_ins, merge, conflicts) {:.2} s after the start",
             filed_after.as_secs_f64()
