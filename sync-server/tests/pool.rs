@@ -69,6 +69,28 @@ async fn a_connection_left_inside_a_transaction_is_closed_and_no_later_write_is_
     db.drop_db().await;
 }
 
+/// How many of the kiosk request's statements (the one-statement push, the device look-up) each
+/// of `n` connections of the pool holds prepared (all `n` taken at once, so each is another).
+async fn kiosk_statements_prepared(store: &PgStore, n: usize) -> Vec<i64> {
+    let mut conns = Vec::new();
+    for _ in 0..n {
+        conns.push(store.pool().acquire().await.unwrap());
+    }
+    let mut counts = Vec::new();
+    for conn in &mut conns {
+        let count: i64 = sqlx::query_scalar(
+            "select count(*) from pg_prepared_statements
+             where statement like 'with device as materialized%'
+                or statement like 'with device as (%'",
+        )
+        .fetch_one(&mut **conn)
+        .await
+        .unwrap();
+        counts.push(count);
+    }
+    counts
+}
+
 /// A serving instance warms its pool at start: every connection then holds the kiosk
 /// request's statements prepared (its backend has planned them once), and nothing was written.
 #[tokio::test]
@@ -76,35 +98,17 @@ async fn warming_prepares_the_kiosk_statements_on_every_connection_and_writes_no
     let db = TestDb::new().await;
     let store = PgStore::connect_serving(&db.url, 3).await.unwrap();
     store.migrate().await.unwrap();
-    let prepared = "select count(*) from pg_prepared_statements
-                    where statement like 'with device as materialized%'
-                       or statement like 'with device as (%'";
-    let mut conns = Vec::new();
-    for _ in 0..3 {
-        conns.push(store.pool().acquire().await.unwrap());
-    }
-    for conn in &mut conns {
-        let n: i64 = sqlx::query_scalar(prepared)
-            .fetch_one(&mut **conn)
-            .await
-            .unwrap();
-        assert_eq!(n, 0, "nothing prepared before warming");
-    }
-    drop(conns);
-
+    assert_eq!(
+        kiosk_statements_prepared(&store, 3).await,
+        vec![0, 0, 0],
+        "nothing prepared before warming"
+    );
     assert_eq!(store.warm().await.unwrap(), 3, "every connection warmed");
-    let mut conns = Vec::new();
-    for _ in 0..3 {
-        conns.push(store.pool().acquire().await.unwrap());
-    }
-    for conn in &mut conns {
-        let n: i64 = sqlx::query_scalar(prepared)
-            .fetch_one(&mut **conn)
-            .await
-            .unwrap();
-        assert_eq!(n, 2, "the push and the device look-up are prepared");
-    }
-    drop(conns);
+    assert_eq!(
+        kiosk_statements_prepared(&store, 3).await,
+        vec![2, 2, 2],
+        "the push and the device look-up are prepared on every connection"
+    );
     for table in ["changes", "feed", "devices"] {
         let rows: i64 = sqlx::query_scalar(&format!("select count(*) from {table}"))
             .fetch_one(store.pool())

@@ -84,7 +84,7 @@ const DEVICE_BY_TOKEN: &str = "with device as (
 /// Runs a kiosk request's statements once on `conn`, for no device (nothing is read or written):
 /// the connection then holds them prepared, and its Postgres backend has loaded the tables,
 /// indexes, types and plans they use. A serving instance does this for its whole pool at start
-/// ([`PgStore::warm`]), so the first burst after a start is as fast as the next.
+/// ([`PgStore::warm`]), so that a burst right after a start does not pay for that first use.
 pub(super) async fn warm_connection(conn: &mut sqlx::PgConnection) -> Result<(), StoreError> {
     let nobody = Uuid::nil();
     sqlx::query(DEVICE_BY_TOKEN)
