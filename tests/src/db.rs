@@ -79,7 +79,8 @@ pub async fn filer_settled(pool: &sqlx::PgPool) {
             "select exists (select 1 from feed f
                left join filer_positions p on p.event_id = f.event_id
                where f.item is null
-                 and (f.tx, f.pos) > (coalesce(p.tx, '0'::xid8), coalesce(p.pos, 0)))",
+                 and (f.tx, f.pos + f.seq_end - f.seq)
+                     > (coalesce(p.tx, '0'::xid8), coalesce(p.pos, 0)))",
         )
         .fetch_one(pool)
         .await

@@ -131,7 +131,8 @@ impl TestApp {
                cross join lateral (
                    select 1 from feed f
                    where f.event_id = e.id and f.item is null
-                     and (f.tx, f.pos) > (coalesce(p.tx, '0'::xid8), coalesce(p.pos, 0))
+                     and (f.tx, f.pos + f.seq_end - f.seq)
+                         > (coalesce(p.tx, '0'::xid8), coalesce(p.pos, 0))
                    limit 1) waiting
                where e.id = $1)",
         )

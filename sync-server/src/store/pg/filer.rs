@@ -14,7 +14,7 @@ use sync_protocol::hlc::Hlc;
 use sync_protocol::ids::{ChangeId, DeviceId, EventId};
 use sync_protocol::wire::Cursor;
 
-use super::{PgStore, parse_cursor, to_i64};
+use super::{FEED_BLOCK, PgStore, block_floor, parse_cursor, to_i64};
 use crate::store::StoreError;
 
 /// Changes one filing reads at most.
@@ -76,11 +76,14 @@ impl PgStore {
              cross join lateral (
                  select 1 from feed f
                  where f.event_id = e.id
-                   and (f.tx, f.pos) > (coalesce(p.tx, '0'::xid8), coalesce(p.pos, 0))
+                   and (f.tx, f.pos) > (coalesce(p.tx, '0'::xid8), coalesce(p.pos, 0) - $1)
+                   and (f.tx, f.pos + f.seq_end - f.seq)
+                       > (coalesce(p.tx, '0'::xid8), coalesce(p.pos, 0))
                    and f.tx < pg_snapshot_xmin(pg_current_snapshot())
                    and f.item is null
                  limit 1) waiting",
         )
+        .bind(FEED_BLOCK - 1)
         .fetch_all(&self.pool)
         .await?;
         ids.into_iter()
@@ -102,16 +105,20 @@ impl PgStore {
             .await?;
         let position = position(&mut tx, event).await?;
         let rows = sqlx::query(
-            "select f.tx::text as tx, f.pos, f.tx < pg_snapshot_xmin(pg_current_snapshot()) as settled,
+            // Each change of a device row's run at its own position; the position may point
+            // inside a run (see `pull`).
+            "select f.tx::text as tx, f.pos + (c.seq - f.seq) as pos,
+                    f.tx < pg_snapshot_xmin(pg_current_snapshot()) as settled,
                     c.change_id, c.device_id, c.seq, c.hlc, c.package_version, c.kind,
                     c.schema_version, c.entity_id, c.payload
              from feed f
-             join changes c on c.device_id = f.device_id and c.seq = f.seq
+             join changes c on c.device_id = f.device_id and c.seq between f.seq and f.seq_end
              where f.event_id = $1
-               and (f.tx, f.pos) > ($2::text::xid8, $3)
+               and (f.tx, f.pos) > ($2::text::xid8, $6)
+               and (f.tx, f.pos + (c.seq - f.seq)) > ($2::text::xid8, $3)
                and ($5 or f.tx < pg_snapshot_xmin(pg_current_snapshot()))
                and f.item is null and c.status = 'accepted'
-             order by f.tx, f.pos
+             order by f.tx, f.pos, c.seq
              limit $4",
         )
         .bind(event.as_uuid())
@@ -119,6 +126,7 @@ impl PgStore {
         .bind(to_i64(position.pos, "filer pos")?)
         .bind(i64::from(limit))
         .bind(reach == Reach::Committed)
+        .bind(block_floor(position.pos, "filer pos")?)
         .fetch_all(&mut *tx)
         .await?;
         let more = rows.len() >= limit as usize;

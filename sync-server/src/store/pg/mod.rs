@@ -45,6 +45,37 @@ pub(crate) fn to_i64(value: u64, what: &str) -> Result<i64, StoreError> {
     i64::try_from(value).map_err(|_| StoreError::Invalid(format!("{what} {value} is out of range")))
 }
 
+/// Positions each feed row takes (migration `20261207000002_feed_runs`): a run of consecutive
+/// seqs of one device is fed as one row, the change at seq s at position `pos + (s - seq)`, so a
+/// cursor may point inside a run. A run is never longer.
+pub(crate) const FEED_BLOCK: i64 = 1024;
+
+/// The lowest position of a row that can hold positions after `pos` of the same transaction:
+/// a feed row's positions lie within one block from its own.
+pub(crate) fn block_floor(pos: u64, what: &str) -> Result<i64, StoreError> {
+    Ok(to_i64(pos, what)? - (FEED_BLOCK - 1))
+}
+
+/// The runs of consecutive rising seqs in `seqs` as (first, last) columns, in order, none
+/// longer than [`FEED_BLOCK`]: one feed row each.
+pub(crate) fn feed_runs(seqs: &[i64]) -> (Vec<i64>, Vec<i64>) {
+    let (mut firsts, mut lasts): (Vec<i64>, Vec<i64>) = (Vec::new(), Vec::new());
+    for &seq in seqs {
+        match (firsts.last(), lasts.last_mut()) {
+            (Some(&first), Some(last))
+                if last.checked_add(1) == Some(seq) && seq - first < FEED_BLOCK =>
+            {
+                *last = seq
+            }
+            _ => {
+                firsts.push(seq);
+                lasts.push(seq);
+            }
+        }
+    }
+    (firsts, lasts)
+}
+
 pub(crate) fn parse_cursor(tx: &str, pos: i64) -> Result<Cursor, StoreError> {
     Ok(Cursor {
         tx: tx
@@ -167,5 +198,34 @@ impl PgStore {
         .fetch_one(&mut **tx)
         .await?;
         Ok(version.max(0) as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{FEED_BLOCK, feed_runs};
+
+    #[test]
+    fn a_batch_is_fed_as_its_runs_of_consecutive_seqs_in_order() {
+        assert_eq!(feed_runs(&[]), (vec![], vec![]));
+        assert_eq!(feed_runs(&[5]), (vec![5], vec![5]));
+        assert_eq!(
+            feed_runs(&[1, 2, 3, 5, 6, 9, 4]),
+            (vec![1, 5, 9, 4], vec![3, 6, 9, 4])
+        );
+        // Falling or repeated seqs start a new run: a run lists its changes by seq.
+        assert_eq!(feed_runs(&[3, 2, 2]), (vec![3, 2, 2], vec![3, 2, 2]));
+        assert_eq!(
+            feed_runs(&[i64::MAX - 1, i64::MAX]),
+            (vec![i64::MAX - 1], vec![i64::MAX])
+        );
+    }
+
+    #[test]
+    fn no_run_is_longer_than_a_block() {
+        let seqs: Vec<i64> = (1..=2 * FEED_BLOCK + 5).collect();
+        let (firsts, lasts) = feed_runs(&seqs);
+        assert_eq!(firsts, vec![1, FEED_BLOCK + 1, 2 * FEED_BLOCK + 1]);
+        assert_eq!(lasts, vec![FEED_BLOCK, 2 * FEED_BLOCK, 2 * FEED_BLOCK + 5]);
     }
 }

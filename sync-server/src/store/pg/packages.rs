@@ -259,7 +259,8 @@ impl PackageStore for PgStore {
 
         let cursor = match sqlx::query(
             // Ordered by the xid8 column, not by its text (a bare `tx` here would be the text).
-            "select f.tx::text as tx, f.pos from feed f
+            // The last position of the last row (the end of its run).
+            "select f.tx::text as tx, f.pos + coalesce(f.seq_end - f.seq, 0) as pos from feed f
              where f.event_id = $1 and f.tx < pg_snapshot_xmin(pg_current_snapshot())
              order by f.tx desc, f.pos desc limit 1",
         )

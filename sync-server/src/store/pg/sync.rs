@@ -16,7 +16,7 @@ use sync_protocol::wire::{Cursor, PullItem};
 use uuid::Uuid;
 
 use super::staff::write_audit;
-use super::{FEED_CHANNEL, PgStore, ms_to_secs, parse_cursor, to_i64};
+use super::{FEED_CHANNEL, PgStore, block_floor, feed_runs, ms_to_secs, parse_cursor, to_i64};
 use crate::store::{
     AuditEntry, DeviceAuth, EnrolmentTicket, FeedPage, NewDevice, PreparedChange, PushOutcome,
     StoreError, Stored, SyncStore,
@@ -42,8 +42,9 @@ macro_rules! change_rows {
 }
 
 /// The one-statement push ([`PgStore::push_new`]): $1 the device, $2 the event, $3 to $15 the
-/// change rows, $16 the seqs to feed, $17 the batch's highest seq, $18 the end of its run of
-/// consecutive seqs. Only when nothing is stored above the acknowledgement (no gap waits to be
+/// change rows, $16 and $19 the first and last seqs of the runs to feed (one feed row each,
+/// [`super::feed_runs`]), $17 the batch's highest seq, $18 the end of its run of consecutive
+/// seqs. Only when nothing is stored above the acknowledgement (no gap waits to be
 /// filled) and the batch starts above the stored seqs; the locked row is the newest version
 /// even after waiting for another push of this device.
 const PUSH_NEW: &str = concat!(
@@ -59,8 +60,9 @@ const PUSH_NEW: &str = concat!(
     change_rows!(),
     "),
              fed as (
-                 insert into feed (event_id, device_id, seq)
-                 select $2, $1, f.seq from new, unnest($16::bigint[]) with ordinality as f(seq, ord)
+                 insert into feed (event_id, device_id, seq, seq_end)
+                 select $2, $1, f.first, f.last
+                 from new, unnest($16::bigint[], $19::bigint[]) with ordinality as f(first, last, ord)
                  order by f.ord),
              acked as (
                  update devices d set last_push_at = now(), stored_seq = $17,
@@ -97,6 +99,7 @@ pub(super) async fn warm_connection(conn: &mut sqlx::PgConnection) -> Result<(),
         .bind(Vec::<i64>::new())
         .bind(0i64)
         .bind(0i64)
+        .bind(Vec::<i64>::new())
         .fetch_optional(&mut *conn)
         .await?;
     Ok(())
@@ -402,15 +405,18 @@ impl SyncStore for PgStore {
             .await?;
         }
         if !feed_seqs.is_empty() {
-            // The item is the change row itself (null here): a pull joins it.
+            // The item is the change rows themselves (null here): a pull joins them.
+            let (firsts, lasts) = feed_runs(&feed_seqs);
             sqlx::query(
-                "insert into feed (event_id, device_id, seq)
-                 select $1, $2, s.seq from unnest($3::bigint[]) with ordinality as s(seq, ord)
+                "insert into feed (event_id, device_id, seq, seq_end)
+                 select $1, $2, s.first, s.last
+                 from unnest($3::bigint[], $4::bigint[]) with ordinality as s(first, last, ord)
                  order by s.ord",
             )
             .bind(device.event_id.as_uuid())
             .bind(device.device_id.as_uuid())
-            .bind(&feed_seqs)
+            .bind(&firsts)
+            .bind(&lasts)
             .execute(&mut *tx)
             .await?;
         }
@@ -471,21 +477,26 @@ impl SyncStore for PgStore {
             });
         }
         let rows = sqlx::query(
-            "select f.tx::text as tx, f.pos, f.item, c.change_id, c.device_id, c.seq, c.hlc,
-                    c.package_version, c.kind, c.schema_version, c.entity_id,
-                    c.payload::text as payload
+            // A device row stands for its run of changes, each at its own position; the rows
+            // from one block before the cursor are read, since a cursor may point inside a run.
+            "select f.tx::text as tx, f.pos + coalesce(c.seq - f.seq, 0) as pos, f.item,
+                    c.change_id, c.device_id, c.seq, c.hlc, c.package_version, c.kind,
+                    c.schema_version, c.entity_id, c.payload::text as payload
              from feed f
-             left join changes c on f.item is null and c.device_id = f.device_id and c.seq = f.seq
+             left join changes c on f.item is null and c.device_id = f.device_id
+                                and c.seq between f.seq and f.seq_end
              where f.event_id = $1
-               and (f.tx, f.pos) > ($2::text::xid8, $3)
+               and (f.tx, f.pos) > ($2::text::xid8, $5)
+               and (f.tx, f.pos + coalesce(c.seq - f.seq, 0)) > ($2::text::xid8, $3)
                and f.tx < pg_snapshot_xmin(pg_current_snapshot())
-             order by f.tx, f.pos
+             order by f.tx, f.pos, c.seq
              limit $4",
         )
         .bind(device.event_id.as_uuid())
         .bind(after.tx.to_string())
         .bind(to_i64(after.pos, "cursor pos")?)
         .bind(i64::from(limit) + 1)
+        .bind(block_floor(after.pos, "cursor pos")?)
         .fetch_all(&mut *tx)
         .await?;
         let has_more = rows.len() > limit as usize;
@@ -504,8 +515,9 @@ impl SyncStore for PgStore {
             sqlx::query_scalar(
                 "select greatest(
                      (select max(seq) from changes where device_id = $2 and tx < $3::text::xid8),
-                     (select max(seq) from feed where event_id = $1 and tx = $3::text::xid8
-                        and pos <= $4 and device_id = $2),
+                     (select max(least(seq_end, seq + ($4 - pos))) from feed
+                      where event_id = $1 and tx = $3::text::xid8 and pos <= $4
+                        and device_id = $2),
                      0)",
             )
             .bind(device.event_id.as_uuid())
@@ -562,8 +574,9 @@ impl SyncStore for PgStore {
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(
             // Ordered by the xid8 column, not by its text (a bare `tx` here would be the text).
-            "select f.tx::text as tx, f.pos from feed f where f.event_id = $1
-             order by f.tx desc, f.pos desc limit 1",
+            // The last position of the last row (the end of its run).
+            "select f.tx::text as tx, f.pos + coalesce(f.seq_end - f.seq, 0) as pos from feed f
+             where f.event_id = $1 order by f.tx desc, f.pos desc limit 1",
         )
         .bind(event_id.as_uuid())
         .fetch_optional(&mut *tx)
@@ -755,14 +768,16 @@ impl PgStore {
             .filter(|(p, _)| p.body.is_some())
             .map(|(_, seq)| *seq)
             .collect();
+        let (firsts, lasts) = feed_runs(&fed);
         let query = sqlx::query(PUSH_NEW)
             .bind(device.device_id.as_uuid())
             .bind(device.event_id.as_uuid());
         let acknowledged: Option<i64> = new
             .bind(query)
-            .bind(&fed)
+            .bind(&firsts)
             .bind(high)
             .bind(run_end)
+            .bind(&lasts)
             .fetch_optional(&self.pool)
             .await?
             .ok_or(StoreError::NotFound("device"))?
