@@ -627,6 +627,8 @@ async fn a_late_commit_is_never_skipped() {
     let pool = support::raw_pool(&db).await;
 
     // A slow transaction takes its transaction id and writes a feed row, but does not commit.
+    // A raw pool of the test, not the server's.
+    #[allow(clippy::disallowed_methods)]
     let mut slow = pool.begin().await.unwrap();
     sqlx::query("insert into feed (event_id, item) values ($1, $2)")
         .bind(event.as_uuid())

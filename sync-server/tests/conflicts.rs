@@ -1204,6 +1204,8 @@ async fn a_filing_waiting_on_a_merge_reads_the_merge_and_finds_the_double_admiss
     // A merge of the two tickets holds their locks (as the server's merge takes them) and has
     // written the alias, not yet committed.
     let pool = support::raw_pool(&db).await;
+    // A raw pool of the test, not the server's.
+    #[allow(clippy::disallowed_methods)]
     let mut merge = pool.begin().await.unwrap();
     let plan = sync_server::ingest::lock_keys(
         venue.event.as_uuid(),

@@ -1,25 +1,39 @@
-//! The server's database pool against a connection handed back inside a transaction.
+//! The server's database pool: transactions that begin safely when their request is cancelled,
+//! and connections warmed at start.
 //!
 //! sqlx 0.8.6 sends `BEGIN` before it records that a transaction is open: a request cancelled in
 //! between (a kiosk hanging up, a timeout) gives its connection back to the pool inside a
 //! transaction sqlx does not know of, and the next requests' writes never commit
-//! (transact-rs/sqlx#4393). The test makes that state directly (a `BEGIN` sqlx does not track)
-//! and checks that the server's pool closes such a connection (`PgStore::connect_with`).
+//! (transact-rs/sqlx#4393). `PgStore::begin` runs the `BEGIN` in a task of its own.
 
 mod support;
 
+use std::time::Duration;
+
+use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
-use sqlx::{Executor, PgPool};
 use support::TestDb;
 use sync_server::store::pg::PgStore;
 
-/// Leaves `pool`'s connection inside an untracked transaction, then writes a row through the
-/// pool: answers whether another connection sees the row.
-async fn write_after_leaked_begin(pool: &PgPool, observer: &PgPool, round: i32) -> bool {
+/// Begins a transaction with `begin` and cancels it after `polls` steps (each poll lets it go
+/// as far as its next wait for Postgres, then Postgres has 5 ms to answer): from before the
+/// `BEGIN` is sent to after it was answered. Then writes a row through `pool`: answers whether
+/// another connection sees the row.
+async fn write_after_cancelled_begin<F: Future>(
+    begin: F,
+    polls: usize,
+    pool: &PgPool,
+    observer: &PgPool,
+    round: i32,
+) -> bool {
     {
-        let mut conn = pool.acquire().await.unwrap();
-        conn.execute("begin").await.unwrap();
-        // Dropped: back to the pool, as a cancelled `Pool::begin` leaves it.
+        let mut begin = std::pin::pin!(begin);
+        for _ in 0..polls {
+            if futures_util::poll!(begin.as_mut()).is_ready() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
     let written = sqlx::query("insert into pool_probe (round) values ($1)")
         .bind(round)
@@ -35,7 +49,7 @@ async fn write_after_leaked_begin(pool: &PgPool, observer: &PgPool, round: i32) 
 }
 
 #[tokio::test]
-async fn a_connection_left_inside_a_transaction_is_closed_and_no_later_write_is_lost() {
+async fn a_request_cancelled_while_its_transaction_begins_loses_no_later_write() {
     let db = TestDb::new().await;
     let observer = PgPool::connect(&db.url).await.unwrap();
     sqlx::query("create table pool_probe (round integer not null)")
@@ -43,24 +57,36 @@ async fn a_connection_left_inside_a_transaction_is_closed_and_no_later_write_is_
         .await
         .unwrap();
 
-    // A plain sqlx pool of one connection hands the connection on: the write is lost.
+    // sqlx's own begin (what the server would do without PgStore::begin).
     let plain = PgPoolOptions::new()
         .max_connections(1)
         .connect(&db.url)
         .await
         .unwrap();
-    assert!(
-        !write_after_leaked_begin(&plain, &observer, 0).await,
-        "a plain pool no longer hands on a connection inside a transaction (is sqlx fixed?)"
-    );
+    // Cancelled at each step in turn, sqlx's begin hands on a connection inside a transaction
+    // at one of them: the write after it is lost.
+    let mut lost = None;
+    for polls in 1..=20 {
+        #[allow(clippy::disallowed_methods)]
+        let begin = plain.begin();
+        if !write_after_cancelled_begin(begin, polls, &plain, &observer, -(polls as i32)).await {
+            lost = Some(polls);
+            break;
+        }
+    }
     plain.close().await;
+    assert!(
+        lost.is_some(),
+        "sqlx's begin never lost a write here (is sqlx fixed?)"
+    );
 
-    // The server's pool closes it instead: every write after it commits.
+    // The server's transactions: every write after a cancelled begin commits.
     let store = PgStore::connect_with(&db.url, 1).await.unwrap();
-    for round in 1..=5 {
+    for round in 1..=12 {
+        let polls = round as usize % 6 + 1;
         assert!(
-            write_after_leaked_begin(store.pool(), &observer, round).await,
-            "round {round}: a write after a leaked transaction was lost"
+            write_after_cancelled_begin(store.begin(), polls, store.pool(), &observer, round).await,
+            "round {round}: a write after a cancelled begin was lost"
         );
     }
 

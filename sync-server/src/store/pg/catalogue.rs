@@ -258,7 +258,7 @@ impl CatalogueStore for PgStore {
     }
 
     async fn update_event(&self, event: &Event, audit: &AuditEntry) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         let result = sqlx::query(
             "update events set name = $2, time_zone = $3, starts_at = $4, ends_at = $5 where id = $1",
         )
@@ -303,7 +303,7 @@ impl CatalogueStore for PgStore {
         ticket_type: &TicketType,
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query(
             "insert into ticket_types (id, event_id, name, valid_from, valid_until)
              values ($1, $2, $3, $4, $5)",
@@ -334,7 +334,7 @@ impl CatalogueStore for PgStore {
         ticket_type: &TicketType,
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         let result = sqlx::query(
             "update ticket_types set name = $3, valid_from = $4, valid_until = $5
              where id = $1 and event_id = $2",
@@ -380,7 +380,7 @@ impl CatalogueStore for PgStore {
         gate: &Gate,
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         let allowed: Vec<Uuid> = gate
             .allowed_ticket_types
             .iter()
@@ -414,7 +414,7 @@ impl CatalogueStore for PgStore {
         gate: &Gate,
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         let allowed: Vec<Uuid> = gate
             .allowed_ticket_types
             .iter()
@@ -455,7 +455,7 @@ impl CatalogueStore for PgStore {
         form: &Form,
         audit: impl FnOnce(u32) -> AuditEntry + Send,
     ) -> Result<u32, StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query("select pg_advisory_xact_lock(hashtextextended('form:' || $1::text, 0))")
             .bind(form.id.as_uuid())
             .execute(&mut *tx)
@@ -531,7 +531,7 @@ impl CatalogueStore for PgStore {
         // Walk-in tickets pushed before take their codes first.
         self.catch_up(event_id).await?;
         let event = event_id.as_uuid();
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query("select pg_advisory_xact_lock(hashtextextended('import:' || $1::text, 0))")
             .bind(event)
             .execute(&mut *tx)
@@ -763,7 +763,7 @@ impl CatalogueStore for PgStore {
         hlc: Hlc,
         audit: impl FnOnce(&StatusChange) -> AuditEntry + Send,
     ) -> Result<StatusChange, StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         // The ticket's ingest lock first (the filer takes it before reading statuses), so the
         // conflicts recomputed below see every check-in filed before and none half-filed.
         let event_of: Option<Uuid> =

@@ -238,7 +238,7 @@ impl ConflictStore for PgStore {
         stamp: Hlc,
         audit: impl FnOnce(&ConflictRecord) -> AuditEntry + Send,
     ) -> Result<ConflictRecord, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let row = sqlx::query(&format!(
             "select {CONFLICT_COLUMNS} from conflicts where id = $1 for update"
         ))

@@ -97,7 +97,7 @@ impl PgStore {
         limit: u32,
         reach: Reach,
     ) -> Result<Filed, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         // One filer per event: a second one waits here, then finds the first one's position.
         sqlx::query("select pg_advisory_xact_lock(hashtext('gatepass filer'), hashtext($1::text))")
             .bind(event.as_uuid())

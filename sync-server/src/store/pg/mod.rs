@@ -45,6 +45,9 @@ pub(crate) fn to_i64(value: u64, what: &str) -> Result<i64, StoreError> {
     i64::try_from(value).map_err(|_| StoreError::Invalid(format!("{what} {value} is out of range")))
 }
 
+/// How long a pooled connection may sit idle before it is checked on its way out.
+const CHECK_IDLE_AFTER: Duration = Duration::from_secs(10);
+
 /// Positions each feed row takes (migration `20261207000002_feed_runs`): a run of consecutive
 /// seqs of one device is fed as one row, the change at seq s at position `pos + (s - seq)`, so a
 /// cursor may point inside a run. A run is never longer.
@@ -85,29 +88,6 @@ pub(crate) fn parse_cursor(tx: &str, pos: i64) -> Result<Cursor, StoreError> {
     })
 }
 
-/// Whether a connection coming back to the pool is outside any transaction block, so that it may
-/// serve the next request. A connection that is not (answer `false`) is closed instead.
-///
-/// sqlx 0.8.6 sends `BEGIN` before it records that a transaction is open: a request cancelled in
-/// between (a kiosk hanging up, a timeout) leaves the session inside a transaction nothing will
-/// end, and the pool hands it on; the next requests then run inside it, their writes never
-/// commit, and `SET TRANSACTION` fails (transact-rs/sqlx#4393). Sent as a simple query, the check
-/// starts its own transaction unless one is open, so `now()` (the transaction's start) equals
-/// `statement_timestamp()` exactly when no block was open. A session in a failed block errors,
-/// and sqlx then closes it too. Any rollback sqlx queued for a dropped transaction runs first.
-async fn outside_transaction(conn: &mut sqlx::PgConnection) -> Result<bool, sqlx::Error> {
-    use sqlx::{Executor, Row};
-    // A query without arguments goes as a simple query.
-    let row = conn
-        .fetch_one("select now() = statement_timestamp()")
-        .await?;
-    let outside: bool = row.try_get(0)?;
-    if !outside {
-        tracing::warn!("a pooled connection was left inside a transaction; closing it");
-    }
-    Ok(outside)
-}
-
 impl PgStore {
     /// Connects a pool of the default size to `url` (the admin CLI, tests).
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
@@ -145,7 +125,19 @@ impl PgStore {
             // check on acquiring finds it): with a lifetime, a venue's outage longer than it
             // made the burst after the outage open every connection again at its peak.
             .max_lifetime(None)
-            .after_release(|conn, _| Box::pin(async move { outside_transaction(conn).await }))
+            // A connection idle for a while is checked before it is handed out (Postgres may
+            // have restarted meanwhile); a busy pool's are not, which saves a round trip per
+            // statement. One that fails anyway fails its request (a kiosk retries) and is then
+            // closed, as sqlx closes a connection that does not answer on its way back.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= CHECK_IDLE_AFTER {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_with(options)
             .await?;
         Ok(Self { pool })
@@ -169,6 +161,22 @@ impl PgStore {
             sync::warm_connection(conn).await?;
         }
         Ok(held.len())
+    }
+
+    /// Begins a transaction on a connection of the pool, safe against cancellation: every
+    /// transaction of the server starts here (clippy refuses `Pool::begin` elsewhere).
+    ///
+    /// sqlx 0.8.6 sends `BEGIN` before it records that a transaction is open: a request
+    /// cancelled in between (a kiosk hanging up, a timeout) would give the pool a session inside
+    /// a transaction nothing ends, the next requests' writes would run inside it and never
+    /// commit (transact-rs/sqlx#4393). Here the `BEGIN` runs in a task of its own, which always
+    /// finishes it; when nobody awaits the transaction any more, it is dropped and rolled back
+    /// like any other.
+    pub async fn begin(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+        let pool = self.pool.clone();
+        #[allow(clippy::disallowed_methods)]
+        let begun = tokio::spawn(async move { pool.begin().await });
+        begun.await.map_err(|_| sqlx::Error::WorkerCrashed)?
     }
 
     /// Wraps an existing pool.

@@ -57,7 +57,7 @@ impl PackageStore for PgStore {
         // Walk-ins pushed before are in the package.
         self.catch_up(event_id).await?;
         let event_uuid = event_id.as_uuid();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query("set transaction isolation level repeatable read read only")
             .execute(&mut *tx)
             .await?;
@@ -309,7 +309,7 @@ impl PackageStore for PgStore {
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         let event_id = full.manifest.event_id;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         for package in std::iter::once(full).chain(delta) {
             let manifest = serde_json::to_value(&package.signed)
                 .map_err(|e| StoreError::Invalid(e.to_string()))?;
@@ -354,7 +354,7 @@ impl PackageStore for PgStore {
     }
 
     async fn list_packages(&self, event_id: EventId) -> Result<Vec<PackageSummary>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let exists: bool = sqlx::query_scalar("select exists (select 1 from events where id = $1)")
             .bind(event_id.as_uuid())
             .fetch_one(&mut *tx)

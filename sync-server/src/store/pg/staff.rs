@@ -41,7 +41,7 @@ pub(crate) async fn write_audit<'e>(
 
 impl StaffStore for PgStore {
     async fn create_user(&self, user: &UserRecord, audit: &AuditEntry) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         let result = sqlx::query(
             "insert into users (id, username, password_hash, role) values ($1, $2, $3, $4)
              on conflict (username) do nothing",
@@ -69,7 +69,7 @@ impl StaffStore for PgStore {
         password_hash: &str,
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         let id: Option<Uuid> = sqlx::query_scalar(
             "update users set password_hash = $2 where username = $1 returning id",
         )
@@ -124,7 +124,7 @@ impl StaffStore for PgStore {
         expires_at: UnixMillis,
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query(
             "insert into sessions (token_hash, user_id, expires_at) values ($1, $2, to_timestamp($3))",
         )
@@ -168,7 +168,7 @@ impl StaffStore for PgStore {
         token_hash: [u8; 32],
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query("update sessions set revoked_at = now() where token_hash = $1")
             .bind(&token_hash[..])
             .execute(&mut *tx)
@@ -186,7 +186,7 @@ impl StaffStore for PgStore {
     ) -> Result<Attempt, StoreError> {
         // Attempts from one client take their turn (a transaction-level lock on its address), so
         // each counts every attempt before it: the k-th of a burst counts k, exactly.
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query("select pg_advisory_xact_lock(hashtextextended($1, 7))")
             .bind(source)
             .execute(&mut *tx)

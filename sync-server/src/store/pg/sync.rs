@@ -112,7 +112,7 @@ impl SyncStore for PgStore {
     }
 
     async fn create_event(&self, event: &Event, audit: &AuditEntry) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query(
             "insert into events (id, name, time_zone, starts_at, ends_at) values ($1, $2, $3, $4, $5)",
         )
@@ -137,7 +137,7 @@ impl SyncStore for PgStore {
         expires_at: UnixMillis,
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let result = sqlx::query(
             "insert into enrolment_tokens (token_hash, event_id, gate_id, label, expires_at)
              select $1, $2, $3, $4, to_timestamp($5) where exists (select 1 from events where id = $2)",
@@ -191,7 +191,7 @@ impl SyncStore for PgStore {
         device: &NewDevice,
         now: UnixMillis,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let claimed = sqlx::query(
             "update enrolment_tokens set used_at = now(), used_by = $2
              where token_hash = $1 and used_at is null and expires_at > to_timestamp($3)",
@@ -250,7 +250,7 @@ impl SyncStore for PgStore {
         device_id: DeviceId,
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let row = sqlx::query(
             "update devices set revoked_at = coalesce(revoked_at, now()) where id = $1 returning event_id",
         )
@@ -287,7 +287,7 @@ impl SyncStore for PgStore {
         if let Some(outcome) = self.push_new(device, changes).await? {
             return Ok(outcome);
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         // Serialise pushes of one device (two sync loops after a restart, say), and learn the
         // highest seq it stored. Read from the locked row, both are the newest values even after
         // waiting for another push of this device.
@@ -452,7 +452,7 @@ impl SyncStore for PgStore {
         after: Cursor,
         limit: u32,
     ) -> Result<FeedPage, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query("set transaction isolation level repeatable read read only")
             .execute(&mut *tx)
             .await?;
@@ -571,7 +571,7 @@ impl SyncStore for PgStore {
     }
 
     async fn feed_head(&self, event_id: EventId) -> Result<(Cursor, u64), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let row = sqlx::query(
             // Ordered by the xid8 column, not by its text (a bare `tx` here would be the text).
             // The last position of the last row (the end of its run).
