@@ -10,18 +10,20 @@ mod support;
 
 use std::time::Duration;
 
-use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
+use sqlx::{Executor, PgPool};
 use support::TestDb;
 use sync_server::store::pg::PgStore;
+use sync_server::store::{StoreError, SyncStore};
 
 /// Begins a transaction with `begin` and cancels it after `polls` steps (each poll lets it go
-/// as far as its next wait for Postgres, then Postgres has 5 ms to answer): from before the
+/// as far as its next wait for Postgres, then Postgres has `pause` ms to answer): from before the
 /// `BEGIN` is sent to after it was answered. Then writes a row through `pool`: answers whether
 /// another connection sees the row.
 async fn write_after_cancelled_begin<F: Future>(
     begin: F,
     polls: usize,
+    pause: i32,
     pool: &PgPool,
     observer: &PgPool,
     round: i32,
@@ -32,7 +34,7 @@ async fn write_after_cancelled_begin<F: Future>(
             if futures_util::poll!(begin.as_mut()).is_ready() {
                 break;
             }
-            tokio::time::sleep(Duration::from_millis(5)).await;
+            tokio::time::sleep(Duration::from_millis(pause as u64)).await;
         }
     }
     let written = sqlx::query("insert into pool_probe (round) values ($1)")
@@ -57,41 +59,99 @@ async fn a_request_cancelled_while_its_transaction_begins_loses_no_later_write()
         .await
         .unwrap();
 
-    // sqlx's own begin (what the server would do without PgStore::begin).
+    // What a cancelled `Pool::begin` of sqlx 0.8.6 can leave (on a quiet machine, cancelled
+    // after its second poll, it does): a connection handed back inside a transaction sqlx does
+    // not know of. The next write through the pool runs inside it and is lost. (Made here
+    // directly, since where a cancellation lands depends on the machine's load.)
     let plain = PgPoolOptions::new()
         .max_connections(1)
         .connect(&db.url)
         .await
         .unwrap();
-    // Cancelled at each step in turn, sqlx's begin hands on a connection inside a transaction
-    // at one of them: the write after it is lost.
-    let mut lost = None;
-    for polls in 1..=20 {
-        #[allow(clippy::disallowed_methods)]
-        let begin = plain.begin();
-        if !write_after_cancelled_begin(begin, polls, &plain, &observer, -(polls as i32)).await {
-            lost = Some(polls);
-            break;
-        }
+    {
+        let mut conn = plain.acquire().await.unwrap();
+        conn.execute("begin").await.unwrap();
     }
-    plain.close().await;
+    let written = sqlx::query("insert into pool_probe (round) values (0)")
+        .execute(&plain)
+        .await;
+    let seen: bool = sqlx::query_scalar("select exists (select 1 from pool_probe where round = 0)")
+        .fetch_one(&observer)
+        .await
+        .unwrap();
     assert!(
-        lost.is_some(),
-        "sqlx's begin never lost a write here (is sqlx fixed?)"
+        written.is_ok() && !seen,
+        "a plain pool no longer hands on a connection inside a transaction (is sqlx fixed?)"
     );
+    plain.close().await;
 
     // The server's transactions: every write after a cancelled begin commits.
     let store = PgStore::connect_with(&db.url, 1).await.unwrap();
-    for round in 1..=12 {
-        let polls = round as usize % 6 + 1;
+    for round in 1..=36 {
+        let (pause, polls) = ([1, 3, 10][round as usize % 3], round as usize / 3 + 1);
         assert!(
-            write_after_cancelled_begin(store.begin(), polls, store.pool(), &observer, round).await,
+            write_after_cancelled_begin(
+                store.begin(),
+                polls,
+                pause,
+                store.pool(),
+                &observer,
+                round
+            )
+            .await,
             "round {round}: a write after a cancelled begin was lost"
         );
     }
 
     store.pool().close().await;
     observer.close().await;
+    db.drop_db().await;
+}
+
+/// A pooled connection whose backend Postgres terminated (a restart, an administrator) fails the
+/// one request that finds it as unavailable, which a kiosk retries (503), never as an internal
+/// error; the pool then replaces it. A busy pool does not ping a connection before handing it
+/// out, so this is how it learns.
+#[tokio::test]
+async fn a_connection_postgres_terminated_fails_one_request_as_unavailable() {
+    let db = TestDb::new().await;
+    let store = PgStore::connect_with(&db.url, 1).await.unwrap();
+    store.ping().await.unwrap();
+    let observer = PgPool::connect(&db.url).await.unwrap();
+    let others = "select pid from pg_stat_activity
+                  where datname = current_database() and pid <> pg_backend_pid()
+                    and backend_type = 'client backend'";
+    let pids: Vec<i32> = sqlx::query_scalar(others)
+        .fetch_all(&observer)
+        .await
+        .unwrap();
+    assert_eq!(pids.len(), 1, "the store's one connection");
+    sqlx::query("select pg_terminate_backend($1)")
+        .bind(pids[0])
+        .execute(&observer)
+        .await
+        .unwrap();
+    for _ in 0..200 {
+        let left: Vec<i32> = sqlx::query_scalar(others)
+            .fetch_all(&observer)
+            .await
+            .unwrap();
+        if left.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let first = store.ping().await;
+    assert!(
+        matches!(first, Err(StoreError::Unavailable(_))),
+        "the request on the terminated connection: {first:?}"
+    );
+    store
+        .ping()
+        .await
+        .expect("the next request gets a new connection");
+    observer.close().await;
+    store.pool().close().await;
     db.drop_db().await;
 }
 

@@ -45,7 +45,18 @@ pub enum StoreError {
 impl From<sqlx::Error> for StoreError {
     fn from(err: sqlx::Error) -> Self {
         match &err {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(err),
+            // The connection was lost or Postgres is stopping, restarting or starting (SQLSTATE
+            // classes 08 and 57P): the request may succeed on another connection, so the
+            // client is told to retry (503), as for a broken socket.
+            sqlx::Error::Database(db)
+                if db
+                    .code()
+                    .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")) =>
+            {
                 StoreError::Unavailable(err)
             }
             _ => StoreError::Database(err),
