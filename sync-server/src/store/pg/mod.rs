@@ -45,7 +45,7 @@ pub(crate) fn to_i64(value: u64, what: &str) -> Result<i64, StoreError> {
     i64::try_from(value).map_err(|_| StoreError::Invalid(format!("{what} {value} is out of range")))
 }
 
-/// How long a pooled connection may sit idle before it is checked on its way out.
+/// How long a pooled connection may sit idle before the pool pings it before handing it out.
 const CHECK_IDLE_AFTER: Duration = Duration::from_secs(10);
 
 /// Positions each feed row takes (migration `20261207000002_feed_runs`): a run of consecutive
@@ -121,8 +121,8 @@ impl PgStore {
             .max_connections(connections)
             .min_connections(kept_open.min(connections))
             .acquire_timeout(Duration::from_secs(5))
-            // Connections live as long as the pool (a dead one is replaced when the liveness
-            // check on acquiring finds it): with a lifetime, a venue's outage longer than it
+            // Connections live as long as the pool (a dead one is replaced once the check below
+            // or its failed request finds it): with a lifetime, a venue's outage longer than it
             // made the burst after the outage open every connection again at its peak.
             .max_lifetime(None)
             // A connection idle for a while is checked before it is handed out (Postgres may
